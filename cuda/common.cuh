@@ -1,0 +1,64 @@
+// Shared by every .cu file: checked-call macros for CUDA, cuBLAS and cuDNN that throw
+// aulens::Error naming the call, the file and the line, and small launch helpers.
+#pragma once
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include <cstdint>
+#include <string>
+
+#include "aulens/check.h"
+
+namespace aulens::cuda_detail {
+
+[[noreturn]] inline void fail(const char* library, const std::string& error, const char* call,
+                              const char* file, int line) {
+  throw_error(std::string(library) + " call failed: " + call + ": " + error, file, line);
+}
+
+const char* cublas_error_string(cublasStatus_t status);
+
+// The stream every aulens kernel is queued on (the legacy default stream for now).
+inline cudaStream_t stream() { return nullptr; }
+
+inline unsigned blocks_for(std::int64_t count, int threads) {
+  return static_cast<unsigned>((count + threads - 1) / threads);
+}
+
+// After each launch: a launch error throws now; with AULENS_SYNC_LAUNCHES an execution error too.
+void check_launch(const char* kernel, const char* file, int line);
+
+cublasHandle_t cublas_handle();
+cudnnHandle_t cudnn_handle();
+
+}  // namespace aulens::cuda_detail
+
+#define AULENS_CUDA_CHECK(call)                                                            \
+  do {                                                                                     \
+    cudaError_t aulens_status_ = (call);                                                   \
+    if (aulens_status_ != cudaSuccess)                                                     \
+      ::aulens::cuda_detail::fail("CUDA", cudaGetErrorString(aulens_status_), #call,       \
+                                  __FILE__, __LINE__);                                     \
+  } while (0)
+
+#define AULENS_CUBLAS_CHECK(call)                                                          \
+  do {                                                                                     \
+    cublasStatus_t aulens_status_ = (call);                                                \
+    if (aulens_status_ != CUBLAS_STATUS_SUCCESS)                                           \
+      ::aulens::cuda_detail::fail("cuBLAS",                                                \
+                                  ::aulens::cuda_detail::cublas_error_string(aulens_status_), \
+                                  #call, __FILE__, __LINE__);                              \
+  } while (0)
+
+#define AULENS_CUDNN_CHECK(call)                                                           \
+  do {                                                                                     \
+    cudnnStatus_t aulens_status_ = (call);                                                 \
+    if (aulens_status_ != CUDNN_STATUS_SUCCESS)                                            \
+      ::aulens::cuda_detail::fail("cuDNN", cudnnGetErrorString(aulens_status_), #call,     \
+                                  __FILE__, __LINE__);                                     \
+  } while (0)
+
+// Use right after kernel<<<...>>>(...): AULENS_CHECK_LAUNCH("kernel_name");
+#define AULENS_CHECK_LAUNCH(name) ::aulens::cuda_detail::check_launch(name, __FILE__, __LINE__)

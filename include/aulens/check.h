@@ -1,0 +1,27 @@
+// Host-side error checks. Every failure throws aulens::Error naming what failed, the file and
+// the line, so a caller never has to decode an error code.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace aulens {
+
+// The one exception type aulens throws for bad input, bad state and failed library calls.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+[[noreturn]] void throw_error(const std::string& what, const char* file, int line);
+
+}  // namespace aulens
+
+// AULENS_CHECK(cond, message): throws aulens::Error("message (cond) at file:line") when !cond.
+// `message` may be any expression convertible to std::string.
+#define AULENS_CHECK(cond, message)                                                    \
+  do {                                                                                 \
+    if (!(cond)) {                                                                     \
+      ::aulens::throw_error(std::string(message) + " [" #cond "]", __FILE__, __LINE__); \
+    }                                                                                  \
+  } while (0)

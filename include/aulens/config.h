@@ -1,0 +1,87 @@
+// The run configuration (YAML). Every key has a default; an unknown key, a wrong type or an
+// out-of-range value is an error naming the file, the line and the key. Sections mirror the
+// stages of DESIGN §2.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "aulens/net.h"
+
+namespace aulens {
+
+struct SynthConfig {
+  int subjects = 40;
+  std::uint64_t seed = 1;
+  int sequences_per_subject = 8;  // expression prototypes and AU-only sequences per subject
+  int min_frames = 8;             // frames per sequence, neutral → apex
+  int max_frames = 16;
+};
+
+struct DatasetConfig {
+  std::string source = "synthetic";   // synthetic | ckplus | manifest
+  std::filesystem::path path;         // CK+ root or manifest CSV (synthetic: where it is written)
+  SynthConfig synth;
+  std::string frames = "all_but_first";  // which frames carry emotion and AUs: all_but_first | last_3
+  bool neutral_class = false;            // add neutral (code 0) as an eighth class
+  float crop_margin = 0.1f;              // fraction of the landmark box added on each side
+  int crop_size = 99;                    // face crops are crop_size × crop_size grey
+  bool strict = false;                   // first bad item is fatal instead of skipped
+  std::string split = "subject_kfold";   // subject_kfold | random_200 (subject-overlapping)
+  int folds = 10;
+  int fold = 0;                          // which fold is the test split
+  int test_images = 200;                 // random_200
+  std::uint64_t split_seed = 1;
+};
+
+struct AugmentConfig {
+  float max_rotation_deg = 15.0f;
+  bool flip = true;
+  int input_size = 96;  // random crop size from crop_size (centre crop for evaluation)
+};
+
+struct TrainConfig {
+  std::string device = "auto";          // cuda | cpu | auto
+  std::string conv_backend = "handwritten";  // handwritten | cudnn
+  bool tf32 = false;
+  int batch = 64;
+  int max_epochs = 50;
+  int patience = 5;
+  SgdConfig sgd;
+  std::string init = "he_normal";       // he_normal | unit_gaussian (the paper's literal setting)
+  std::uint64_t seed = 1;
+  AugmentConfig augment;
+};
+
+struct VisualizeConfig {
+  std::string images = "all";  // train | test | all
+  int top_n = 9;
+  bool conv1_conv2_records = false;
+};
+
+struct SweepConfig {
+  int top_n = 9;
+  int min_images = 10;
+  float epsilon = 1e-6f;
+  int permutations = 1000;
+  std::uint64_t seed = 1;
+};
+
+struct RunConfig {
+  std::filesystem::path source_file;  // the YAML it was read from (empty for defaults)
+  std::filesystem::path output = "runs/default";
+  DatasetConfig dataset;
+  NetConfig model;
+  TrainConfig train;
+  VisualizeConfig visualize;
+  SweepConfig sweep;
+};
+
+// Reads `path`; throws aulens::Error naming the file, line and key on any problem.
+RunConfig load_config(const std::filesystem::path& path);
+// The resolved configuration (every key, defaults included) as YAML, for saving beside outputs.
+std::string config_to_yaml(const RunConfig& cfg);
+
+}  // namespace aulens

@@ -1,0 +1,103 @@
+// The expression-recognition CNN of DESIGN §1.1, generic over the op backend (CpuOps or CudaOps).
+//
+//   x (N,1,S,S) → conv1 (c1,5×5) → ReLU → pool1 (switches) → conv2 (c2) → ReLU → pool2 (switches)
+//   → conv3 (c3) → ReLU → pool3 (switches) → fc1 (c3·(S/8)² → fc) → ReLU → dropout → fc2 → logits
+//
+// Parameters carry PyTorch's names and layouts (conv*.weight OIHW, fc*.weight (out,in)), so a
+// checkpoint is a plain safetensors file of `Params::named()`.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "aulens/ops.h"
+#include "aulens/tensor.h"
+
+namespace aulens {
+
+struct NetConfig {
+  int input_size = 96;  // S; must be divisible by 8
+  int conv1 = 64;
+  int conv2 = 128;
+  int conv3 = 256;
+  int fc = 1024;
+  int classes = 7;
+  float dropout = 0.5f;
+  int fc1_inputs() const { return conv3 * (input_size / 8) * (input_size / 8); }
+};
+
+// Weights and biases (also used for their gradients and the SGD momentum buffers).
+struct Params {
+  Tensor conv1_weight, conv1_bias;  // (c1,1,5,5) (c1)
+  Tensor conv2_weight, conv2_bias;  // (c2,c1,5,5) (c2)
+  Tensor conv3_weight, conv3_bias;  // (c3,c2,5,5) (c3)
+  Tensor fc1_weight, fc1_bias;      // (fc, c3·(S/8)²) (fc)
+  Tensor fc2_weight, fc2_bias;      // (classes, fc) (classes)
+
+  // Zero-filled tensors of the network's shapes on `device`.
+  static Params zeros(const NetConfig& cfg, Device device);
+  // PyTorch names in module order: "conv1.weight", "conv1.bias", …, "fc2.bias".
+  std::vector<std::pair<std::string, Tensor*>> named();
+  std::vector<std::pair<std::string, const Tensor*>> named() const;
+  Params to(Device device) const;
+};
+
+// He-normal (Kaiming, fan-in, ReLU gain) weights and zero biases, deterministic for `seed` and
+// independent of the device. `literal_unit_gaussian` draws every weight from N(0, 1) instead, the
+// paper's literal setting (which diverges for this network; kept for completeness).
+Params init_params(const NetConfig& cfg, std::uint64_t seed, Device device,
+                   bool literal_unit_gaussian = false);
+
+// Everything the forward pass keeps for the backward pass and the analysis: named tensors, no
+// hidden state. Post-ReLU activations; switches as in CpuOps::maxpool2x2_forward.
+struct Activations {
+  Tensor input;                         // (N,1,S,S) the batch it was run on (shared, not copied)
+  Tensor conv1, pool1, switches1;       // (N,c1,S,S) (N,c1,S/2,S/2) int32
+  Tensor conv2, pool2, switches2;       // (N,c2,S/2,S/2) (N,c2,S/4,S/4) int32
+  Tensor conv3, pool3, switches3;       // (N,c3,S/4,S/4) (N,c3,S/8,S/8) int32
+  Tensor fc1;                           // (N,fc) after ReLU
+  Tensor dropout_mask;                  // (N,fc) uint8 (all ones in evaluation)
+  Tensor fc1_dropped;                   // (N,fc) after dropout
+  Tensor logits;                        // (N,classes)
+};
+
+// The dropout randomness of one forward pass: mask element i of the batch uses counter offset + i.
+struct DropoutDraw {
+  std::uint64_t seed = 0;
+  std::uint64_t offset = 0;
+};
+
+template <class Ops>
+class Network {
+ public:
+  explicit Network(NetConfig cfg) : cfg_(cfg) {}
+  const NetConfig& config() const { return cfg_; }
+
+  // Runs the batch `x` (N,1,S,S) through the network. `train` applies dropout with `draw`;
+  // evaluation leaves fc1 unchanged. Buffers in `acts` are (re)allocated when N changes.
+  void forward(const Params& params, const Tensor& x, bool train, DropoutDraw draw,
+               Activations& acts) const;
+
+  // Mean softmax cross-entropy of acts.logits against `labels` (N) int32, and the gradient of
+  // every parameter into `grads` (overwritten). Returns the loss (copied to the host).
+  float backward(const Params& params, const Activations& acts, const Tensor& labels,
+                 Params& grads) const;
+
+  // One SGD step on every parameter with its gradient and momentum buffer.
+  void sgd_step(Params& params, const Params& grads, Params& momentum, const SgdConfig& sgd) const;
+
+ private:
+  NetConfig cfg_;
+};
+
+// Deconvnet projection (DESIGN §1.5) of conv3 activation (map, y, x) of image `image` of a batch
+// whose forward pass is in `acts`: the activation value is kept, every other conv3 activation is
+// zeroed, and the signal is taken back through ReLU → conv3ᵀ → unpool2 → ReLU → conv2ᵀ → unpool1 →
+// ReLU → conv1ᵀ. Returns (1,S,S) on the Ops' device.
+template <class Ops>
+Tensor deconv_project(const NetConfig& cfg, const Params& params, const Activations& acts,
+                      int image, int map, int y, int x);
+
+}  // namespace aulens

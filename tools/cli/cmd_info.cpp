@@ -1,0 +1,24 @@
+// `aulens info`: what this build is and which GPU it sees.
+#include <iostream>
+
+#include "aulens/device.h"
+#include "command.h"
+
+namespace {
+const aulens::cli::CommandRegistrar kInfo([](CLI::App& app) {
+  auto* cmd = app.add_subcommand("info", "Print the build configuration and the GPU aulens sees");
+  cmd->callback([] {
+#ifdef AULENS_HAVE_CUDA
+    std::cout << "CUDA: built in\n";
+#else
+    std::cout << "CUDA: not built\n";
+#endif
+#ifdef AULENS_HAVE_OPENCV
+    std::cout << "OpenCV: built in\n";
+#else
+    std::cout << "OpenCV: not built (image stages unavailable)\n";
+#endif
+    std::cout << "GPU: " << aulens::device::describe() << "\n";
+  });
+});
+}  // namespace
