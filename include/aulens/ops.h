@@ -13,6 +13,7 @@
 
 #include <cstdint>
 
+#include "aulens/augment.h"
 #include "aulens/tensor.h"
 
 namespace aulens {
