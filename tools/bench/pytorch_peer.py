@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""The PyTorch peer for aulens' benchmarks, run on the same GPU in the same device session.
+
+Measures, for the DESIGN §1.1 network (96×96 grey input, 64/128/256 conv, fc 1024, 7 classes):
+  * training steps (forward, cross-entropy, backward, SGD momentum 0.9 wd 1e-4) at batch 64 and 256,
+    eager with TF32 off (the fp32-accurate peer) and on, and torch.compile'd with --compile;
+  * conv3 activation records (forward to conv3+ReLU, max over positions) over 16,384 images.
+Prints one JSON object (and writes it to --json). Timings: CUDA events, warm-up, median of repeats.
+
+    python3 tools/bench/pytorch_peer.py --json out.json [--quick]
+"""
+import argparse
+import json
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Net(nn.Module):
+    def __init__(self, classes=7, size=96):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 64, 5, padding=2)
+        self.conv2 = nn.Conv2d(64, 128, 5, padding=2)
+        self.conv3 = nn.Conv2d(128, 256, 5, padding=2)
+        self.fc1 = nn.Linear(256 * (size // 8) ** 2, 1024)
+        self.fc2 = nn.Linear(1024, classes)
+
+    def conv3_relu(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        return F.relu(self.conv3(x))
+
+    def forward(self, x):
+        x = F.max_pool2d(self.conv3_relu(x), 2)
+        x = F.dropout(F.relu(self.fc1(x.flatten(1))), 0.5, self.training)
+        return self.fc2(x)
+
+
+def time_cuda(fn, warmup, repeats):
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(repeats):
+        start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        stop.record()
+        stop.synchronize()
+        times.append(start.elapsed_time(stop))
+    return statistics.median(times)
+
+
+def bench_training(batch, tf32, compiled, repeats):
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    torch.manual_seed(0)
+    net = Net().cuda().train()
+    opt = torch.optim.SGD(net.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-4)
+    x = torch.randn(batch, 1, 96, 96, device="cuda")
+    y = torch.randint(0, 7, (batch,), device="cuda")
+    model = torch.compile(net) if compiled else net
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    ms = time_cuda(step, 10, repeats)
+    return {"batch": batch, "tf32": tf32, "compiled": compiled, "ms_per_step": ms,
+            "images_per_s": batch / ms * 1e3}
+
+
+def bench_records(images, batch, tf32, repeats):
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    net = Net().cuda().eval()
+    data = torch.randn(images, 1, 96, 96, device="cuda")
+
+    @torch.no_grad()
+    def run():
+        for i in range(0, images, batch):
+            a = net.conv3_relu(data[i:i + batch])
+            a.flatten(2).max(dim=2)
+
+    ms = time_cuda(run, 2, repeats)
+    return {"images": images, "batch": batch, "tf32": tf32, "ms": ms,
+            "images_per_s": images / ms * 1e3}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", help="write the results here too")
+    ap.add_argument("--quick", action="store_true", help="fewer repeats")
+    ap.add_argument("--compile", action="store_true",
+                    help="also time torch.compile'd steps at batch 64 (takes minutes to compile)")
+    args = ap.parse_args()
+    torch.backends.cudnn.benchmark = True
+    repeats = 10 if args.quick else 30
+    result = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__,
+              "cudnn": torch.backends.cudnn.version(), "training": [], "records": []}
+    for batch in (64, 256):
+        for tf32 in (False, True):
+            result["training"].append(bench_training(batch, tf32, False, repeats))
+            if args.compile and batch == 64:
+                try:
+                    result["training"].append(bench_training(batch, tf32, True, repeats))
+                except Exception as e:  # compile is optional: record why it failed
+                    result["training"].append({"batch": batch, "tf32": tf32, "compiled": True,
+                                               "error": str(e)[:200]})
+    for tf32 in (False, True):
+        result["records"].append(bench_records(16384, 512, tf32, 3 if args.quick else 5))
+    text = json.dumps(result, indent=1)
+    print(text)
+    if args.json:
+        with open(args.json, "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    t0 = time.time()
+    main()
+    print(f"pytorch_peer: {time.time() - t0:.1f} s", flush=True)
