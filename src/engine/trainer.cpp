@@ -1,0 +1,400 @@
+// The trainer (aulens/trainer.h): generic over the op backend, instantiated for CpuOps and, when
+// built with CUDA, CudaOps and CudnnOps. The dataset's face crops are uploaded to the device once;
+// every batch is augmented there by Ops::augment_batch.
+#include "aulens/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "aulens/atomic_file.h"
+#include "aulens/checkpoint.h"
+#include "aulens/cuda_math.h"
+#include "aulens/device.h"
+#include "aulens/rng.h"
+
+namespace aulens {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr std::uint64_t kShuffleStream = 0x53485546464c45ull;  // "SHUFFLE"
+constexpr std::uint64_t kDropoutStream = 0x44524f504f5554ull;  // "DROPOUT"
+constexpr int kEvalBatch = 256;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// The epoch's order of the training split: Fisher–Yates driven by random_bits(seed, epoch, i).
+std::vector<std::int32_t> shuffled(std::vector<std::int32_t> items, std::uint64_t seed, int epoch) {
+  const std::uint64_t stream = mix64(seed ^ kShuffleStream) + static_cast<std::uint64_t>(epoch);
+  for (std::size_t i = items.size(); i > 1; --i) {
+    const std::uint64_t j = random_bits(stream, i) % i;
+    std::swap(items[i - 1], items[j]);
+  }
+  return items;
+}
+
+// Index and augmentation-parameter tensors for one batch, on `device`.
+struct BatchInputs {
+  Tensor indices;  // (N) i32 rows of the crop tensor
+  Tensor params;   // (N · sizeof(AugmentParams)) u8, an array of AugmentParams
+  Tensor labels;   // (N) i32
+};
+
+BatchInputs make_batch(const std::vector<std::int32_t>& rows, const std::vector<AugmentParams>& aug,
+                       const std::int32_t* all_labels, Device device) {
+  const auto n = static_cast<std::int64_t>(rows.size());
+  std::vector<std::int32_t> labels(rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) labels[i] = all_labels[rows[i]];
+  std::vector<std::uint8_t> param_bytes(aug.size() * sizeof(AugmentParams));
+  std::memcpy(param_bytes.data(), aug.data(), param_bytes.size());
+  BatchInputs b;
+  b.indices = Tensor::from_vector<std::int32_t>({n}, rows).to(device);
+  b.params = Tensor::from_vector<std::uint8_t>({static_cast<std::int64_t>(param_bytes.size())},
+                                               param_bytes)
+                 .to(device);
+  b.labels = Tensor::from_vector<std::int32_t>({n}, labels).to(device);
+  return b;
+}
+
+const AugmentParams* params_of(const BatchInputs& b) {
+  return reinterpret_cast<const AugmentParams*>(b.params.data<std::uint8_t>());
+}
+
+// Adds one batch's predictions to an evaluation (logits on the host).
+void score(const std::vector<float>& logits, const std::vector<std::int32_t>& labels, int classes,
+           Evaluation& eval, double& loss_sum, std::int64_t& correct) {
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    const float* row = logits.data() + i * classes;
+    const int predicted = static_cast<int>(std::max_element(row, row + classes) - row);
+    const double top = row[predicted];
+    double sum = 0.0;
+    for (int c = 0; c < classes; ++c) sum += std::exp(static_cast<double>(row[c]) - top);
+    loss_sum += std::log(sum) + top - row[labels[i]];
+    correct += predicted == labels[i];
+    eval.confusion[static_cast<std::size_t>(labels[i]) * classes + predicted] += 1;
+  }
+}
+
+template <class Ops>
+class Trainer {
+ public:
+  Trainer(const RunConfig& cfg, const Dataset& data, const Split& split, const TrainOptions& options)
+      : cfg_(cfg), data_(data), split_(split), options_(options), net_(cfg.model) {
+    crops_ = data.crops.to(Ops::device);
+    host_labels_ = data.labels.data<std::int32_t>();
+  }
+
+  TrainReport run(TrainReport report) {
+    const auto checkpoint_dir = options_.out_dir / "checkpoints";
+    const auto last_path = checkpoint_dir / "last.safetensors";
+    TrainState state;
+    if (options_.resume && std::filesystem::exists(last_path)) {
+      state = load_checkpoint(last_path, cfg_.model, Ops::device);
+      AULENS_CHECK(state.has_momentum(),
+                   last_path.string() + " holds no momentum buffers: it cannot be resumed from");
+      report.history = history_from_json(state.metadata.at("history"));
+      log("resuming from " + last_path.string() + " after epoch " + std::to_string(state.epoch));
+    } else {
+      state.params = init_params(cfg_.model, cfg_.train.seed, Ops::device,
+                                 cfg_.train.init == "unit_gaussian");
+      state.momentum = Params::zeros(cfg_.model, Ops::device);
+    }
+    report.best_accuracy = state.best_accuracy;
+    report.best_epoch = state.best_epoch;
+    int stale_epochs = 0;
+    for (const auto& m : report.history) {
+      stale_epochs = m.epoch > report.best_epoch ? stale_epochs + 1 : 0;
+    }
+    while (true) {
+      if (state.epoch >= cfg_.train.max_epochs) {
+        report.stop_reason = "max_epochs";
+        break;
+      }
+      if (!report.history.empty() && stale_epochs >= cfg_.train.patience) {
+        report.stop_reason = "patience";
+        break;
+      }
+      EpochMetrics m = run_epoch(state);
+      report.history.push_back(m);
+      if (report.best_epoch < 0 || m.test.accuracy > report.best_accuracy) {
+        report.best_accuracy = m.test.accuracy;
+        report.best_epoch = m.epoch;
+        stale_epochs = 0;
+        state.best_accuracy = report.best_accuracy;
+        state.best_epoch = report.best_epoch;
+        save(checkpoint_dir / "best.safetensors", state, report);
+      } else {
+        ++stale_epochs;
+      }
+      save(last_path, state, report);
+      write_file_atomically(options_.out_dir / "metrics.json",
+                            metrics_json(report, data_.class_names));
+      log(progress_line(m, report));
+    }
+    return report;
+  }
+
+ private:
+  EpochMetrics run_epoch(TrainState& state) {
+    const auto epoch_start = Clock::now();
+    const int epoch = state.epoch + 1;
+    const int batch = cfg_.train.batch;
+    const int crop = data_.crop_size;
+    const int size = cfg_.model.input_size;
+    const auto order = shuffled(split_.train, cfg_.train.seed, epoch);
+    EpochMetrics m;
+    m.epoch = epoch;
+    double loss_sum = 0.0;
+    std::int64_t correct = 0;
+    auto last_report = Clock::now();
+    for (std::size_t begin = 0; begin < order.size(); begin += batch) {
+      const std::size_t end = std::min(order.size(), begin + batch);
+      std::vector<std::int32_t> rows(order.begin() + begin, order.begin() + end);
+      std::vector<AugmentParams> aug(rows.size());
+      for (std::size_t i = 0; i < rows.size(); ++i) {
+        aug[i] = augment_draw(cfg_.train.seed, epoch, rows[i], cfg_.train.augment.max_rotation_deg,
+                              cfg_.train.augment.flip, crop, size);
+      }
+      const BatchInputs in = make_batch(rows, aug, host_labels_, Ops::device);
+      const int n = static_cast<int>(rows.size());
+      ensure_input(n);
+      Ops::augment_batch(n, crop, size, crops_.template data<std::uint8_t>(),
+                         in.indices.data<std::int32_t>(), params_of(in), input_.data<float>());
+      const DropoutDraw draw{mix64(cfg_.train.seed ^ kDropoutStream),
+                             static_cast<std::uint64_t>(state.step) *
+                                 static_cast<std::uint64_t>(batch) * cfg_.model.fc};
+      net_.forward(state.params, input_, true, draw, acts_);
+      const float loss = net_.backward(state.params, acts_, in.labels, grads_);
+      if (!std::isfinite(loss)) {
+        throw Error("training stopped: the loss became " + std::string(std::isnan(loss) ? "NaN" : "Inf") +
+                    " at epoch " + std::to_string(epoch) + ", step " + std::to_string(state.step + 1) +
+                    " (try a lower train.sgd.lr, or train.init: he_normal)");
+      }
+      net_.sgd_step(state.params, grads_, state.momentum, cfg_.train.sgd);
+      ++state.step;
+      loss_sum += static_cast<double>(loss) * n;
+      correct += count_correct(acts_.logits.to_vector<float>(), rows);
+      if (seconds_since(last_report) > 10.0) {
+        last_report = Clock::now();
+        log("  epoch " + std::to_string(epoch) + ": " + std::to_string(end) + "/" +
+            std::to_string(order.size()) + " images, " +
+            fmt_double(end / seconds_since(epoch_start), 0) + " img/s, loss " +
+            fmt_double(loss_sum / end, 4));
+      }
+    }
+    const double train_seconds = seconds_since(epoch_start);
+    m.train_loss = loss_sum / static_cast<double>(order.size());
+    m.train_accuracy = static_cast<double>(correct) / static_cast<double>(order.size());
+    m.images_per_second = static_cast<double>(order.size()) / train_seconds;
+    m.test = evaluate(state.params, split_.test);
+    m.seconds = seconds_since(epoch_start);
+    state.epoch = epoch;
+    return m;
+  }
+
+  Evaluation evaluate(const Params& params, const std::vector<std::int32_t>& rows_all) {
+    const int classes = cfg_.model.classes;
+    Evaluation eval;
+    eval.confusion.assign(static_cast<std::size_t>(classes) * classes, 0);
+    double loss_sum = 0.0;
+    std::int64_t correct = 0;
+    const int crop = data_.crop_size;
+    const int size = cfg_.model.input_size;
+    for (std::size_t begin = 0; begin < rows_all.size(); begin += kEvalBatch) {
+      const std::size_t end = std::min(rows_all.size(), begin + kEvalBatch);
+      std::vector<std::int32_t> rows(rows_all.begin() + begin, rows_all.begin() + end);
+      std::vector<AugmentParams> aug(rows.size(), augment_centre(crop, size));
+      const BatchInputs in = make_batch(rows, aug, host_labels_, Ops::device);
+      const int n = static_cast<int>(rows.size());
+      ensure_input(n);
+      Ops::augment_batch(n, crop, size, crops_.template data<std::uint8_t>(),
+                         in.indices.data<std::int32_t>(), params_of(in), input_.data<float>());
+      net_.forward(params, input_, false, DropoutDraw{}, eval_acts_);
+      score(eval_acts_.logits.to_vector<float>(), in.labels.to_vector<std::int32_t>(), classes,
+            eval, loss_sum, correct);
+    }
+    eval.images = static_cast<std::int64_t>(rows_all.size());
+    eval.loss = eval.images ? loss_sum / eval.images : 0.0;
+    eval.accuracy = eval.images ? static_cast<double>(correct) / eval.images : 0.0;
+    for (int c = 0; c < classes; ++c) {
+      std::int64_t total = 0;
+      for (int p = 0; p < classes; ++p) total += eval.confusion[c * classes + p];
+      eval.per_class_accuracy.push_back(total ? static_cast<double>(eval.confusion[c * classes + c]) / total
+                                              : std::nan(""));
+    }
+    return eval;
+  }
+
+  std::int64_t count_correct(const std::vector<float>& logits,
+                             const std::vector<std::int32_t>& rows) const {
+    const int classes = cfg_.model.classes;
+    std::int64_t correct = 0;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const float* row = logits.data() + i * classes;
+      correct += (std::max_element(row, row + classes) - row) == host_labels_[rows[i]];
+    }
+    return correct;
+  }
+
+  void ensure_input(int n) {
+    const int size = cfg_.model.input_size;
+    if (!input_.defined() || input_.numel() == 0 || input_.dim(0) != n) {
+      input_ = Tensor({n, 1, size, size}, DType::f32, Ops::device);
+    }
+  }
+
+  void save(const std::filesystem::path& path, TrainState& state, const TrainReport& report) {
+    state.metadata["history"] = history_to_json(report.history).dump();
+    state.metadata["config_yaml"] = config_to_yaml(cfg_);
+    state.metadata["split_protocol"] = split_.protocol;
+    save_checkpoint(path, cfg_.model, state);
+  }
+
+  void log(const std::string& line) const {
+    if (options_.log) {
+      options_.log(line);
+    } else {
+      std::cout << line << std::endl;
+    }
+  }
+
+  static std::string fmt_double(double v, int decimals) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+    return buf;
+  }
+
+  std::string progress_line(const EpochMetrics& m, const TrainReport& report) const {
+    return "epoch " + std::to_string(m.epoch) + "/" + std::to_string(cfg_.train.max_epochs) +
+           "  loss " + fmt_double(m.train_loss, 4) + "  train acc " +
+           fmt_double(m.train_accuracy, 3) + "  test loss " + fmt_double(m.test.loss, 4) +
+           "  test acc " + fmt_double(m.test.accuracy, 3) + " (best " +
+           fmt_double(report.best_accuracy, 3) + " @" + std::to_string(report.best_epoch) + ")  " +
+           fmt_double(m.images_per_second, 0) + " img/s  " + fmt_double(m.seconds, 1) + " s";
+  }
+
+ public:
+  static nlohmann::json history_to_json(const std::vector<EpochMetrics>& history) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& m : history) {
+      nlohmann::json per_class = nlohmann::json::array();
+      for (double a : m.test.per_class_accuracy) {
+        per_class.push_back(std::isnan(a) ? nlohmann::json(nullptr) : nlohmann::json(a));
+      }
+      out.push_back({{"epoch", m.epoch},
+                     {"train_loss", m.train_loss},
+                     {"train_accuracy", m.train_accuracy},
+                     {"test_loss", m.test.loss},
+                     {"test_accuracy", m.test.accuracy},
+                     {"test_per_class_accuracy", per_class},
+                     {"test_confusion", m.test.confusion},
+                     {"test_images", m.test.images},
+                     {"images_per_second", m.images_per_second},
+                     {"seconds", m.seconds}});
+    }
+    return out;
+  }
+
+  static std::vector<EpochMetrics> history_from_json(const std::string& text) {
+    std::vector<EpochMetrics> history;
+    for (const auto& j : nlohmann::json::parse(text)) {
+      EpochMetrics m;
+      m.epoch = j.at("epoch");
+      m.train_loss = j.at("train_loss");
+      m.train_accuracy = j.at("train_accuracy");
+      m.test.loss = j.at("test_loss");
+      m.test.accuracy = j.at("test_accuracy");
+      for (const auto& a : j.at("test_per_class_accuracy")) {
+        m.test.per_class_accuracy.push_back(a.is_null() ? std::nan("") : a.get<double>());
+      }
+      m.test.confusion = j.at("test_confusion").get<std::vector<std::int64_t>>();
+      m.test.images = j.at("test_images");
+      m.images_per_second = j.at("images_per_second");
+      m.seconds = j.at("seconds");
+      history.push_back(m);
+    }
+    return history;
+  }
+
+ private:
+  const RunConfig& cfg_;
+  const Dataset& data_;
+  const Split& split_;
+  const TrainOptions& options_;
+  Network<Ops> net_;
+  Tensor crops_;
+  const std::int32_t* host_labels_ = nullptr;
+  Tensor input_;
+  Activations acts_, eval_acts_;
+  Params grads_;
+};
+
+}  // namespace
+
+Device resolve_device(const std::string& name) {
+  if (name == "cpu") return Device::cpu;
+  if (name == "cuda") {
+    AULENS_CHECK(device::available(),
+                 std::string("train.device is cuda but no GPU is usable: ") + device::describe());
+    return Device::cuda;
+  }
+  AULENS_CHECK(name == "auto", "device must be cuda, cpu or auto, got '" + name + "'");
+  return device::available() ? Device::cuda : Device::cpu;
+}
+
+TrainReport train_network(const RunConfig& cfg, const Dataset& data, const Split& split,
+                          const TrainOptions& options) {
+  AULENS_CHECK(!split.train.empty(), "the training split is empty");
+  AULENS_CHECK(!split.test.empty(), "the held-out split is empty");
+  AULENS_CHECK(data.crop_size >= cfg.model.input_size,
+               "face crops are " + std::to_string(data.crop_size) + " px, smaller than the input " +
+                   std::to_string(cfg.model.input_size));
+  AULENS_CHECK(static_cast<int>(data.class_names.size()) == cfg.model.classes,
+               "the dataset has " + std::to_string(data.class_names.size()) +
+                   " classes but model.classes is " + std::to_string(cfg.model.classes));
+  AULENS_CHECK(cfg.train.augment.input_size == cfg.model.input_size,
+               "train.augment.input_size (" + std::to_string(cfg.train.augment.input_size) +
+                   ") must equal model.input_size (" + std::to_string(cfg.model.input_size) + ")");
+  std::filesystem::create_directories(options.out_dir / "checkpoints");
+  write_file_atomically(options.out_dir / "train_config.yaml", config_to_yaml(cfg));
+  TrainReport report;
+  report.subject_overlapping = split.subject_overlapping;
+  const Device device = resolve_device(cfg.train.device);
+  if (device == Device::cpu) {
+    report.device = "cpu";
+    return Trainer<CpuOps>(cfg, data, split, options).run(std::move(report));
+  }
+#ifdef AULENS_HAVE_CUDA
+  set_cublas_tf32(cfg.train.tf32);
+  set_cudnn_math(cfg.train.tf32);
+  report.device = "cuda (" + cfg.train.conv_backend + ")";
+  if (cfg.train.conv_backend == "cudnn") {
+    return Trainer<CudnnOps>(cfg, data, split, options).run(std::move(report));
+  }
+  return Trainer<CudaOps>(cfg, data, split, options).run(std::move(report));
+#else
+  throw Error("this aulens was built without CUDA; use train.device: cpu");
+#endif
+}
+
+std::string metrics_json(const TrainReport& report, const std::vector<std::string>& class_names) {
+  nlohmann::json j;
+  j["device"] = report.device;
+  j["class_names"] = class_names;
+  j["best_epoch"] = report.best_epoch;
+  j["best_test_accuracy"] = report.best_accuracy;
+  j["stop_reason"] = report.stop_reason;
+  j["subject_overlapping_split"] = report.subject_overlapping;
+  j["epochs"] = Trainer<CpuOps>::history_to_json(report.history);
+  return j.dump(1);
+}
+
+}  // namespace aulens
