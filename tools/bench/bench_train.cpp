@@ -1,0 +1,153 @@
+// Training-step throughput of the whole network: forward (with dropout), cross-entropy, backward
+// and the SGD update on random inputs, per backend (CPU reference, hand-written CUDA, cuDNN
+// convolutions), fp32 and TF32, at the given batch sizes. Also the peak device memory of a step.
+//
+//   aulens_bench_train [--batches 64,256] [--steps 30] [--cpu-steps 2] [--json PATH]
+//
+// GPU times: device synchronize around `steps` steps after a warm-up, median of 5 such rounds.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "aulens/cuda_math.h"
+#include "aulens/device.h"
+#include "aulens/net.h"
+#include "aulens/rng.h"
+
+namespace {
+
+using aulens::Device;
+using aulens::DType;
+using aulens::Tensor;
+
+struct Args {
+  std::vector<int> batches = {64, 256};
+  int steps = 30;
+  int cpu_steps = 2;
+  std::string json;
+};
+
+Args parse(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) throw aulens::Error(arg + " needs a value");
+      return argv[++i];
+    };
+    if (arg == "--batches") {
+      a.batches.clear();
+      std::stringstream list(next());
+      for (std::string item; std::getline(list, item, ',');) a.batches.push_back(std::stoi(item));
+    } else if (arg == "--steps") {
+      a.steps = std::stoi(next());
+    } else if (arg == "--cpu-steps") {
+      a.cpu_steps = std::stoi(next());
+    } else if (arg == "--json") {
+      a.json = next();
+    } else {
+      throw aulens::Error("unknown argument " + arg +
+                          " (known: --batches LIST --steps N --cpu-steps N --json PATH)");
+    }
+  }
+  return a;
+}
+
+Tensor random_input(int n, int size, Device device) {
+  std::vector<float> values(static_cast<std::size_t>(n) * size * size);
+  for (std::size_t i = 0; i < values.size(); ++i) values[i] = aulens::uniform01(3, i) * 2.0f - 1.0f;
+  return Tensor::from_vector<float>({n, 1, size, size}, values).to(device);
+}
+
+Tensor random_labels(int n, int classes, Device device) {
+  std::vector<std::int32_t> labels(n);
+  for (int i = 0; i < n; ++i) labels[i] = static_cast<int>(aulens::random_bits(5, i) % classes);
+  return Tensor::from_vector<std::int32_t>({n}, labels).to(device);
+}
+
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Seconds per training step (median of rounds of `steps` steps) and peak device bytes.
+template <class Ops>
+std::pair<double, std::size_t> time_steps(int batch, int steps, int rounds) {
+  const aulens::NetConfig cfg;
+  const aulens::Network<Ops> net(cfg);
+  aulens::Params params = aulens::init_params(cfg, 1, Ops::device);
+  aulens::Params momentum = aulens::Params::zeros(cfg, Ops::device);
+  aulens::Params grads;
+  aulens::Activations acts;
+  const Tensor x = random_input(batch, cfg.input_size, Ops::device);
+  const Tensor labels = random_labels(batch, cfg.classes, Ops::device);
+  const aulens::SgdConfig sgd;
+  std::uint64_t step = 0;
+  auto one_step = [&] {
+    net.forward(params, x, true, aulens::DropoutDraw{9, step * batch * cfg.fc}, acts);
+    net.backward(params, acts, labels, grads);
+    net.sgd_step(params, grads, momentum, sgd);
+    ++step;
+  };
+  one_step();
+  one_step();
+  aulens::device::synchronize();
+  aulens::device::reset_peak_allocated_bytes();
+  std::vector<double> per_step;
+  for (int r = 0; r < rounds; ++r) {
+    const double start = now_seconds();
+    for (int s = 0; s < steps; ++s) one_step();
+    aulens::device::synchronize();
+    per_step.push_back((now_seconds() - start) / steps);
+  }
+  std::sort(per_step.begin(), per_step.end());
+  return {per_step[per_step.size() / 2], aulens::device::peak_allocated_bytes()};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  const Args args = parse(argc, argv);
+  nlohmann::json out;
+  out["gpu"] = aulens::device::describe();
+  out["results"] = nlohmann::json::array();
+  std::printf("%-22s %6s %12s %12s %10s\n", "backend", "batch", "ms/step", "images/s", "peak MiB");
+  auto record = [&](const std::string& backend, int batch, std::pair<double, std::size_t> r) {
+    const double ips = batch / r.first;
+    std::printf("%-22s %6d %12.3f %12.0f %10.1f\n", backend.c_str(), batch, r.first * 1e3, ips,
+                r.second / 1048576.0);
+    out["results"].push_back({{"backend", backend},
+                              {"batch", batch},
+                              {"ms_per_step", r.first * 1e3},
+                              {"images_per_s", ips},
+                              {"peak_device_bytes", r.second}});
+  };
+  for (int batch : args.batches) {
+#ifdef AULENS_HAVE_CUDA
+    if (aulens::device::available()) {
+      for (bool tf32 : {false, true}) {
+        aulens::set_cublas_tf32(tf32);
+        aulens::set_cudnn_math(tf32);
+        const std::string mode = tf32 ? " tf32" : " fp32";
+        if (!tf32) record("cuda handwritten" + mode, batch, time_steps<aulens::CudaOps>(batch, args.steps, 5));
+        record("cuda cudnn" + mode, batch, time_steps<aulens::CudnnOps>(batch, args.steps, 5));
+      }
+      aulens::set_cublas_tf32(false);
+      aulens::set_cudnn_math(false);
+    }
+#endif
+    if (args.cpu_steps > 0 && batch == args.batches.front()) {
+      record("cpu reference", batch, time_steps<aulens::CpuOps>(batch, args.cpu_steps, 1));
+    }
+  }
+  if (!args.json.empty()) std::ofstream(args.json) << out.dump(1);
+  return 0;
+} catch (const std::exception& e) {
+  std::cerr << "aulens_bench_train: " << e.what() << "\n";
+  return 1;
+}
