@@ -1,0 +1,397 @@
+// The CK+ and manifest readers on small trees written by hand in a temp folder, in CK+'s own
+// formats (e-notation with leading blanks; colour and grey; 640×490 and 640×480; an empty Emotion
+// folder; a sequence without one): labels and AU frames for both `frames` rules, each kind of
+// broken file reported with its file and line and skipped (strict: thrown), crops that contain
+// all 68 landmarks and show a marked landmark where the transformed landmark says, AU regions in
+// crop coordinates, and the manifest's happy path and column errors.
+#include <gtest/gtest.h>
+
+#ifdef AULENS_HAVE_OPENCV
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <random>
+
+#include "aulens/dataset.h"
+
+namespace fs = std::filesystem;
+using namespace aulens;
+
+namespace {
+
+std::string enote(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "   %.7e", v);
+  return buf;
+}
+
+void write_text(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path) << text;
+}
+
+struct SequenceSpec {
+  std::string subject, sequence;
+  int frames;
+  bool colour;
+  int height;                    // 490 or 480
+  int emotion;                   // −1: no Emotion folder; −2: empty Emotion folder
+  std::vector<std::pair<int, double>> facs;
+  bool regions = false;
+};
+
+// Landmarks of frame f: random points in a face-sized box, landmark 30 (nose tip) at the centre.
+std::vector<float> landmarks_for(std::mt19937& rng, int height) {
+  std::uniform_real_distribution<float> x(220.0f, 430.0f), y(120.0f, height - 130.0f);
+  std::vector<float> p(2 * kLandmarkCount);
+  for (int k = 0; k < kLandmarkCount; ++k) {
+    p[2 * k] = x(rng);
+    p[2 * k + 1] = y(rng);
+  }
+  p[60] = 325.0f;
+  p[61] = 0.5f * height;
+  return p;
+}
+
+class CkTree {
+ public:
+  CkTree() {
+    root_ = fs::temp_directory_path() / ("aulens_ck_" + std::to_string(::getpid()) + "_" +
+                                         std::to_string(counter_++));
+    fs::remove_all(root_);
+  }
+  ~CkTree() { fs::remove_all(root_); }
+  const fs::path& root() const { return root_; }
+  std::string stem(const SequenceSpec& s, int f) const {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%s_%s_%08d", s.subject.c_str(), s.sequence.c_str(), f + 1);
+    return buf;
+  }
+  fs::path rel(const SequenceSpec& s) const { return fs::path(s.subject) / s.sequence; }
+  fs::path image(const SequenceSpec& s, int f) const { return root_ / "cohn-kanade-images" / rel(s) / (stem(s, f) + ".png"); }
+  fs::path landmark_file(const SequenceSpec& s, int f) const { return root_ / "Landmarks" / rel(s) / (stem(s, f) + "_landmarks.txt"); }
+  fs::path facs_file(const SequenceSpec& s) const { return root_ / "FACS" / rel(s) / (stem(s, s.frames - 1) + "_facs.txt"); }
+  fs::path emotion_file(const SequenceSpec& s) const { return root_ / "Emotion" / rel(s) / (stem(s, s.frames - 1) + "_emotion.txt"); }
+
+  void add(const SequenceSpec& s) {
+    std::mt19937 rng(static_cast<unsigned>(s.frames * 131 + s.height + s.subject.size() + std::stoi(s.sequence)));
+    fs::create_directories(image(s, 0).parent_path());
+    for (int f = 0; f < s.frames; ++f) {
+      const auto p = landmarks_for(rng, s.height);
+      cv::Mat grey(s.height, 640, CV_8UC1);
+      cv::randu(grey, 0, 60);
+      cv::circle(grey, cv::Point(325, s.height / 2), 7, cv::Scalar(255), cv::FILLED);  // marks landmark 30
+      cv::Mat out = grey;
+      if (s.colour) cv::cvtColor(grey, out, cv::COLOR_GRAY2BGR);
+      ASSERT_TRUE(cv::imwrite(image(s, f).string(), out));
+      std::string text;
+      for (int k = 0; k < kLandmarkCount; ++k) text += enote(p[2 * k]) + enote(p[2 * k + 1]) + "\n";
+      write_text(landmark_file(s, f), text);
+      if (s.regions) {
+        write_text(root_ / "Regions" / rel(s) / (stem(s, f) + "_regions.txt"),
+                   "12 300 " + std::to_string(s.height / 2 - 20) + " 350 " + std::to_string(s.height / 2 + 20) + "\n");
+      }
+    }
+    std::string facs;
+    for (auto [au, intensity] : s.facs) facs += enote(au) + enote(intensity) + "\n";
+    if (!s.facs.empty()) write_text(facs_file(s), facs);
+    if (s.emotion >= 0) write_text(emotion_file(s), enote(s.emotion) + "\n");
+    if (s.emotion == -2) fs::create_directories(root_ / "Emotion" / rel(s));
+    specs_.push_back(s);
+  }
+  const std::vector<SequenceSpec>& specs() const { return specs_; }
+
+ private:
+  static inline int counter_ = 0;
+  fs::path root_;
+  std::vector<SequenceSpec> specs_;
+};
+
+// The standard tree: 18 frames in 4 sequences, 2 subjects.
+void fill_standard(CkTree& tree) {
+  tree.add({"S005", "001", 5, true, 490, 3, {{9, 2.0}, {17, 0.0}}});   // disgust, AU17 not coded
+  tree.add({"S005", "002", 4, false, 480, -2, {{1, 3.0}, {2, 3.0}}});  // empty Emotion folder
+  tree.add({"S010", "001", 6, false, 490, -1, {{4, 1.0}}});            // no Emotion folder
+  tree.add({"S010", "002", 3, true, 480, 5, {{6, 4.0}, {12, 5.0}}, true});  // happy, regions
+}
+
+DatasetConfig config(const std::string& frames = "all_but_first") {
+  DatasetConfig cfg;
+  cfg.source = "ckplus";
+  cfg.frames = frames;
+  return cfg;
+}
+
+float au_value(const Dataset& d, std::int64_t i, int au) {
+  const auto it = std::find(d.au_ids.begin(), d.au_ids.end(), au);
+  if (it == d.au_ids.end()) return 0.0f;
+  return d.aus.data<float>()[i * static_cast<std::int64_t>(d.au_ids.size()) + (it - d.au_ids.begin())];
+}
+
+std::vector<int> labels_of(const Dataset& d) {
+  return std::vector<int>(d.labels.data<std::int32_t>(), d.labels.data<std::int32_t>() + d.size());
+}
+
+bool has_issue(const Dataset& d, const fs::path& file, int line, const std::string& words, const std::string& skipped) {
+  for (const auto& issue : d.issues)
+    if (issue.file == file.string() && issue.line == line && issue.problem.find(words) != std::string::npos &&
+        issue.skipped == skipped)
+      return true;
+  return false;
+}
+
+std::string all_issues(const Dataset& d) {
+  std::string text;
+  for (const auto& issue : d.issues) text += issue.describe() + "\n";
+  return text;
+}
+
+}  // namespace
+
+TEST(CkPlusReader, LabelsAndAuFramesAllButFirst) {
+  CkTree tree;
+  fill_standard(tree);
+  const Dataset d = read_ckplus(tree.root(), config());
+  ASSERT_EQ(d.size(), 18) << all_issues(d);
+  EXPECT_TRUE(d.issues.empty()) << all_issues(d);
+  EXPECT_EQ(d.au_ids, (std::vector<std::int32_t>{1, 2, 4, 6, 9, 12, 17}));
+  EXPECT_EQ(d.subject_names, (std::vector<std::string>{"S005", "S010"}));
+  const int n = kNoLabel;
+  EXPECT_EQ(labels_of(d), (std::vector<int>{n, 2, 2, 2, 2, n, n, n, n, n, n, n, n, n, n, n, 4, 4}));
+  // First frames carry no AU; the others carry the sequence's AUs.
+  for (std::int64_t i : {0, 5, 9, 15})
+    for (int au : d.au_ids) EXPECT_EQ(au_value(d, i, au), 0.0f) << "first frame " << i << " AU" << au;
+  for (std::int64_t i = 1; i < 5; ++i) {
+    EXPECT_EQ(au_value(d, i, 9), 2.0f);
+    EXPECT_EQ(au_value(d, i, 17), kAuIntensityNotCoded) << "intensity 0 = present, not coded";
+    EXPECT_TRUE(au_present(au_value(d, i, 17)));
+    EXPECT_FALSE(au_intensity_known(au_value(d, i, 17)));
+    EXPECT_EQ(au_value(d, i, 12), 0.0f);
+  }
+  for (std::int64_t i = 6; i < 9; ++i) EXPECT_EQ(au_value(d, i, 1), 3.0f);  // no emotion, AUs kept
+  for (std::int64_t i = 10; i < 15; ++i) EXPECT_EQ(au_value(d, i, 4), 1.0f);
+  EXPECT_EQ(au_value(d, 17, 12), 5.0f);
+  EXPECT_EQ(d.subject.data<std::int32_t>()[17], 1);
+  EXPECT_EQ(d.sequence.data<std::int32_t>()[17], 2);
+  EXPECT_EQ(d.frame.data<std::int32_t>()[17], 3);
+  EXPECT_EQ(d.source_paths[1], "cohn-kanade-images/S005/001/S005_001_00000002.png");
+  EXPECT_EQ(d.counts.sequences, 4);
+  EXPECT_EQ(d.counts.sequences_with_emotion, 2);
+  EXPECT_EQ(d.counts.images_with_regions, 3);
+}
+
+TEST(CkPlusReader, LabelsAndAuFramesLastThreeAndNeutralClass) {
+  CkTree tree;
+  fill_standard(tree);
+  DatasetConfig cfg = config("last_3");
+  cfg.neutral_class = true;
+  const Dataset d = read_ckplus(tree.root(), cfg);
+  ASSERT_EQ(d.size(), 15) << all_issues(d);
+  EXPECT_EQ(d.counts.frames_unused, 3);
+  EXPECT_EQ(d.class_names.size(), 8u);
+  EXPECT_EQ(d.class_names[7], "neutral");
+  const int n = kNoLabel;
+  EXPECT_EQ(labels_of(d), (std::vector<int>{7, 2, 2, 2, 7, n, n, n, 7, n, n, n, 7, 4, 4}));
+  std::vector<int> frames(d.frame.data<std::int32_t>(), d.frame.data<std::int32_t>() + d.size());
+  EXPECT_EQ(frames, (std::vector<int>{1, 3, 4, 5, 1, 2, 3, 4, 1, 4, 5, 6, 1, 2, 3}));
+  EXPECT_EQ(au_value(d, 8, 4), 0.0f);
+  EXPECT_EQ(au_value(d, 9, 4), 1.0f);
+}
+
+TEST(CkPlusReader, CropsContainAllLandmarksAndShowTheMarkedOne) {
+  CkTree tree;
+  fill_standard(tree);
+  const Dataset d = read_ckplus(tree.root(), config());
+  const int s = d.crop_size;
+  ASSERT_EQ(s, 99);
+  ASSERT_EQ(d.crops.shape(), (Shape{d.size(), 99, 99}));
+  const float* lm = d.landmarks.data<float>();
+  float worst_margin = 1e9f;
+  for (std::int64_t i = 0; i < d.size(); ++i) {
+    for (int k = 0; k < kLandmarkCount; ++k) {
+      const float x = lm[(i * kLandmarkCount + k) * 2], y = lm[(i * kLandmarkCount + k) * 2 + 1];
+      ASSERT_TRUE(x >= 0 && x < s && y >= 0 && y < s) << "image " << i << " landmark " << k << " at (" << x << ", " << y << ")";
+      worst_margin = std::min({worst_margin, x, y, s - x, s - y});
+    }
+    // The bright disc drawn at landmark 30 is where the transformed landmark 30 points.
+    const int x = static_cast<int>(std::lround(lm[(i * kLandmarkCount + 30) * 2]));
+    const int y = static_cast<int>(std::lround(lm[(i * kLandmarkCount + 30) * 2 + 1]));
+    EXPECT_GT(d.crops.data<std::uint8_t>()[(i * s + y) * s + x], 180) << "image " << i;
+  }
+  EXPECT_GT(worst_margin, 0.0f);
+  // Regions (AU12 box around the same disc) map to crop coordinates too; absent AUs stay −1.
+  const std::int64_t a = static_cast<std::int64_t>(d.au_ids.size());
+  const std::int64_t j12 = std::find(d.au_ids.begin(), d.au_ids.end(), 12) - d.au_ids.begin();
+  for (std::int64_t i = 15; i < 18; ++i) {
+    const float* box = d.au_regions.data<float>() + (i * a + j12) * 4;
+    const float x = lm[(i * kLandmarkCount + 30) * 2], y = lm[(i * kLandmarkCount + 30) * 2 + 1];
+    EXPECT_TRUE(box[0] < x && x < box[2] && box[1] < y && y < box[3]) << "image " << i;
+    EXPECT_NEAR(box[2] - box[0], 50.0f * (box[3] - box[1]) / 40.0f, 0.5f);
+  }
+  EXPECT_EQ(d.au_regions.data<float>()[(0 * a + j12) * 4], kNoRegion);
+}
+
+TEST(CkPlusReader, BrokenFilesAreReportedWithFileAndLineAndSkipped) {
+  struct Case {
+    std::string name;
+    std::function<fs::path(CkTree&)> breaker;  // returns the file it broke
+    int line;
+    std::string words, skipped;
+    std::int64_t images_left;
+  };
+  const std::vector<Case> cases = {
+      {"corrupt image",
+       [](CkTree& t) { auto f = t.image(t.specs()[0], 2); write_text(f, "not a png at all"); return f; },
+       0, "cannot read or decode", "image", 17},
+      {"67 landmark points",
+       [](CkTree& t) {
+         auto f = t.landmark_file(t.specs()[1], 1);
+         std::ifstream in(f);
+         std::string all, line;
+         for (int k = 0; k < 67 && std::getline(in, line); ++k) all += line + "\n";
+         in.close();
+         write_text(f, all);
+         return f;
+       },
+       0, "expected 68 landmark points, found 67", "image", 17},
+      {"landmark not a number",
+       [](CkTree& t) {
+         auto f = t.landmark_file(t.specs()[2], 3);
+         std::ifstream in(f);
+         std::string all, line;
+         for (int k = 0; std::getline(in, line); ++k) all += (k == 4 ? "   3.1e+02   abc" : line) + "\n";
+         in.close();
+         write_text(f, all);
+         return f;
+       },
+       5, "expected two numbers", "image", 17},
+      {"FACS line that does not parse",
+       [](CkTree& t) {
+         auto f = t.facs_file(t.specs()[0]);
+         write_text(f, enote(9) + enote(2) + "\n" + enote(17) + "\n");
+         return f;
+       },
+       2, "expected 'AU intensity'", "sequence", 13},
+      {"emotion code out of range",
+       [](CkTree& t) { auto f = t.emotion_file(t.specs()[3]); write_text(f, enote(9) + "\n"); return f; },
+       1, "out of range", "sequence", 15},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    CkTree tree;
+    fill_standard(tree);
+    const fs::path broken = c.breaker(tree);
+    const Dataset d = read_ckplus(tree.root(), config());
+    EXPECT_EQ(d.size(), c.images_left);
+    ASSERT_EQ(d.issues.size(), 1u) << all_issues(d);
+    EXPECT_TRUE(has_issue(d, broken, c.line, c.words, c.skipped)) << all_issues(d);
+    const std::string summary = dataset_summary(d, Split{{}, {}, "none", false});
+    EXPECT_NE(summary.find("skipped: 1 problem"), std::string::npos) << summary;
+    EXPECT_NE(summary.find(broken.string()), std::string::npos) << summary;
+
+    DatasetConfig strict = config();
+    strict.strict = true;
+    try {
+      read_ckplus(tree.root(), strict);
+      ADD_FAILURE() << "strict read did not throw";
+    } catch (const Error& e) {
+      const std::string where = broken.string() + (c.line > 0 ? ":" + std::to_string(c.line) : "");
+      EXPECT_NE(std::string(e.what()).find(where), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(CkPlusReader, EmptyOrMissingTreeIsAnError) {
+  CkTree tree;
+  EXPECT_THROW(read_ckplus(tree.root(), config()), Error);
+  fs::create_directories(tree.root() / "cohn-kanade-images" / "S001" / "001");
+  try {
+    read_ckplus(tree.root(), config());
+    ADD_FAILURE() << "empty dataset did not throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("empty"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ManifestReader, HappyPathAndColumnErrors) {
+  CkTree tree;  // only for its temp folder
+  const fs::path dir = tree.root();
+  fs::create_directories(dir / "img");
+  cv::Mat face(120, 100, CV_8UC1);
+  cv::randu(face, 0, 255);
+  ASSERT_TRUE(cv::imwrite((dir / "img" / "a.png").string(), face));
+  cv::Mat colour;
+  cv::cvtColor(face, colour, cv::COLOR_GRAY2BGR);
+  ASSERT_TRUE(cv::imwrite((dir / "img" / "b.jpg").string(), colour));
+
+  // Without landmarks: whole image resized; expression by name or index; AU _c/_r semantics.
+  write_text(dir / "m.csv",
+             "path, subject, expression, AU01_c, AU01_r, AU12_c, AU12_r, AU25_r\n"
+             "img/a.png, p1, Happy, 1, 2.5, 0, 1.0, 0\n"
+             "img/b.jpg, p2, 6, 1, 0, 1, 3, 0.7\n"
+             "img/a.png, p1, , 0, 0, 0, 0, 0\n"
+             "img/a.png, p2, sadness, 1\n"
+             "img/missing.png, p3, anger, 0, 0, 0, 0, 0\n"
+             "img/a.png, p3, joy, 0, 0, 0, 0, 0\n");
+  const Dataset d = read_manifest(dir / "m.csv", config());
+  ASSERT_EQ(d.size(), 3) << all_issues(d);
+  EXPECT_EQ(labels_of(d), (std::vector<int>{4, 6, kNoLabel}));
+  EXPECT_EQ(d.au_ids, (std::vector<std::int32_t>{1, 12, 25}));
+  EXPECT_EQ(au_value(d, 0, 1), 2.5f);
+  EXPECT_EQ(au_value(d, 0, 12), 0.0f);
+  EXPECT_EQ(au_value(d, 1, 1), kAuIntensityNotCoded);
+  EXPECT_EQ(au_value(d, 1, 12), 3.0f);
+  EXPECT_NEAR(au_value(d, 1, 25), 0.7f, 1e-6f);
+  EXPECT_EQ(d.subject_names, (std::vector<std::string>{"p1", "p2"}));
+  EXPECT_TRUE(std::isnan(d.landmarks.data<float>()[0]));
+  ASSERT_EQ(d.issues.size(), 3u) << all_issues(d);
+  EXPECT_TRUE(has_issue(d, dir / "m.csv", 5, "row has 4 columns, the header has 8", "row")) << all_issues(d);
+  EXPECT_TRUE(has_issue(d, dir / "m.csv", 6, "cannot read or decode", "row")) << all_issues(d);
+  EXPECT_TRUE(has_issue(d, dir / "m.csv", 7, "'joy'", "row")) << all_issues(d);
+  // The crop of an image without landmarks is the whole image resized (compare with OpenCV).
+  cv::Mat expected;
+  cv::resize(face, expected, cv::Size(99, 99), 0, 0, cv::INTER_AREA);
+  EXPECT_EQ(0, std::memcmp(expected.data, d.crops.data<std::uint8_t>(), 99 * 99));
+
+  DatasetConfig strict = config();
+  strict.strict = true;
+  try {
+    read_manifest(dir / "m.csv", strict);
+    ADD_FAILURE() << "strict manifest read did not throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("m.csv:5"), std::string::npos) << e.what();
+  }
+
+  // With landmarks: cropped like CK+.
+  std::string header = "path,subject,expression,AU04_c";
+  std::string row = "img/a.png,s1,anger,1";
+  for (int k = 0; k < kLandmarkCount; ++k) header += ",x_" + std::to_string(k);
+  for (int k = 0; k < kLandmarkCount; ++k) header += ",y_" + std::to_string(k);
+  for (int k = 0; k < kLandmarkCount; ++k) row += "," + std::to_string(30 + k % 40);
+  for (int k = 0; k < kLandmarkCount; ++k) row += "," + std::to_string(40 + k % 50);
+  write_text(dir / "lm.csv", header + "\n" + row + "\n");
+  const Dataset with_landmarks = read_manifest(dir / "lm.csv", config());
+  ASSERT_EQ(with_landmarks.size(), 1);
+  for (int k = 0; k < 2 * kLandmarkCount; ++k) {
+    const float v = with_landmarks.landmarks.data<float>()[k];
+    EXPECT_TRUE(v >= 0 && v < 99) << k << ": " << v;
+  }
+
+  // A header without a required column is an error naming the file and the column.
+  write_text(dir / "bad.csv", "path,expression\nimg/a.png,happy\n");
+  try {
+    read_manifest(dir / "bad.csv", config());
+    ADD_FAILURE() << "missing column did not throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.csv:1: missing column 'subject'"), std::string::npos) << e.what();
+  }
+}
+
+#else
+TEST(CkPlusReader, NeedsOpenCv) { GTEST_SKIP() << "this build has no OpenCV: the image readers are not built"; }
+#endif
