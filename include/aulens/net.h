@@ -42,25 +42,36 @@ struct Params {
   std::vector<std::pair<std::string, Tensor*>> named();
   std::vector<std::pair<std::string, const Tensor*>> named() const;
   Params to(Device device) const;
+
+  // The PyTorch names with the shapes they must have for `cfg`, in module order.
+  static std::vector<std::pair<std::string, Shape>> shapes(const NetConfig& cfg);
+  // Throws aulens::Error naming `what` and the first tensor that is missing, not fp32, not on
+  // `device` or not of the shape `cfg` requires.
+  void check(const NetConfig& cfg, Device device, const std::string& what) const;
 };
 
 // He-normal (Kaiming, fan-in, ReLU gain) weights and zero biases, deterministic for `seed` and
-// independent of the device. `literal_unit_gaussian` draws every weight from N(0, 1) instead, the
-// paper's literal setting (which diverges for this network; kept for completeness).
+// independent of the device: weight std = sqrt(2 / fan_in), fan_in = C·R·R (conv) or I (fc).
+// Weight element i of the t-th tensor in named() order (t = 0, 2, 4, 6, 8) is the Box–Muller
+// normal sqrt(−2 ln u1)·cos(2π u2) of the two 32-bit halves of random_bits(seed, (t << 40) + i)
+// (u1 from the high half, shifted into (0, 1]); drawn on the host in double, rounded to fp32 once.
+// `literal_unit_gaussian` draws every weight from N(0, 1) instead, the paper's literal setting
+// (which diverges for this network; kept for completeness).
 Params init_params(const NetConfig& cfg, std::uint64_t seed, Device device,
                    bool literal_unit_gaussian = false);
 
 // Everything the forward pass keeps for the backward pass and the analysis: named tensors, no
 // hidden state. Post-ReLU activations; switches as in CpuOps::maxpool2x2_forward.
 struct Activations {
-  Tensor input;                         // (N,1,S,S) the batch it was run on (shared, not copied)
-  Tensor conv1, pool1, switches1;       // (N,c1,S,S) (N,c1,S/2,S/2) int32
-  Tensor conv2, pool2, switches2;       // (N,c2,S/2,S/2) (N,c2,S/4,S/4) int32
-  Tensor conv3, pool3, switches3;       // (N,c3,S/4,S/4) (N,c3,S/8,S/8) int32
-  Tensor fc1;                           // (N,fc) after ReLU
-  Tensor dropout_mask;                  // (N,fc) uint8 (all ones in evaluation)
-  Tensor fc1_dropped;                   // (N,fc) after dropout
-  Tensor logits;                        // (N,classes)
+  Tensor input;                    // (N,1,S,S) the batch it was run on (shared, not copied)
+  Tensor conv1, pool1, switches1;  // (N,c1,S,S) (N,c1,S/2,S/2) int32
+  Tensor conv2, pool2, switches2;  // (N,c2,S/2,S/2) (N,c2,S/4,S/4) int32
+  Tensor conv3, pool3, switches3;  // (N,c3,S/4,S/4) (N,c3,S/8,S/8) int32
+  Tensor fc1;                      // (N,fc) after ReLU
+  Tensor dropout_mask;             // (N,fc) uint8 (all ones in evaluation)
+  Tensor fc1_dropped;              // (N,fc) after dropout (a copy of fc1 in evaluation)
+  Tensor logits;                   // (N,classes)
+  float dropout_p = 0.0f;          // the p forward applied: cfg.dropout training, 0 evaluation
 };
 
 // The dropout randomness of one forward pass: mask element i of the batch uses counter offset + i.
@@ -75,21 +86,35 @@ class Network {
   explicit Network(NetConfig cfg) : cfg_(cfg) {}
   const NetConfig& config() const { return cfg_; }
 
-  // Runs the batch `x` (N,1,S,S) through the network. `train` applies dropout with `draw`;
-  // evaluation leaves fc1 unchanged. Buffers in `acts` are (re)allocated when N changes.
+  // Runs the batch `x` (N,1,S,S) on Ops::device through the network. `train` applies dropout
+  // with `draw`; evaluation runs the dropout op with p = 0 (mask all ones, fc1_dropped = fc1).
+  // Buffers in `acts` are (re)allocated when N (or the config or device) changes, else reused.
   void forward(const Params& params, const Tensor& x, bool train, DropoutDraw draw,
                Activations& acts) const;
 
   // Mean softmax cross-entropy of acts.logits against `labels` (N) int32, and the gradient of
-  // every parameter into `grads` (overwritten). Returns the loss (copied to the host).
+  // every parameter into `grads` (overwritten; allocated when not of the right shapes). Returns the
+  // loss (one float copied to the host). Uses the dropout mask and p recorded in `acts`.
   float backward(const Params& params, const Activations& acts, const Tensor& labels,
                  Params& grads) const;
 
-  // One SGD step on every parameter with its gradient and momentum buffer.
+  // One SGD step on every parameter with its gradient and momentum buffer (momentum starts as
+  // Params::zeros).
   void sgd_step(Params& params, const Params& grads, Params& momentum, const SgdConfig& sgd) const;
 
  private:
+  // Gradients of the activations: scratch reused by backward while N is unchanged. Because of it
+  // one Network object must not run backward from two threads at once (copies share it too).
+  struct Scratch {
+    Tensor loss;                  // (1)
+    Tensor d_logits;              // (N,classes)
+    Tensor d_fc1_dropped, d_fc1;  // (N,fc)
+    Tensor d_pool3, d_conv3;      // (N,c3,S/8,S/8) (N,c3,S/4,S/4)
+    Tensor d_pool2, d_conv2;      // (N,c2,S/4,S/4) (N,c2,S/2,S/2)
+    Tensor d_pool1, d_conv1;      // (N,c1,S/2,S/2) (N,c1,S,S)
+  };
   NetConfig cfg_;
+  mutable Scratch scratch_;
 };
 
 // Deconvnet projection (DESIGN §1.5) of conv3 activation (map, y, x) of image `image` of a batch
