@@ -509,6 +509,29 @@ TEST(Network, SgdStepEqualsTheFormula) {
   }
 }
 
+// Forward + backward + SGD together: a few steps on one fixed batch must fit it.
+TEST(Network, TrainingStepsFitAFixedBatch) {
+  const NetConfig cfg = narrow_config();
+  std::mt19937_64 rng(test_seed(42));
+  const int n = 8;
+  Params params = init_params(cfg, rng(), Device::cpu);
+  Params grads, momentum = Params::zeros(cfg, Device::cpu);
+  Tensor x = random_tensor({n, 1, 32, 32}, rng);
+  Tensor labels = random_labels(n, cfg.classes, rng);
+  Network<CpuOps> net(cfg);
+  Activations acts;
+  SgdConfig sgd;
+  sgd.lr = 1e-3f;
+  std::vector<float> losses;
+  for (int step = 0; step < 30; ++step) {
+    net.forward(params, x, false, {}, acts);
+    losses.push_back(net.backward(params, acts, labels, grads));
+    net.sgd_step(params, grads, momentum, sgd);
+  }
+  EXPECT_LT(losses.back(), 0.5f * losses.front())
+      << "loss went from " << losses.front() << " to " << losses.back();
+}
+
 // ---- deconvnet projection ----
 
 // The input gradient of conv3 activation (map, y, x) of `image` when every ReLU's backward is
