@@ -34,7 +34,8 @@ void save_checkpoint(const std::filesystem::path& path, const NetConfig& cfg,
                      const TrainState& state);
 
 // Reads `path` for network `cfg` onto `device`. When the file records a NetConfig it must equal
-// `cfg` (else aulens::Error naming the file and the differing field); every parameter must be
+// `cfg` in every shape field (dropout may differ; it changes no shape) — else aulens::Error naming
+// the file and the differing field; every parameter must be
 // present as F32 with the shape `cfg` requires (else an error naming the file and the tensor).
 // Momentum is loaded when the file has it (all ten tensors, or an error). Files without aulens
 // metadata (e.g. exported from PyTorch) load with epoch 0 and step 0.
