@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "aulens/augment.h"
+#include "aulens/cudnn_conv.h"
 #include "aulens/tensor.h"
 
 namespace aulens {
@@ -55,6 +56,23 @@ struct CpuOps {
 struct CudaOps {
   static constexpr Device device = Device::cuda;
 #include "aulens/ops_decl.inc"
+};
+
+// CudaOps with cuDNN's convolutions (aulens/cudnn_conv.h) in place of the hand-written ones; every
+// other op is CudaOps'. Static member hiding: Network<CudnnOps> runs the same engine on cuDNN.
+struct CudnnOps : CudaOps {
+  static void conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* b,
+                             float* y) {
+    CudnnConv::forward(s, x, w, b, y);
+  }
+  static void conv2d_backward_data(const ConvShape& s, const float* dy, const float* w,
+                                   float* dx) {
+    CudnnConv::backward_data(s, dy, w, dx);
+  }
+  static void conv2d_backward_filter(const ConvShape& s, const float* x, const float* dy,
+                                     float* dw, float* db) {
+    CudnnConv::backward_filter(s, x, dy, dw, db);
+  }
 };
 
 }  // namespace aulens

@@ -1,0 +1,292 @@
+// Hand-written "same" convolution, forward and backward-data (the transposed convolution), fp32
+// with FFMA. CPU twin: src/cpu/conv2d.cpp. Backward-filter lives in cuda/conv2d_backward_filter.cu.
+//
+// Glossary: N batch, C input channels, K filters, H W image size, R kernel size (odd), pad R/2,
+// P = N·H·W output pixels. x: (N,C,H,W)  w: (K,C,R,R)  b: (K)  y: (N,K,H,W), all NCHW fp32.
+//
+// Forward is an implicit GEMM  y[k][p] = Σ_q w[k][q] · im2col(x)[q][p],  q = (c, r, s) < C·R·R,
+// p = (n, oy, ox) < P, tiles of BM filters × 128 pixels (BM = 128, or 64 when K ≤ 64), the im2col
+// matrix gathered on the fly from x (zero outside the image). Backward-data is the same kernel:
+// with pad = (R−1)/2 the transposed convolution equals a same-convolution of dy with the filters
+// flipped and transposed, w'[c][k][r][s] = w[k][c][R−1−r][R−1−s], materialised in a scratch buffer.
+// When the GEMM has few rows (M < 16, e.g. dx of conv1 with C = 1) a direct kernel — one thread
+// per pixel, 4 output channels per thread, filters in shared memory — replaces it.
+#include <limits>
+
+#include "aulens/ops.h"
+#include "common.cuh"
+#include "conv2d_tiles.cuh"
+
+namespace aulens {
+namespace {
+
+using cuda_detail::ConvGeometry;
+using cuda_detail::kConvThreads;
+using cuda_detail::kSmemPad;
+using cuda_detail::kTileK;
+
+// ---- tiled implicit GEMM ----
+// in: (N, Cin, H, W)  filt: (M, Cin, R, R)  bias: (M) or nullptr  out: (N, M, H, W)
+template <int BM, int BN>
+__global__ void __launch_bounds__(kConvThreads, 2)
+    conv_same_gemm_kernel(ConvGeometry g, const float* __restrict__ in,
+                          const float* __restrict__ filt, const float* __restrict__ bias,
+                          float* __restrict__ out) {
+  constexpr int kStrideA = BM + kSmemPad;
+  constexpr int kStrideB = BN + kSmemPad;
+  constexpr int kLoadA = BM * kTileK / kConvThreads;  // filter values per thread per slice
+  constexpr int kLoadB = BN * kTileK / kConvThreads;  // im2col values per thread per slice
+  constexpr int kThreadsPerRowA = kTileK / kLoadA;
+  static_assert(kLoadA >= 1 && kLoadB >= 1 && kTileK % kLoadA == 0, "tile shape");
+  __shared__ __align__(16) float smem_a[2][kTileK * kStrideA];  // [q][m]
+  __shared__ __align__(16) float smem_b[2][kTileK * kStrideB];  // [q][p]
+
+  const int t = threadIdx.x;
+  const int tx = t % 16, ty = t / 16;
+  const int m_block = blockIdx.y * BM;
+  const int p_block = blockIdx.x * BN;
+
+  // Filter loader: row m_a, slice columns q_a .. q_a + kLoadA − 1 (contiguous in memory).
+  const int m_a_local = t / kThreadsPerRowA;
+  const int q_a_local = (t % kThreadsPerRowA) * kLoadA;
+  const int m_a = m_block + m_a_local;
+  const float* filt_row = filt + static_cast<long long>(m_a < g.m ? m_a : 0) * g.crr;
+
+  // im2col loader: pixel column p_b, slice rows q_b .. q_b + kLoadB − 1.
+  const int p_b_local = t % BN;
+  const int q_b_local = (t / BN) * kLoadB;
+  const int p_b = p_block + p_b_local;
+  const bool p_b_valid = p_b < g.p;
+  int oy = 0, ox = 0;
+  const float* in_image = in;
+  if (p_b_valid) {
+    const int n = p_b / g.hw;
+    const int yx = p_b - n * g.hw;
+    oy = yx / g.w;
+    ox = yx - oy * g.w;
+    in_image = in + static_cast<long long>(n) * g.cin * g.hw;
+  }
+  // (c, r, s) of row q_b_local of the current slice, advanced by kTileK per slice.
+  int c_b = 0, r_b = 0, s_b = q_b_local;
+  while (s_b >= g.r) {
+    s_b -= g.r;
+    ++r_b;
+  }
+  while (r_b >= g.r) {
+    r_b -= g.r;
+    ++c_b;
+  }
+
+  float reg_a[kLoadA];
+  float reg_b[kLoadB];
+  auto load_slice = [&](int slice) {
+    const int q0 = slice * kTileK;
+#pragma unroll
+    for (int j = 0; j < kLoadA; ++j) {
+      const int q = q0 + q_a_local + j;
+      reg_a[j] = (m_a < g.m && q < g.crr) ? __ldg(filt_row + q) : 0.0f;
+    }
+    int c = c_b, r = r_b, s = s_b;
+#pragma unroll
+    for (int j = 0; j < kLoadB; ++j) {
+      const int iy = oy + r - g.pad;
+      const int ix = ox + s - g.pad;
+      const bool inside = p_b_valid && c < g.cin &&
+                          static_cast<unsigned>(iy) < static_cast<unsigned>(g.h) &&
+                          static_cast<unsigned>(ix) < static_cast<unsigned>(g.w);
+      reg_b[j] =
+          inside ? __ldg(in_image + (static_cast<long long>(c) * g.h + iy) * g.w + ix) : 0.0f;
+      if (++s == g.r) {
+        s = 0;
+        if (++r == g.r) {
+          r = 0;
+          ++c;
+        }
+      }
+    }
+    // Advance the slice origin by kTileK rows for the next call.
+    s_b += kTileK;
+    while (s_b >= g.r) {
+      s_b -= g.r;
+      ++r_b;
+    }
+    while (r_b >= g.r) {
+      r_b -= g.r;
+      ++c_b;
+    }
+  };
+  auto store_slice = [&](int buffer) {
+#pragma unroll
+    for (int j = 0; j < kLoadA; ++j)
+      smem_a[buffer][(q_a_local + j) * kStrideA + m_a_local] = reg_a[j];
+#pragma unroll
+    for (int j = 0; j < kLoadB; ++j)
+      smem_b[buffer][(q_b_local + j) * kStrideB + p_b_local] = reg_b[j];
+  };
+
+  float acc[BM / 16][BN / 16];
+#pragma unroll
+  for (int i = 0; i < BM / 16; ++i)
+#pragma unroll
+    for (int j = 0; j < BN / 16; ++j) acc[i][j] = 0.0f;
+
+  const int slices = (g.crr + kTileK - 1) / kTileK;
+  load_slice(0);
+  store_slice(0);
+  __syncthreads();
+  for (int slice = 0; slice < slices; ++slice) {
+    const int buffer = slice & 1;
+    const bool more = slice + 1 < slices;
+    if (more) load_slice(slice + 1);  // global loads in flight during the product
+    cuda_detail::tile_product<BM, BN>(smem_a[buffer], smem_b[buffer], tx, ty, acc);
+    if (more) store_slice(buffer ^ 1);
+    __syncthreads();
+  }
+
+  // Epilogue: out[n][m][yx] = acc + bias[m].
+#pragma unroll
+  for (int j = 0; j < BN / 16; ++j) {
+    const int p = p_block + cuda_detail::fragment_col(j, tx);
+    if (p >= g.p) continue;
+    const int n = p / g.hw;
+    const int yx = p - n * g.hw;
+    float* out_pixel = out + static_cast<long long>(n) * g.m * g.hw + yx;
+#pragma unroll
+    for (int i = 0; i < BM / 16; ++i) {
+      const int m = m_block + cuda_detail::fragment_row(i, ty);
+      if (m >= g.m) continue;
+      out_pixel[static_cast<long long>(m) * g.hw] =
+          acc[i][j] + (bias != nullptr ? __ldg(bias + m) : 0.0f);
+    }
+  }
+}
+
+// ---- direct kernel for few output channels ----
+constexpr int kDirectOut = 4;        // output channels per thread
+constexpr int kDirectThreads = 128;  // pixels per block
+constexpr int kDirectMaxSmem = 48 * 1024;
+
+// Same contract as the GEMM kernel; grid (ceil(P/128), ceil(M/4)), dynamic smem 4·Cin·R·R floats.
+__global__ void __launch_bounds__(kDirectThreads)
+    conv_same_direct_kernel(ConvGeometry g, const float* __restrict__ in,
+                            const float* __restrict__ filt, const float* __restrict__ bias,
+                            float* __restrict__ out) {
+  extern __shared__ float filt_slice[];  // [kDirectOut][Cin·R·R]
+  const int m0 = blockIdx.y * kDirectOut;
+  for (int i = threadIdx.x; i < kDirectOut * g.crr; i += blockDim.x) {
+    const int j = i / g.crr;
+    const int q = i - j * g.crr;
+    filt_slice[i] = m0 + j < g.m ? filt[static_cast<long long>(m0 + j) * g.crr + q] : 0.0f;
+  }
+  __syncthreads();
+  const int p = blockIdx.x * blockDim.x + threadIdx.x;
+  if (p >= g.p) return;
+  const int n = p / g.hw;
+  const int yx = p - n * g.hw;
+  const int oy = yx / g.w;
+  const int ox = yx - oy * g.w;
+  const float* in_image = in + static_cast<long long>(n) * g.cin * g.hw;
+
+  float acc[kDirectOut] = {};
+  for (int c = 0; c < g.cin; ++c) {
+    const float* in_plane = in_image + static_cast<long long>(c) * g.hw;
+    for (int r = 0; r < g.r; ++r) {
+      const int iy = oy + r - g.pad;
+      if (static_cast<unsigned>(iy) >= static_cast<unsigned>(g.h)) continue;
+      for (int s = 0; s < g.r; ++s) {
+        const int ix = ox + s - g.pad;
+        if (static_cast<unsigned>(ix) >= static_cast<unsigned>(g.w)) continue;
+        const float v = __ldg(in_plane + iy * g.w + ix);
+        const int q = (c * g.r + r) * g.r + s;
+#pragma unroll
+        for (int j = 0; j < kDirectOut; ++j) acc[j] = fmaf(v, filt_slice[j * g.crr + q], acc[j]);
+      }
+    }
+  }
+#pragma unroll
+  for (int j = 0; j < kDirectOut; ++j) {
+    const int m = m0 + j;
+    if (m < g.m)
+      out[(static_cast<long long>(n) * g.m + m) * g.hw + yx] =
+          acc[j] + (bias != nullptr ? bias[m] : 0.0f);
+  }
+}
+
+// wt[c][k][r][s] = w[k][c][R−1−r][R−1−s];  w: (K, C, R, R)  wt: (C, K, R, R)
+__global__ void flip_transpose_filters_kernel(int k_count, int c_count, int rr,
+                                              const float* __restrict__ w, float* __restrict__ wt) {
+  const long long total = static_cast<long long>(k_count) * c_count * rr;
+  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const int rs = static_cast<int>(i % rr);
+    const long long kc = i / rr;
+    const int k = static_cast<int>(kc % k_count);
+    const int c = static_cast<int>(kc / k_count);
+    wt[i] = w[(static_cast<long long>(k) * c_count + c) * rr + (rr - 1 - rs)];
+  }
+}
+
+void check_geometry(const ConvShape& s, const char* op) {
+  AULENS_CHECK(s.n >= 0 && s.c >= 1 && s.h >= 1 && s.w >= 1 && s.k >= 1,
+               std::string(op) + ": need N >= 0 and C, H, W, K >= 1");
+  AULENS_CHECK(s.r >= 1 && s.r % 2 == 1, std::string(op) + ": kernel size R must be odd");
+  const long long int_max = std::numeric_limits<int>::max();
+  const long long pixels = static_cast<long long>(s.n) * s.h * s.w;
+  AULENS_CHECK(pixels * s.c <= int_max && pixels * s.k <= int_max &&
+                   static_cast<long long>(s.k) * s.c * s.r * s.r <= int_max,
+               std::string(op) + ": tensor too large for 32-bit indexing");
+}
+
+template <int BM, int BN>
+void launch_gemm(const ConvGeometry& g, const float* in, const float* filt, const float* bias,
+                 float* out) {
+  const dim3 grid((g.p + BN - 1) / BN, (g.m + BM - 1) / BM);
+  AULENS_CHECK(grid.y <= 65535, "conv2d: too many output channels for one grid");
+  conv_same_gemm_kernel<BM, BN>
+      <<<grid, kConvThreads, 0, cuda_detail::stream()>>>(g, in, filt, bias, out);
+  AULENS_CHECK_LAUNCH("conv_same_gemm_kernel");
+}
+
+// out = same-convolution of `in` with `filt` (+ bias), picking the kernel for the shape.
+void conv_same(const ConvGeometry& g, const float* in, const float* filt, const float* bias,
+               float* out) {
+  const std::size_t direct_smem = sizeof(float) * kDirectOut * static_cast<std::size_t>(g.crr);
+  if (g.m < 16 && direct_smem <= kDirectMaxSmem) {
+    const dim3 grid((g.p + kDirectThreads - 1) / kDirectThreads,
+                    (g.m + kDirectOut - 1) / kDirectOut);
+    conv_same_direct_kernel<<<grid, kDirectThreads, direct_smem, cuda_detail::stream()>>>(
+        g, in, filt, bias, out);
+    AULENS_CHECK_LAUNCH("conv_same_direct_kernel");
+  } else if (g.m <= 64) {
+    launch_gemm<64, 128>(g, in, filt, bias, out);
+  } else {
+    launch_gemm<128, 128>(g, in, filt, bias, out);
+  }
+}
+
+}  // namespace
+
+void CudaOps::conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* b,
+                             float* y) {
+  check_geometry(s, "conv2d_forward");
+  AULENS_CHECK(x != nullptr && w != nullptr && y != nullptr, "conv2d_forward: null tensor");
+  if (s.n == 0) return;
+  conv_same(cuda_detail::make_geometry(s.n, s.c, s.h, s.w, s.k, s.r), x, w, b, y);
+}
+
+void CudaOps::conv2d_backward_data(const ConvShape& s, const float* dy, const float* w, float* dx) {
+  check_geometry(s, "conv2d_backward_data");
+  AULENS_CHECK(dy != nullptr && w != nullptr && dx != nullptr, "conv2d_backward_data: null tensor");
+  if (s.n == 0) return;
+  static cuda_detail::ScratchBuffer flipped_filters;
+  const int rr = s.r * s.r;
+  const long long count = static_cast<long long>(s.k) * s.c * rr;
+  float* wt = flipped_filters.floats(static_cast<std::size_t>(count));
+  const unsigned blocks = cuda_detail::blocks_for(count < (1 << 22) ? count : (1 << 22), 256);
+  flip_transpose_filters_kernel<<<blocks, 256, 0, cuda_detail::stream()>>>(s.k, s.c, rr, w, wt);
+  AULENS_CHECK_LAUNCH("flip_transpose_filters_kernel");
+  // dx = same-conv of dy (K channels) with wt (C, K, R, R).
+  conv_same(cuda_detail::make_geometry(s.n, s.k, s.h, s.w, s.c, s.r), dy, wt, nullptr, dx);
+}
+
+}  // namespace aulens

@@ -1,0 +1,248 @@
+// Hand-written convolution backward-filter and bias gradient, fp32 with FFMA, deterministic.
+// CPU twin: src/cpu/conv2d.cpp. Forward and backward-data: cuda/conv2d.cu.
+//
+// Glossary: N batch, C input channels, K filters, H W image size, R kernel size (odd), pad R/2,
+// P = N·H·W pixels, Q = C·R·R filter taps per output channel.
+//   x: (N,C,H,W)  dy: (N,K,H,W)  dw: (K,C,R,R)  db: (K)
+//
+// dw[k][q] = Σ_p dy[k][p] · im2col(x)[q][p] is a K×Q GEMM with a long reduction over P (36,864 to
+// 589,824 pixels at batch 64) but few output tiles (K·Q/128² = 1 to 50), so the reduction is split
+// into `splits` contiguous pixel ranges, one block per (tile, range), each writing its partial tile
+// to a scratch buffer (splits, K, Q); a second kernel sums the partials in a fixed order. No
+// atomics: the result is bitwise reproducible. db[k] = Σ_p dy[k][p], one block per k, fixed-order
+// tree.
+#include <algorithm>
+#include <limits>
+
+#include "aulens/ops.h"
+#include "common.cuh"
+#include "conv2d_tiles.cuh"
+
+namespace aulens {
+namespace {
+
+using cuda_detail::ConvGeometry;
+using cuda_detail::kConvThreads;
+using cuda_detail::kSmemPad;
+using cuda_detail::kTileK;
+
+// partial: (splits, K, Q); split z reduces pixels [z·chunk, min((z+1)·chunk, P)), chunk % 8 == 0.
+// Here g describes the forward convolution: g.cin = C, g.m = K, g.crr = Q.
+template <int BM, int BN>
+__global__ void __launch_bounds__(kConvThreads, 2)
+    conv_filter_grad_kernel(ConvGeometry g, int chunk, const float* __restrict__ x,
+                            const float* __restrict__ dy, float* __restrict__ partial) {
+  constexpr int kStrideA = BM + kSmemPad;
+  constexpr int kStrideB = BN + kSmemPad;
+  constexpr int kLoadA = BM * kTileK / kConvThreads;  // dy values per thread per slice
+  constexpr int kLoadB = BN * kTileK / kConvThreads;  // im2col values per thread per slice
+  constexpr int kRowStep = kConvThreads / kTileK;     // 32: loader rows are t/8 + 32·j
+  __shared__ __align__(16) float smem_a[2][kTileK * kStrideA];  // [pixel][k]
+  __shared__ __align__(16) float smem_b[2][kTileK * kStrideB];  // [pixel][q]
+
+  const int t = threadIdx.x;
+  const int tx = t % 16, ty = t / 16;
+  const int q_block = blockIdx.x * BN;
+  const int k_block = blockIdx.y * BM;
+  const int p_begin = blockIdx.z * chunk;
+  const int p_end = min(p_begin + chunk, g.p);
+
+  // Both loaders: pixel p_begin + slice·8 + pixel_local; rows (k or q) t/8 + 32·j.
+  const int pixel_local = t % kTileK;
+  const int row_local = t / kTileK;
+
+  // The filter taps of this block's columns (shared: registers are the limit here).
+  __shared__ int tap_offset[BN];  // c·H·W, or −1 when q ≥ Q
+  __shared__ int tap_dy[BN];      // r − pad
+  __shared__ int tap_dx[BN];      // s − pad
+  for (int col = t; col < BN; col += kConvThreads) {
+    const int q = q_block + col;
+    const int rr = g.r * g.r;
+    const int c = q / rr;
+    const int rs = q - c * rr;
+    const int r = rs / g.r;
+    tap_offset[col] = q < g.crr ? c * g.hw : -1;
+    tap_dy[col] = r - g.pad;
+    tap_dx[col] = rs - r * g.r - g.pad;
+  }
+  __syncthreads();
+
+  // Pixel of this thread's loader column in the current slice, advanced by 8 per slice.
+  int p = p_begin + pixel_local;
+  int n = p / g.hw;
+  int yx = p - n * g.hw;
+  int oy = yx / g.w;
+  int ox = yx - oy * g.w;
+
+  float reg_a[kLoadA];
+  float reg_b[kLoadB];
+  auto load_slice = [&]() {
+    const bool valid = p < p_end;
+    const long long dy_pixel = static_cast<long long>(n) * g.m * g.hw + oy * g.w + ox;
+#pragma unroll
+    for (int j = 0; j < kLoadA; ++j) {
+      const int k = k_block + row_local + kRowStep * j;
+      reg_a[j] =
+          (valid && k < g.m) ? __ldg(dy + dy_pixel + static_cast<long long>(k) * g.hw) : 0.0f;
+    }
+    const float* x_image = x + static_cast<long long>(n) * g.cin * g.hw;
+#pragma unroll
+    for (int j = 0; j < kLoadB; ++j) {
+      const int col = row_local + kRowStep * j;
+      const int offset = tap_offset[col];
+      const int iy = oy + tap_dy[col];
+      const int ix = ox + tap_dx[col];
+      const bool inside = valid && offset >= 0 &&
+                          static_cast<unsigned>(iy) < static_cast<unsigned>(g.h) &&
+                          static_cast<unsigned>(ix) < static_cast<unsigned>(g.w);
+      reg_b[j] = inside ? __ldg(x_image + offset + iy * g.w + ix) : 0.0f;
+    }
+    p += kTileK;
+    ox += kTileK;
+    while (ox >= g.w) {
+      ox -= g.w;
+      ++oy;
+    }
+    while (oy >= g.h) {
+      oy -= g.h;
+      ++n;
+    }
+  };
+  auto store_slice = [&](int buffer) {
+#pragma unroll
+    for (int j = 0; j < kLoadA; ++j)
+      smem_a[buffer][pixel_local * kStrideA + row_local + kRowStep * j] = reg_a[j];
+#pragma unroll
+    for (int j = 0; j < kLoadB; ++j)
+      smem_b[buffer][pixel_local * kStrideB + row_local + kRowStep * j] = reg_b[j];
+  };
+
+  float acc[BM / 16][BN / 16];
+#pragma unroll
+  for (int i = 0; i < BM / 16; ++i)
+#pragma unroll
+    for (int j = 0; j < BN / 16; ++j) acc[i][j] = 0.0f;
+
+  const int slices = (p_end - p_begin + kTileK - 1) / kTileK;  // ≥ 1 (the grid has no empty split)
+  load_slice();
+  store_slice(0);
+  __syncthreads();
+  for (int slice = 0; slice < slices; ++slice) {
+    const int buffer = slice & 1;
+    const bool more = slice + 1 < slices;
+    if (more) load_slice();
+    cuda_detail::tile_product<BM, BN>(smem_a[buffer], smem_b[buffer], tx, ty, acc);
+    if (more) store_slice(buffer ^ 1);
+    __syncthreads();
+  }
+
+  float* partial_tile = partial + static_cast<long long>(blockIdx.z) * g.m * g.crr;
+#pragma unroll
+  for (int i = 0; i < BM / 16; ++i) {
+    const int k = k_block + cuda_detail::fragment_row(i, ty);
+    if (k >= g.m) continue;
+#pragma unroll
+    for (int j = 0; j < BN / 16; ++j) {
+      const int q = q_block + cuda_detail::fragment_col(j, tx);
+      if (q < g.crr) partial_tile[static_cast<long long>(k) * g.crr + q] = acc[i][j];
+    }
+  }
+}
+
+// dw[i] = Σ_z partial[z][i] in order z = 0, 1, …;  partial: (splits, count)  dw: (count)
+__global__ void sum_partials_kernel(int count, int splits, const float* __restrict__ partial,
+                                    float* __restrict__ dw) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= count) return;
+  float sum = 0.0f;
+  for (int z = 0; z < splits; ++z) sum += partial[static_cast<long long>(z) * count + i];
+  dw[i] = sum;
+}
+
+constexpr int kBiasThreads = 256;
+
+// db[k] = Σ_{n, yx} dy[n][k][yx];  one block per k.  dy: (N, K, H·W)  db: (K)
+__global__ void __launch_bounds__(kBiasThreads)
+    bias_grad_kernel(int n_count, int k_count, int hw, const float* __restrict__ dy,
+                     float* __restrict__ db) {
+  __shared__ float partial_sums[kBiasThreads];
+  const int k = blockIdx.x;
+  float sum = 0.0f;
+  for (int n = 0; n < n_count; ++n) {
+    const float* plane = dy + (static_cast<long long>(n) * k_count + k) * hw;
+    for (int yx = threadIdx.x; yx < hw; yx += kBiasThreads) sum += __ldg(plane + yx);
+  }
+  partial_sums[threadIdx.x] = sum;
+  __syncthreads();
+  for (int stride = kBiasThreads / 2; stride > 0; stride /= 2) {
+    if (threadIdx.x < stride) partial_sums[threadIdx.x] += partial_sums[threadIdx.x + stride];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) db[k] = partial_sums[0];
+}
+
+template <int BM, int BN>
+void launch_filter_grad(const ConvGeometry& g, const float* x, const float* dy, float* dw) {
+  static cuda_detail::ScratchBuffer partials;
+  const int tiles = ((g.m + BM - 1) / BM) * ((g.crr + BN - 1) / BN);
+  // Aim for about 4 blocks per multiprocessor, each reducing at least 256 pixels.
+  const int target_blocks = 4 * cuda_detail::multiprocessor_count();
+  const long long count = static_cast<long long>(g.m) * g.crr;
+  const long long kMaxPartialFloats = 1LL << 28;  // 1 GiB of scratch at most
+  const int max_splits =
+      static_cast<int>(std::max(1LL, std::min<long long>(g.p / 256, kMaxPartialFloats / count)));
+  int splits = std::clamp((target_blocks + tiles - 1) / tiles, 1, max_splits);
+  splits = std::min(splits, 65535);
+  int chunk = (g.p + splits - 1) / splits;
+  chunk = (chunk + kTileK - 1) / kTileK * kTileK;
+  splits = (g.p + chunk - 1) / chunk;  // no empty split
+  float* target = dw;
+  if (splits > 1) {
+    target = partials.floats(static_cast<std::size_t>(count * splits));
+  }
+  const dim3 grid((g.crr + BN - 1) / BN, (g.m + BM - 1) / BM, splits);
+  AULENS_CHECK(grid.y <= 65535, "conv2d_backward_filter: too many filters for one grid");
+  conv_filter_grad_kernel<BM, BN>
+      <<<grid, kConvThreads, 0, cuda_detail::stream()>>>(g, chunk, x, dy, target);
+  AULENS_CHECK_LAUNCH("conv_filter_grad_kernel");
+  if (splits > 1) {
+    sum_partials_kernel<<<cuda_detail::blocks_for(count, 256), 256, 0, cuda_detail::stream()>>>(
+        static_cast<int>(count), splits, target, dw);
+    AULENS_CHECK_LAUNCH("sum_partials_kernel");
+  }
+}
+
+}  // namespace
+
+void CudaOps::conv2d_backward_filter(const ConvShape& s, const float* x, const float* dy, float* dw,
+                                     float* db) {
+  AULENS_CHECK(s.n >= 0 && s.c >= 1 && s.h >= 1 && s.w >= 1 && s.k >= 1,
+               "conv2d_backward_filter: need N >= 0 and C, H, W, K >= 1");
+  AULENS_CHECK(s.r >= 1 && s.r % 2 == 1, "conv2d_backward_filter: kernel size R must be odd");
+  AULENS_CHECK(x != nullptr && dy != nullptr && dw != nullptr,
+               "conv2d_backward_filter: null tensor");
+  const long long int_max = std::numeric_limits<int>::max();
+  const long long pixels = static_cast<long long>(s.n) * s.h * s.w;
+  AULENS_CHECK(pixels * s.c <= int_max && pixels * s.k <= int_max &&
+                   static_cast<long long>(s.k) * s.c * s.r * s.r <= int_max,
+               "conv2d_backward_filter: tensor too large for 32-bit indexing");
+  if (s.n == 0) {  // an empty batch: the sums are zero
+    AULENS_CUDA_CHECK(
+        cudaMemsetAsync(dw, 0, sizeof(float) * s.k * s.c * s.r * s.r, cuda_detail::stream()));
+    if (db != nullptr)
+      AULENS_CUDA_CHECK(cudaMemsetAsync(db, 0, sizeof(float) * s.k, cuda_detail::stream()));
+    return;
+  }
+  const ConvGeometry g = cuda_detail::make_geometry(s.n, s.c, s.h, s.w, s.k, s.r);
+  if (g.m <= 64 || g.crr <= 64) {
+    launch_filter_grad<64, 64>(g, x, dy, dw);
+  } else {
+    launch_filter_grad<128, 128>(g, x, dy, dw);
+  }
+  if (db != nullptr) {
+    bias_grad_kernel<<<s.k, kBiasThreads, 0, cuda_detail::stream()>>>(s.n, s.k, g.hw, dy, db);
+    AULENS_CHECK_LAUNCH("bias_grad_kernel");
+  }
+}
+
+}  // namespace aulens

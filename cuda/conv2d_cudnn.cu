@@ -1,0 +1,253 @@
+// cuDNN convolution backend (aulens/cudnn_conv.h): the conv2d op contract of aulens/ops_decl.inc
+// through cudnnConvolutionForward / BackwardData / BackwardFilter / BackwardBias.
+//
+// Glossary: N batch, C input channels, K filters, H W image size, R kernel size (odd), pad R/2.
+//   x: (N,C,H,W)  w: (K,C,R,R)  b, db: (K)  y, dy: (N,K,H,W), NCHW fp32.
+//
+// Per (shape, math mode) a Plan holds the descriptors and, for each of the three directions, the
+// algorithm cudnnFind* timed fastest among those that are fp32-accurate (CUDNN_FMA_MATH) — or,
+// after set_cudnn_math(true), any (TF32 tensor cores allowed) — with a workspace of at most
+// kMaxWorkspaceBytes. Plans are built on first use and cached; the workspace is one grow-only
+// buffer shared by all plans (calls are serialised on the aulens stream).
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+
+#include "aulens/cudnn_conv.h"
+#include "aulens/ops.h"
+#include "common.cuh"
+#include "conv2d_tiles.cuh"
+
+namespace aulens {
+namespace {
+
+constexpr std::size_t kMaxWorkspaceBytes = std::size_t{512} << 20;
+
+bool g_allow_tf32 = false;
+
+// What a Find/Get result must satisfy to be used.
+bool math_allowed(cudnnMathType_t math, bool allow_tf32) {
+  if (allow_tf32) return true;
+  return math == CUDNN_FMA_MATH || math == CUDNN_DEFAULT_MATH;
+}
+
+// The math type to run a chosen algorithm with: fp32-accurate runs always use CUDNN_FMA_MATH,
+// so even a "default math" algorithm cannot fall back to TF32 on Hopper.
+cudnnMathType_t run_math(cudnnMathType_t found, bool allow_tf32) {
+  return allow_tf32 ? found : CUDNN_FMA_MATH;
+}
+
+template <class Algo>
+struct Choice {
+  bool chosen = false;
+  Algo algo{};
+  std::size_t workspace = 0;
+  cudnnMathType_t math = CUDNN_FMA_MATH;
+};
+
+// Picks the first (fastest, for Find; best, for Get_v7) usable result.
+template <class Algo, class Perf>
+bool pick(const Perf* results, int count, bool allow_tf32, Choice<Algo>& choice) {
+  // Prefer results reported with FMA math when TF32 is not allowed, then default-math ones.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (int i = 0; i < count; ++i) {
+      const Perf& r = results[i];
+      if (r.status != CUDNN_STATUS_SUCCESS || r.memory > kMaxWorkspaceBytes) continue;
+      if (!math_allowed(r.mathType, allow_tf32)) continue;
+      if (!allow_tf32 && pass == 0 && r.mathType != CUDNN_FMA_MATH) continue;
+      choice.chosen = true;
+      choice.algo = r.algo;
+      choice.workspace = r.memory;
+      choice.math = run_math(r.mathType, allow_tf32);
+      return true;
+    }
+  }
+  return false;
+}
+
+struct Plan {
+  bool allow_tf32 = false;
+  cudnnTensorDescriptor_t x = nullptr;     // (N, C, H, W)
+  cudnnTensorDescriptor_t y = nullptr;     // (N, K, H, W)
+  cudnnTensorDescriptor_t bias = nullptr;  // (1, K, 1, 1)
+  cudnnFilterDescriptor_t w = nullptr;     // (K, C, R, R)
+  cudnnConvolutionDescriptor_t conv = nullptr;
+  Choice<cudnnConvolutionFwdAlgo_t> forward;
+  Choice<cudnnConvolutionBwdDataAlgo_t> backward_data;
+  Choice<cudnnConvolutionBwdFilterAlgo_t> backward_filter;
+
+  Plan(const ConvShape& s, bool tf32) : allow_tf32(tf32) {
+    AULENS_CUDNN_CHECK(cudnnCreateTensorDescriptor(&x));
+    AULENS_CUDNN_CHECK(cudnnCreateTensorDescriptor(&y));
+    AULENS_CUDNN_CHECK(cudnnCreateTensorDescriptor(&bias));
+    AULENS_CUDNN_CHECK(cudnnCreateFilterDescriptor(&w));
+    AULENS_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&conv));
+    AULENS_CUDNN_CHECK(
+        cudnnSetTensor4dDescriptor(x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, s.n, s.c, s.h, s.w));
+    AULENS_CUDNN_CHECK(
+        cudnnSetTensor4dDescriptor(y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, s.n, s.k, s.h, s.w));
+    AULENS_CUDNN_CHECK(
+        cudnnSetTensor4dDescriptor(bias, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, s.k, 1, 1));
+    AULENS_CUDNN_CHECK(
+        cudnnSetFilter4dDescriptor(w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, s.k, s.c, s.r, s.r));
+    AULENS_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv, s.pad(), s.pad(), 1, 1, 1, 1,
+                                                       CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+    set_search_math();
+  }
+  Plan(const Plan&) = delete;
+  Plan& operator=(const Plan&) = delete;
+  ~Plan() {
+    cudnnDestroyConvolutionDescriptor(conv);
+    cudnnDestroyFilterDescriptor(w);
+    cudnnDestroyTensorDescriptor(bias);
+    cudnnDestroyTensorDescriptor(y);
+    cudnnDestroyTensorDescriptor(x);
+  }
+
+  // The math type the algorithm search runs under.
+  void set_search_math() {
+    AULENS_CUDNN_CHECK(
+        cudnnSetConvolutionMathType(conv, allow_tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
+  }
+  void set_run_math(cudnnMathType_t math) {
+    AULENS_CUDNN_CHECK(cudnnSetConvolutionMathType(conv, math));
+  }
+
+  void choose_forward() {
+    if (forward.chosen) return;
+    set_search_math();
+    cudnnConvolutionFwdAlgoPerf_t results[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+    int count = 0;
+    AULENS_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(cuda_detail::cudnn_handle(), x, w, conv,
+                                                            y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
+                                                            &count, results));
+    if (!pick(results, count, allow_tf32, forward)) {
+      AULENS_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(
+          cuda_detail::cudnn_handle(), x, w, conv, y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count,
+          results));
+      AULENS_CHECK(pick(results, count, allow_tf32, forward),
+                   "cuDNN: no usable forward convolution algorithm for this shape");
+    }
+  }
+  void choose_backward_data() {
+    if (backward_data.chosen) return;
+    set_search_math();
+    cudnnConvolutionBwdDataAlgoPerf_t results[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+    int count = 0;
+    AULENS_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithm(
+        cuda_detail::cudnn_handle(), w, y, conv, x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count,
+        results));
+    if (!pick(results, count, allow_tf32, backward_data)) {
+      AULENS_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
+          cuda_detail::cudnn_handle(), w, y, conv, x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count,
+          results));
+      AULENS_CHECK(pick(results, count, allow_tf32, backward_data),
+                   "cuDNN: no usable backward-data convolution algorithm for this shape");
+    }
+  }
+  void choose_backward_filter() {
+    if (backward_filter.chosen) return;
+    set_search_math();
+    cudnnConvolutionBwdFilterAlgoPerf_t results[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+    int count = 0;
+    AULENS_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithm(
+        cuda_detail::cudnn_handle(), x, y, conv, w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &count,
+        results));
+    if (!pick(results, count, allow_tf32, backward_filter)) {
+      AULENS_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
+          cuda_detail::cudnn_handle(), x, y, conv, w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
+          &count, results));
+      AULENS_CHECK(pick(results, count, allow_tf32, backward_filter),
+                   "cuDNN: no usable backward-filter convolution algorithm for this shape");
+    }
+  }
+};
+
+std::mutex g_plans_mutex;
+
+Plan& plan_for(const ConvShape& s) {
+  AULENS_CHECK(s.n >= 1 && s.c >= 1 && s.h >= 1 && s.w >= 1 && s.k >= 1,
+               "cuDNN conv2d: N, C, H, W, K must be >= 1");
+  AULENS_CHECK(s.r >= 1 && s.r % 2 == 1, "cuDNN conv2d: kernel size R must be odd");
+  using Key = std::tuple<int, int, int, int, int, int, bool>;
+  static std::map<Key, std::unique_ptr<Plan>> plans;
+  const Key key{s.n, s.c, s.h, s.w, s.k, s.r, g_allow_tf32};
+  std::lock_guard lock(g_plans_mutex);
+  auto it = plans.find(key);
+  if (it == plans.end()) it = plans.emplace(key, std::make_unique<Plan>(s, g_allow_tf32)).first;
+  return *it->second;
+}
+
+void* workspace(std::size_t bytes) {
+  static cuda_detail::ScratchBuffer buffer;
+  if (bytes == 0) return nullptr;
+  return buffer.floats((bytes + sizeof(float) - 1) / sizeof(float));
+}
+
+const float kOne = 1.0f;
+const float kZero = 0.0f;
+
+}  // namespace
+
+void set_cudnn_math(bool tf32) {
+  g_allow_tf32 = tf32;
+}
+bool cudnn_math_tf32() {
+  return g_allow_tf32;
+}
+
+void CudnnConv::forward(const ConvShape& s, const float* x, const float* w, const float* b,
+                        float* y) {
+  AULENS_CHECK(x != nullptr && w != nullptr && y != nullptr, "cuDNN conv2d forward: null tensor");
+  if (s.n == 0) return;
+  Plan& plan = plan_for(s);
+  plan.choose_forward();
+  plan.set_run_math(plan.forward.math);
+  void* ws = workspace(plan.forward.workspace);
+  AULENS_CUDNN_CHECK(cudnnConvolutionForward(cuda_detail::cudnn_handle(), &kOne, plan.x, x, plan.w,
+                                             w, plan.conv, plan.forward.algo, ws,
+                                             plan.forward.workspace, &kZero, plan.y, y));
+  if (b != nullptr)
+    AULENS_CUDNN_CHECK(
+        cudnnAddTensor(cuda_detail::cudnn_handle(), &kOne, plan.bias, b, &kOne, plan.y, y));
+}
+
+void CudnnConv::backward_data(const ConvShape& s, const float* dy, const float* w, float* dx) {
+  AULENS_CHECK(dy != nullptr && w != nullptr && dx != nullptr,
+               "cuDNN conv2d backward_data: null tensor");
+  if (s.n == 0) return;
+  Plan& plan = plan_for(s);
+  plan.choose_backward_data();
+  plan.set_run_math(plan.backward_data.math);
+  void* ws = workspace(plan.backward_data.workspace);
+  AULENS_CUDNN_CHECK(cudnnConvolutionBackwardData(
+      cuda_detail::cudnn_handle(), &kOne, plan.w, w, plan.y, dy, plan.conv, plan.backward_data.algo,
+      ws, plan.backward_data.workspace, &kZero, plan.x, dx));
+}
+
+void CudnnConv::backward_filter(const ConvShape& s, const float* x, const float* dy, float* dw,
+                                float* db) {
+  AULENS_CHECK(x != nullptr && dy != nullptr && dw != nullptr,
+               "cuDNN conv2d backward_filter: null tensor");
+  if (s.n == 0) {  // an empty batch: the sums are zero
+    AULENS_CUDA_CHECK(
+        cudaMemsetAsync(dw, 0, sizeof(float) * s.k * s.c * s.r * s.r, cuda_detail::stream()));
+    if (db != nullptr)
+      AULENS_CUDA_CHECK(cudaMemsetAsync(db, 0, sizeof(float) * s.k, cuda_detail::stream()));
+    return;
+  }
+  Plan& plan = plan_for(s);
+  plan.choose_backward_filter();
+  plan.set_run_math(plan.backward_filter.math);
+  void* ws = workspace(plan.backward_filter.workspace);
+  AULENS_CUDNN_CHECK(cudnnConvolutionBackwardFilter(
+      cuda_detail::cudnn_handle(), &kOne, plan.x, x, plan.y, dy, plan.conv,
+      plan.backward_filter.algo, ws, plan.backward_filter.workspace, &kZero, plan.w, dw));
+  if (db != nullptr)
+    AULENS_CUDNN_CHECK(cudnnConvolutionBackwardBias(cuda_detail::cudnn_handle(), &kOne, plan.y, dy,
+                                                    &kZero, plan.bias, db));
+}
+
+}  // namespace aulens

@@ -1,0 +1,321 @@
+// GPU convolution kernels against their CPU twin (CpuOps, src/cpu/conv2d.cpp): the hand-written
+// kernels (CudaOps, cuda/conv2d*.cu) and the cuDNN backend (CudnnConv, fp32 and TF32), at small
+// odd shapes that exercise every kernel path and edge, and at the network's layer shapes with a
+// small batch. Inputs are fresh random values (the seed is printed on failure); GPU outputs are
+// poisoned with NaN (0xFF bytes) before each call, so an element a kernel never writes fails.
+// Pass criterion per element: |gpu − cpu| ≤ atol + rtol·|cpu|, with atol scaled by the RMS of the
+// reference; the worst element and its (n|k, c|k, y|r, x|s) index are reported.
+//
+// Shapes: x (N,C,H,W)  w (K,C,R,R)  b (K)  y, dy (N,K,H,W)  dx (N,C,H,W)  dw (K,C,R,R)  db (K).
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "aulens/cudnn_conv.h"
+#include "aulens/device.h"
+#include "aulens/ops.h"
+
+namespace aulens {
+namespace {
+
+// A float buffer on the GPU (RAII over aulens::device).
+class DeviceFloats {
+ public:
+  explicit DeviceFloats(std::size_t count)
+      : count_(count), ptr_(static_cast<float*>(device::malloc(bytes() > 0 ? bytes() : 4))) {}
+  explicit DeviceFloats(const std::vector<float>& values) : DeviceFloats(values.size()) {
+    device::copy_to_device(ptr_, values.data(), bytes());
+  }
+  ~DeviceFloats() { device::free(ptr_); }
+  DeviceFloats(const DeviceFloats&) = delete;
+  DeviceFloats& operator=(const DeviceFloats&) = delete;
+
+  float* get() { return ptr_; }
+  std::size_t bytes() const { return count_ * sizeof(float); }
+  // Every byte 0xFF: each float reads as NaN.
+  void poison() {
+    ASSERT_EQ(cudaMemset(ptr_, 0xFF, bytes()), cudaSuccess);
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  }
+  std::vector<float> download() const {
+    device::synchronize();
+    std::vector<float> values(count_);
+    device::copy_to_host(values.data(), ptr_, bytes());
+    return values;
+  }
+
+ private:
+  std::size_t count_;
+  float* ptr_;
+};
+
+std::vector<float> random_values(std::size_t count, std::mt19937& rng) {
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> values(count);
+  for (float& v : values) v = dist(rng);
+  return values;
+}
+
+struct Tolerance {
+  double atol_per_rms;  // atol = atol_per_rms · RMS(reference)
+  double rtol;
+};
+constexpr Tolerance kFp32{1e-4, 1e-4};
+constexpr Tolerance kTf32{2e-2, 2e-2};
+
+// Compares got with want; dims are the 4 dimensions of the tensor, for reporting the index.
+::testing::AssertionResult all_close(const std::vector<float>& got, const std::vector<float>& want,
+                                     const std::vector<int>& dims, Tolerance tol) {
+  if (got.size() != want.size())
+    return ::testing::AssertionFailure() << "size " << got.size() << " vs " << want.size();
+  double sum_sq = 0.0;
+  for (float v : want) sum_sq += static_cast<double>(v) * v;
+  const double rms = want.empty() ? 0.0 : std::sqrt(sum_sq / static_cast<double>(want.size()));
+  const double atol = tol.atol_per_rms * std::max(rms, 1e-30);
+  std::size_t worst = 0, failures = 0;
+  double worst_excess = -1.0;  // |a − b| / (atol + rtol·|b|); NaN counts as infinite
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const double a = got[i], b = want[i];
+    const double limit = atol + tol.rtol * std::fabs(b);
+    const double diff = std::fabs(a - b);
+    const double excess = std::isfinite(diff) ? diff / limit : INFINITY;
+    if (!(diff <= limit)) ++failures;
+    if (excess > worst_excess || (std::isnan(excess) && worst_excess >= 0)) {
+      worst_excess = std::isnan(excess) ? INFINITY : excess;
+      worst = i;
+    }
+  }
+  std::ostringstream index;
+  std::size_t rest = worst;
+  std::vector<std::size_t> coords(dims.size());
+  for (int d = static_cast<int>(dims.size()) - 1; d >= 0; --d) {
+    coords[d] = rest % dims[d];
+    rest /= dims[d];
+  }
+  index << "(";
+  for (std::size_t d = 0; d < coords.size(); ++d) index << (d ? ", " : "") << coords[d];
+  index << ")";
+  std::ostringstream report;
+  report << failures << " of " << got.size() << " elements off; worst at flat " << worst << " "
+         << index.str() << ": got " << got[worst] << ", want " << want[worst] << ", |diff| "
+         << std::fabs(static_cast<double>(got[worst]) - want[worst]) << " vs limit "
+         << atol + tol.rtol * std::fabs(static_cast<double>(want[worst])) << " (atol " << atol
+         << " = " << tol.atol_per_rms << "·rms " << rms << ", rtol " << tol.rtol << ")";
+  if (failures > 0) return ::testing::AssertionFailure() << report.str();
+  return ::testing::AssertionSuccess() << report.str();
+}
+
+struct ConvCase {
+  const char* name;
+  ConvShape shape;
+};
+
+std::string shape_text(const ConvShape& s) {
+  std::ostringstream text;
+  text << "N=" << s.n << " C=" << s.c << " H=" << s.h << " W=" << s.w << " K=" << s.k
+       << " R=" << s.r;
+  return text.str();
+}
+
+void PrintTo(const ConvCase& c, std::ostream* os) {
+  *os << c.name << " (" << shape_text(c.shape) << ")";
+}
+
+enum class Backend { hand, cudnn_fp32, cudnn_tf32 };
+
+// All three, or only the hand-written kernels when AULENS_CONV_TEST_BACKENDS=hand (used under
+// compute-sanitizer, where cuDNN's algorithm search would take minutes).
+std::vector<Backend> backends() {
+  const char* only = std::getenv("AULENS_CONV_TEST_BACKENDS");
+  if (only != nullptr && std::string(only) == "hand") return {Backend::hand};
+  return {Backend::hand, Backend::cudnn_fp32, Backend::cudnn_tf32};
+}
+
+const char* backend_name(Backend b) {
+  switch (b) {
+    case Backend::hand:
+      return "hand-written";
+    case Backend::cudnn_fp32:
+      return "cuDNN fp32";
+    case Backend::cudnn_tf32:
+      return "cuDNN TF32";
+  }
+  return "?";
+}
+Tolerance backend_tolerance(Backend b) {
+  return b == Backend::cudnn_tf32 ? kTf32 : kFp32;
+}
+
+void gpu_forward(Backend b, const ConvShape& s, const float* x, const float* w, const float* bias,
+                 float* y) {
+  if (b == Backend::hand) return CudaOps::conv2d_forward(s, x, w, bias, y);
+  set_cudnn_math(b == Backend::cudnn_tf32);
+  CudnnConv::forward(s, x, w, bias, y);
+  set_cudnn_math(false);
+}
+void gpu_backward_data(Backend b, const ConvShape& s, const float* dy, const float* w, float* dx) {
+  if (b == Backend::hand) return CudaOps::conv2d_backward_data(s, dy, w, dx);
+  set_cudnn_math(b == Backend::cudnn_tf32);
+  CudnnConv::backward_data(s, dy, w, dx);
+  set_cudnn_math(false);
+}
+void gpu_backward_filter(Backend b, const ConvShape& s, const float* x, const float* dy, float* dw,
+                         float* db) {
+  if (b == Backend::hand) return CudaOps::conv2d_backward_filter(s, x, dy, dw, db);
+  set_cudnn_math(b == Backend::cudnn_tf32);
+  CudnnConv::backward_filter(s, x, dy, dw, db);
+  set_cudnn_math(false);
+}
+
+class ConvGpu : public ::testing::TestWithParam<ConvCase> {
+ protected:
+  void SetUp() override {
+    if (!device::available()) GTEST_SKIP() << "no usable GPU: " << device::describe();
+    const ConvShape& s = GetParam().shape;
+    seed_ = std::random_device{}();
+    std::mt19937 rng(seed_);
+    x_ = random_values(count(s.n, s.c), rng);
+    w_ = random_values(static_cast<std::size_t>(s.k) * s.c * s.r * s.r, rng);
+    b_ = random_values(s.k, rng);
+    dy_ = random_values(count(s.n, s.k), rng);
+  }
+  std::size_t count(int n, int channels) const {
+    const ConvShape& s = GetParam().shape;
+    return static_cast<std::size_t>(n) * channels * s.h * s.w;
+  }
+  std::string trace() const {
+    return shape_text(GetParam().shape) + ", seed " + std::to_string(seed_);
+  }
+  bool small() const {  // cheap enough to also run the optional-argument variants
+    const ConvShape& s = GetParam().shape;
+    return static_cast<double>(s.n) * s.c * s.k * s.h * s.w * s.r * s.r < 1e7;
+  }
+
+  unsigned seed_ = 0;
+  std::vector<float> x_, w_, b_, dy_;
+};
+
+TEST_P(ConvGpu, Forward) {
+  const ConvShape& s = GetParam().shape;
+  SCOPED_TRACE(trace());
+  const std::vector<int> dims{s.n, s.k, s.h, s.w};
+  for (bool with_bias : {true, false}) {
+    if (!with_bias && !small()) continue;
+    std::vector<float> want(count(s.n, s.k));
+    CpuOps::conv2d_forward(s, x_.data(), w_.data(), with_bias ? b_.data() : nullptr, want.data());
+    DeviceFloats x(x_), w(w_), b(b_), y(want.size());
+    for (Backend backend : backends()) {
+      SCOPED_TRACE(std::string(backend_name(backend)) + (with_bias ? ", bias" : ", no bias"));
+      y.poison();
+      gpu_forward(backend, s, x.get(), w.get(), with_bias ? b.get() : nullptr, y.get());
+      EXPECT_TRUE(all_close(y.download(), want, dims, backend_tolerance(backend)));
+    }
+  }
+}
+
+TEST_P(ConvGpu, BackwardData) {
+  const ConvShape& s = GetParam().shape;
+  SCOPED_TRACE(trace());
+  const std::vector<int> dims{s.n, s.c, s.h, s.w};
+  std::vector<float> want(count(s.n, s.c));
+  CpuOps::conv2d_backward_data(s, dy_.data(), w_.data(), want.data());
+  DeviceFloats dy(dy_), w(w_), dx(want.size());
+  for (Backend backend : backends()) {
+    SCOPED_TRACE(backend_name(backend));
+    dx.poison();
+    gpu_backward_data(backend, s, dy.get(), w.get(), dx.get());
+    EXPECT_TRUE(all_close(dx.download(), want, dims, backend_tolerance(backend)));
+  }
+}
+
+TEST_P(ConvGpu, BackwardFilter) {
+  const ConvShape& s = GetParam().shape;
+  SCOPED_TRACE(trace());
+  const std::vector<int> w_dims{s.k, s.c, s.r, s.r};
+  const std::vector<int> b_dims{1, 1, 1, s.k};
+  std::vector<float> want_dw(w_.size()), want_db(s.k);
+  CpuOps::conv2d_backward_filter(s, x_.data(), dy_.data(), want_dw.data(), want_db.data());
+  DeviceFloats x(x_), dy(dy_), dw(want_dw.size()), db(want_db.size());
+  for (Backend backend : backends()) {
+    SCOPED_TRACE(backend_name(backend));
+    dw.poison();
+    db.poison();
+    gpu_backward_filter(backend, s, x.get(), dy.get(), dw.get(), db.get());
+    EXPECT_TRUE(all_close(dw.download(), want_dw, w_dims, backend_tolerance(backend))) << "dw";
+    EXPECT_TRUE(all_close(db.download(), want_db, b_dims, kFp32)) << "db";
+    if (backend == Backend::hand) {
+      // Deterministic: a second run (without db this time) gives the same bits.
+      const std::vector<float> first = dw.download();
+      dw.poison();
+      gpu_backward_filter(backend, s, x.get(), dy.get(), dw.get(), nullptr);
+      const std::vector<float> second = dw.download();
+      std::size_t differing = 0;
+      for (std::size_t i = 0; i < first.size(); ++i)
+        if (std::memcmp(&first[i], &second[i], sizeof(float)) != 0) ++differing;
+      EXPECT_EQ(differing, 0u) << "hand-written backward_filter is not bitwise reproducible";
+    }
+  }
+}
+
+// Odd sizes and every kernel path: the direct kernel (M < 16), both GEMM tile heights with
+// ragged edges, the large-reduction fallback of the direct kernel, R = 1 and R = 3.
+const ConvCase kSmallCases[] = {
+    {"odd_n3c3k5_7x11", {3, 3, 7, 11, 5, 5}},
+    {"c1_n2k4_9x6", {2, 1, 9, 6, 4, 5}},
+    {"k1_n2c6_5x13", {2, 6, 5, 13, 1, 5}},
+    {"one_pixel_n1c2k3_1x1", {1, 2, 1, 1, 3, 5}},
+    {"r3_n1c2k3_4x4", {1, 2, 4, 4, 3, 3}},
+    {"r1_n2c17k70_3x5", {2, 17, 3, 5, 70, 1}},
+    {"ragged_n3c20k130_13x9", {3, 20, 13, 9, 130, 5}},
+    {"c1_k130_n2_6x7", {2, 1, 6, 7, 130, 5}},
+    {"k64_c40_n2_10x10", {2, 40, 10, 10, 64, 5}},
+};
+// The network's layers (DESIGN §1.1) with a small batch.
+const ConvCase kNetworkCases[] = {
+    {"conv1_n4", {4, 1, 96, 96, 64, 5}},
+    {"conv2_n2", {2, 64, 48, 48, 128, 5}},
+    {"conv3_n4", {4, 128, 24, 24, 256, 5}},
+};
+
+std::string case_name(const ::testing::TestParamInfo<ConvCase>& info) {
+  return info.param.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Small, ConvGpu, ::testing::ValuesIn(kSmallCases), case_name);
+INSTANTIATE_TEST_SUITE_P(Network, ConvGpu, ::testing::ValuesIn(kNetworkCases), case_name);
+
+TEST(ConvGpuShapes, RejectsBadShapes) {
+  if (!device::available()) GTEST_SKIP() << "no usable GPU: " << device::describe();
+  DeviceFloats buffer(64);
+  ConvShape even{1, 1, 4, 4, 1, 4};
+  EXPECT_THROW(CudaOps::conv2d_forward(even, buffer.get(), buffer.get(), nullptr, buffer.get()),
+               Error);
+  ConvShape no_channels{1, 0, 4, 4, 1, 3};
+  EXPECT_THROW(CudaOps::conv2d_backward_data(no_channels, buffer.get(), buffer.get(), buffer.get()),
+               Error);
+  EXPECT_THROW(CudaOps::conv2d_forward(ConvShape{1, 1, 4, 4, 1, 3}, nullptr, buffer.get(), nullptr,
+                                       buffer.get()),
+               Error);
+}
+
+TEST(ConvGpuShapes, EmptyBatchZeroesFilterGradients) {
+  if (!device::available()) GTEST_SKIP() << "no usable GPU: " << device::describe();
+  const ConvShape s{0, 2, 5, 5, 3, 3};
+  DeviceFloats x(1), dy(1), dw(2 * 3 * 3 * 3), db(3);
+  dw.poison();
+  db.poison();
+  CudaOps::conv2d_backward_filter(s, x.get(), dy.get(), dw.get(), db.get());
+  for (float v : dw.download()) ASSERT_EQ(v, 0.0f);
+  for (float v : db.download()) ASSERT_EQ(v, 0.0f);
+}
+
+}  // namespace
+}  // namespace aulens

@@ -1,0 +1,265 @@
+// Convolution benchmark: the hand-written kernels (CudaOps) against cuDNN (CudnnConv, fp32-accurate
+// and TF32) in the same process, for the network's three conv layers at batch 64 (DESIGN §1.1, §5).
+// Per layer and direction (forward with bias, backward-data, backward-filter with bias gradient):
+// CUDA events around each call, warm-up calls first (cuDNN's algorithm search happens there),
+// median of --repeats timed calls, achieved TFLOP/s (2·N·K·C·R²·H·W per call), the time ratio
+// hand / cuDNN-fp32 (> 1: the hand-written kernel is slower), and a cross-check of the outputs:
+// max |hand − cuDNN fp32| / RMS(cuDNN fp32) (and the same for TF32). Prints a table; --json PATH
+// writes every number. Exit status 2 when a hand-written result disagrees with cuDNN fp32.
+//
+//   aulens_bench [--json PATH] [--batch 64] [--repeats 25] [--warmup 3] [--cold-l2]
+#include <cuda_runtime.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "aulens/cudnn_conv.h"
+#include "aulens/device.h"
+#include "aulens/ops.h"
+
+namespace {
+
+using aulens::ConvShape;
+
+void cuda_check(cudaError_t status, const char* call) {
+  if (status != cudaSuccess)
+    throw aulens::Error(std::string("CUDA call failed: ") + call + ": " +
+                        cudaGetErrorString(status));
+}
+#define BENCH_CUDA(call) cuda_check((call), #call)
+
+// A float buffer on the GPU filled with uniform(−1, 1) values.
+class DeviceFloats {
+ public:
+  DeviceFloats(std::size_t count, std::mt19937& rng)
+      : count_(count), ptr_(static_cast<float*>(aulens::device::malloc(count * sizeof(float)))) {
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    std::vector<float> values(count);
+    for (float& v : values) v = dist(rng);
+    aulens::device::copy_to_device(ptr_, values.data(), count * sizeof(float));
+  }
+  ~DeviceFloats() { aulens::device::free(ptr_); }
+  DeviceFloats(const DeviceFloats&) = delete;
+  DeviceFloats& operator=(const DeviceFloats&) = delete;
+  float* get() const { return ptr_; }
+  std::vector<float> download() const {
+    aulens::device::synchronize();
+    std::vector<float> values(count_);
+    aulens::device::copy_to_host(values.data(), ptr_, count_ * sizeof(float));
+    return values;
+  }
+
+ private:
+  std::size_t count_;
+  float* ptr_;
+};
+
+struct Layer {
+  const char* name;
+  ConvShape shape;
+};
+
+struct Options {
+  std::string json_path;
+  int batch = 64;
+  int repeats = 25;
+  int warmup = 3;
+  bool cold_l2 = false;
+};
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const std::size_t mid = values.size() / 2;
+  return values.size() % 2 ? values[mid] : 0.5 * (values[mid - 1] + values[mid]);
+}
+
+// Median milliseconds of `run` over the timed repeats.
+double time_ms(const std::function<void()>& run, const Options& options, float* l2_flush,
+               std::size_t l2_flush_bytes) {
+  for (int i = 0; i < options.warmup; ++i) run();
+  BENCH_CUDA(cudaDeviceSynchronize());
+  cudaEvent_t start, stop;
+  BENCH_CUDA(cudaEventCreate(&start));
+  BENCH_CUDA(cudaEventCreate(&stop));
+  std::vector<double> times;
+  for (int i = 0; i < options.repeats; ++i) {
+    if (l2_flush != nullptr)
+      BENCH_CUDA(cudaMemsetAsync(l2_flush, i & 0xFF, l2_flush_bytes, nullptr));
+    BENCH_CUDA(cudaEventRecord(start, nullptr));
+    run();
+    BENCH_CUDA(cudaEventRecord(stop, nullptr));
+    BENCH_CUDA(cudaEventSynchronize(stop));
+    float ms = 0.0f;
+    BENCH_CUDA(cudaEventElapsedTime(&ms, start, stop));
+    times.push_back(ms);
+  }
+  BENCH_CUDA(cudaEventDestroy(start));
+  BENCH_CUDA(cudaEventDestroy(stop));
+  return median(times);
+}
+
+// max |a − b| / RMS(b)
+double relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  double max_diff = 0.0, sum_sq = 0.0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const double d = std::fabs(static_cast<double>(a[i]) - b[i]);
+    max_diff = std::isnan(d) ? INFINITY : std::max(max_diff, d);
+    sum_sq += static_cast<double>(b[i]) * b[i];
+  }
+  const double rms = std::sqrt(sum_sq / std::max<std::size_t>(b.size(), 1));
+  return rms > 0 ? max_diff / rms : max_diff;
+}
+
+enum class Variant { hand, cudnn_fp32, cudnn_tf32 };
+const char* variant_key(Variant v) {
+  return v == Variant::hand ? "hand" : v == Variant::cudnn_fp32 ? "cudnn_fp32" : "cudnn_tf32";
+}
+
+int run(const Options& options) {
+  if (!aulens::device::available()) {
+    std::cerr << "aulens_bench: no usable GPU (" << aulens::device::describe() << ")\n";
+    return 1;
+  }
+  const int n = options.batch;
+  const Layer layers[] = {
+      {"conv1", {n, 1, 96, 96, 64, 5}},
+      {"conv2", {n, 64, 48, 48, 128, 5}},
+      {"conv3", {n, 128, 24, 24, 256, 5}},
+  };
+  const char* ops[] = {"forward", "backward_data", "backward_filter"};
+  const Variant variants[] = {Variant::hand, Variant::cudnn_fp32, Variant::cudnn_tf32};
+  constexpr double kMaxHandDifference = 1e-3;  // vs cuDNN fp32, relative to the output RMS
+
+  std::size_t l2_flush_bytes = 0;
+  float* l2_flush = nullptr;
+  if (options.cold_l2) {
+    l2_flush_bytes = std::size_t{256} << 20;
+    l2_flush = static_cast<float*>(aulens::device::malloc(l2_flush_bytes));
+  }
+
+  nlohmann::json results = nlohmann::json::array();
+  bool all_agree = true;
+  std::mt19937 rng(20261128);
+  std::printf("%-6s %-16s %10s %8s %10s %8s %7s %10s %8s %9s\n", "layer", "op", "hand ms",
+              "TFLOP/s", "cuDNN ms", "TFLOP/s", "hand/cu", "TF32 ms", "TFLOP/s", "max rel");
+  for (const Layer& layer : layers) {
+    const ConvShape& s = layer.shape;
+    const std::size_t x_count = std::size_t(s.n) * s.c * s.h * s.w;
+    const std::size_t y_count = std::size_t(s.n) * s.k * s.h * s.w;
+    const std::size_t w_count = std::size_t(s.k) * s.c * s.r * s.r;
+    DeviceFloats x(x_count, rng), w(w_count, rng), b(s.k, rng), dy(y_count, rng);
+    DeviceFloats y(y_count, rng), dx(x_count, rng), dw(w_count, rng), db(s.k, rng);
+    const double flop = 2.0 * s.n * s.k * s.c * s.r * s.r * s.h * s.w;
+
+    for (const char* op : ops) {
+      const std::string op_name = op;
+      const DeviceFloats& output = op_name == "forward" ? y : op_name == "backward_data" ? dx : dw;
+      nlohmann::json entry{
+          {"layer", layer.name},
+          {"op", op_name},
+          {"shape", {{"n", s.n}, {"c", s.c}, {"h", s.h}, {"w", s.w}, {"k", s.k}, {"r", s.r}}},
+          {"gflop", flop * 1e-9}};
+      std::vector<float> outputs[3];
+      double ms[3] = {};
+      for (int v = 0; v < 3; ++v) {
+        const Variant variant = variants[v];
+        aulens::set_cudnn_math(variant == Variant::cudnn_tf32);
+        std::function<void()> call;
+        if (op_name == "forward") {
+          call = variant == Variant::hand
+                     ? std::function<void()>([&] {
+                         aulens::CudaOps::conv2d_forward(s, x.get(), w.get(), b.get(), y.get());
+                       })
+                     : std::function<void()>([&] {
+                         aulens::CudnnConv::forward(s, x.get(), w.get(), b.get(), y.get());
+                       });
+        } else if (op_name == "backward_data") {
+          call = variant == Variant::hand
+                     ? std::function<void()>([&] {
+                         aulens::CudaOps::conv2d_backward_data(s, dy.get(), w.get(), dx.get());
+                       })
+                     : std::function<void()>([&] {
+                         aulens::CudnnConv::backward_data(s, dy.get(), w.get(), dx.get());
+                       });
+        } else {
+          call = variant == Variant::hand ? std::function<void()>([&] {
+            aulens::CudaOps::conv2d_backward_filter(s, x.get(), dy.get(), dw.get(), db.get());
+          })
+                                          : std::function<void()>([&] {
+                                              aulens::CudnnConv::backward_filter(
+                                                  s, x.get(), dy.get(), dw.get(), db.get());
+                                            });
+        }
+        ms[v] = time_ms(call, options, l2_flush, l2_flush_bytes);
+        call();  // one clean run for the cross-check
+        outputs[v] = output.download();
+        entry[variant_key(variant)] = {{"median_ms", ms[v]},
+                                       {"tflops", flop / (ms[v] * 1e-3) * 1e-12}};
+      }
+      aulens::set_cudnn_math(false);
+      const double hand_diff = relative_difference(outputs[0], outputs[1]);
+      const double tf32_diff = relative_difference(outputs[2], outputs[1]);
+      const bool agree = hand_diff <= kMaxHandDifference;
+      all_agree = all_agree && agree;
+      entry["ratio_hand_over_cudnn_fp32"] = ms[0] / ms[1];
+      entry["ratio_hand_over_cudnn_tf32"] = ms[0] / ms[2];
+      entry["hand_max_diff_per_rms_vs_cudnn_fp32"] = hand_diff;
+      entry["tf32_max_diff_per_rms_vs_cudnn_fp32"] = tf32_diff;
+      entry["hand_agrees"] = agree;
+      results.push_back(entry);
+      auto tflops = [&](int v) { return flop / (ms[v] * 1e-3) * 1e-12; };
+      std::printf("%-6s %-16s %10.3f %8.2f %10.3f %8.2f %7.2f %10.3f %8.2f %9.1e%s\n", layer.name,
+                  op, ms[0], tflops(0), ms[1], tflops(1), ms[0] / ms[1], ms[2], tflops(2),
+                  hand_diff, agree ? "" : "  MISMATCH");
+    }
+  }
+  if (l2_flush != nullptr) aulens::device::free(l2_flush);
+
+  if (!options.json_path.empty()) {
+    nlohmann::json doc{
+        {"benchmark", "conv"},
+        {"device", aulens::device::describe()},
+        {"batch", options.batch},
+        {"repeats", options.repeats},
+        {"warmup", options.warmup},
+        {"cold_l2", options.cold_l2},
+        {"ratio_meaning", "time hand / time cuDNN; > 1 means the hand-written kernel is slower"},
+        {"all_hand_results_agree_with_cudnn", all_agree},
+        {"results", results}};
+    std::ofstream out(options.json_path);
+    out << doc.dump(2) << "\n";
+    if (!out) throw aulens::Error("cannot write " + options.json_path);
+    std::printf("wrote %s\n", options.json_path.c_str());
+  }
+  return all_agree ? 0 : 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"aulens convolution benchmark: hand-written CUDA vs cuDNN"};
+  Options options;
+  app.add_option("--json", options.json_path, "write all results as JSON to this path");
+  app.add_option("--batch", options.batch, "batch size N")->check(CLI::PositiveNumber);
+  app.add_option("--repeats", options.repeats, "timed calls per measurement (median)")
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--warmup", options.warmup, "untimed calls first")->check(CLI::Range(0, 1000));
+  app.add_flag("--cold-l2", options.cold_l2, "overwrite a 256 MiB buffer before each timed call");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    std::printf("device: %s\n", aulens::device::describe());
+    return run(options);
+  } catch (const std::exception& e) {
+    std::cerr << "aulens_bench: " << e.what() << "\n";
+    return 1;
+  }
+}
