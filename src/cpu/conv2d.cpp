@@ -17,7 +17,8 @@
 // Threading choice (measured on the 2-core dev machine, conv2 at N=64: 64→128 ch, 48×48): OpenMP
 // over images with OpenBLAS pinned to one thread inside the loop was faster than a serial image
 // loop whose per-image gemm OpenBLAS threads itself (forward + backward data + backward filter:
-// 1.46 s against 3.24 s on an idle machine), because im2col/col2im then run in parallel too. OpenBLAS is set to one thread for the duration of each call and restored afterwards.
+// 1.46 s against 3.24 s on an idle machine), because im2col/col2im then run in parallel too.
+// OpenBLAS is set to one thread for the duration of each call and restored afterwards.
 //
 // Determinism: every image's forward and backward-data result is computed by one single-threaded
 // gemm, so it does not depend on the thread count. backward_filter splits the batch into a fixed
