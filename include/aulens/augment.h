@@ -12,7 +12,7 @@
 //           (edge replicate), divided by 255
 // then per-image standardization over the O² values: (value − mean) / max(std, 1/O), std being
 // the population standard deviation (the 1/√(O²) guard of per-image standardization).
-// θ > 0 turns the image counter-clockwise as displayed (y down).
+// θ > 0 turns the image clockwise as displayed (y down): the top of the image moves right.
 #pragma once
 
 #include <cstdint>
