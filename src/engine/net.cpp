@@ -197,6 +197,7 @@ void Network<Ops>::sgd_step(Params& params, const Params& grads, Params& momentu
 template class Network<CpuOps>;
 #ifdef AULENS_HAVE_CUDA
 template class Network<CudaOps>;
+template class Network<CudnnOps>;
 #endif
 
 }  // namespace aulens
