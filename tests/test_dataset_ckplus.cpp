@@ -39,8 +39,8 @@ struct SequenceSpec {
   std::string subject, sequence;
   int frames;
   bool colour;
-  int height;                    // 490 or 480
-  int emotion;                   // −1: no Emotion folder; −2: empty Emotion folder
+  int height;   // 490 or 480
+  int emotion;  // −1: no Emotion folder; −2: empty Emotion folder
   std::vector<std::pair<int, double>> facs;
   bool regions = false;
 };
@@ -61,8 +61,8 @@ std::vector<float> landmarks_for(std::mt19937& rng, int height) {
 class CkTree {
  public:
   CkTree() {
-    root_ = fs::temp_directory_path() / ("aulens_ck_" + std::to_string(::getpid()) + "_" +
-                                         std::to_string(counter_++));
+    root_ = fs::temp_directory_path() /
+            ("aulens_ck_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
     fs::remove_all(root_);
   }
   ~CkTree() { fs::remove_all(root_); }
@@ -73,19 +73,29 @@ class CkTree {
     return buf;
   }
   fs::path rel(const SequenceSpec& s) const { return fs::path(s.subject) / s.sequence; }
-  fs::path image(const SequenceSpec& s, int f) const { return root_ / "cohn-kanade-images" / rel(s) / (stem(s, f) + ".png"); }
-  fs::path landmark_file(const SequenceSpec& s, int f) const { return root_ / "Landmarks" / rel(s) / (stem(s, f) + "_landmarks.txt"); }
-  fs::path facs_file(const SequenceSpec& s) const { return root_ / "FACS" / rel(s) / (stem(s, s.frames - 1) + "_facs.txt"); }
-  fs::path emotion_file(const SequenceSpec& s) const { return root_ / "Emotion" / rel(s) / (stem(s, s.frames - 1) + "_emotion.txt"); }
+  fs::path image(const SequenceSpec& s, int f) const {
+    return root_ / "cohn-kanade-images" / rel(s) / (stem(s, f) + ".png");
+  }
+  fs::path landmark_file(const SequenceSpec& s, int f) const {
+    return root_ / "Landmarks" / rel(s) / (stem(s, f) + "_landmarks.txt");
+  }
+  fs::path facs_file(const SequenceSpec& s) const {
+    return root_ / "FACS" / rel(s) / (stem(s, s.frames - 1) + "_facs.txt");
+  }
+  fs::path emotion_file(const SequenceSpec& s) const {
+    return root_ / "Emotion" / rel(s) / (stem(s, s.frames - 1) + "_emotion.txt");
+  }
 
   void add(const SequenceSpec& s) {
-    std::mt19937 rng(static_cast<unsigned>(s.frames * 131 + s.height + s.subject.size() + std::stoi(s.sequence)));
+    std::mt19937 rng(static_cast<unsigned>(s.frames * 131 + s.height + s.subject.size() +
+                                           std::stoi(s.sequence)));
     fs::create_directories(image(s, 0).parent_path());
     for (int f = 0; f < s.frames; ++f) {
       const auto p = landmarks_for(rng, s.height);
       cv::Mat grey(s.height, 640, CV_8UC1);
       cv::randu(grey, 0, 60);
-      cv::circle(grey, cv::Point(325, s.height / 2), 7, cv::Scalar(255), cv::FILLED);  // marks landmark 30
+      cv::circle(grey, cv::Point(325, s.height / 2), 7, cv::Scalar(255),
+                 cv::FILLED);  // marks landmark 30
       cv::Mat out = grey;
       if (s.colour) cv::cvtColor(grey, out, cv::COLOR_GRAY2BGR);
       ASSERT_TRUE(cv::imwrite(image(s, f).string(), out));
@@ -94,7 +104,8 @@ class CkTree {
       write_text(landmark_file(s, f), text);
       if (s.regions) {
         write_text(root_ / "Regions" / rel(s) / (stem(s, f) + "_regions.txt"),
-                   "12 300 " + std::to_string(s.height / 2 - 20) + " 350 " + std::to_string(s.height / 2 + 20) + "\n");
+                   "12 300 " + std::to_string(s.height / 2 - 20) + " 350 " +
+                       std::to_string(s.height / 2 + 20) + "\n");
       }
     }
     std::string facs;
@@ -130,17 +141,19 @@ DatasetConfig config(const std::string& frames = "all_but_first") {
 float au_value(const Dataset& d, std::int64_t i, int au) {
   const auto it = std::find(d.au_ids.begin(), d.au_ids.end(), au);
   if (it == d.au_ids.end()) return 0.0f;
-  return d.aus.data<float>()[i * static_cast<std::int64_t>(d.au_ids.size()) + (it - d.au_ids.begin())];
+  return d.aus
+      .data<float>()[i * static_cast<std::int64_t>(d.au_ids.size()) + (it - d.au_ids.begin())];
 }
 
 std::vector<int> labels_of(const Dataset& d) {
   return std::vector<int>(d.labels.data<std::int32_t>(), d.labels.data<std::int32_t>() + d.size());
 }
 
-bool has_issue(const Dataset& d, const fs::path& file, int line, const std::string& words, const std::string& skipped) {
+bool has_issue(const Dataset& d, const fs::path& file, int line, const std::string& words,
+               const std::string& skipped) {
   for (const auto& issue : d.issues)
-    if (issue.file == file.string() && issue.line == line && issue.problem.find(words) != std::string::npos &&
-        issue.skipped == skipped)
+    if (issue.file == file.string() && issue.line == line &&
+        issue.problem.find(words) != std::string::npos && issue.skipped == skipped)
       return true;
   return false;
 }
@@ -165,7 +178,8 @@ TEST(CkPlusReader, LabelsAndAuFramesAllButFirst) {
   EXPECT_EQ(labels_of(d), (std::vector<int>{n, 2, 2, 2, 2, n, n, n, n, n, n, n, n, n, n, n, 4, 4}));
   // First frames carry no AU; the others carry the sequence's AUs.
   for (std::int64_t i : {0, 5, 9, 15})
-    for (int au : d.au_ids) EXPECT_EQ(au_value(d, i, au), 0.0f) << "first frame " << i << " AU" << au;
+    for (int au : d.au_ids)
+      EXPECT_EQ(au_value(d, i, au), 0.0f) << "first frame " << i << " AU" << au;
   for (std::int64_t i = 1; i < 5; ++i) {
     EXPECT_EQ(au_value(d, i, 9), 2.0f);
     EXPECT_EQ(au_value(d, i, 17), kAuIntensityNotCoded) << "intensity 0 = present, not coded";
@@ -215,7 +229,8 @@ TEST(CkPlusReader, CropsContainAllLandmarksAndShowTheMarkedOne) {
   for (std::int64_t i = 0; i < d.size(); ++i) {
     for (int k = 0; k < kLandmarkCount; ++k) {
       const float x = lm[(i * kLandmarkCount + k) * 2], y = lm[(i * kLandmarkCount + k) * 2 + 1];
-      ASSERT_TRUE(x >= 0 && x < s && y >= 0 && y < s) << "image " << i << " landmark " << k << " at (" << x << ", " << y << ")";
+      ASSERT_TRUE(x >= 0 && x < s && y >= 0 && y < s)
+          << "image " << i << " landmark " << k << " at (" << x << ", " << y << ")";
       worst_margin = std::min({worst_margin, x, y, s - x, s - y});
     }
     // The bright disc drawn at landmark 30 is where the transformed landmark 30 points.
@@ -231,7 +246,13 @@ TEST(CkPlusReader, CropsContainAllLandmarksAndShowTheMarkedOne) {
     const float* box = d.au_regions.data<float>() + (i * a + j12) * 4;
     const float x = lm[(i * kLandmarkCount + 30) * 2], y = lm[(i * kLandmarkCount + 30) * 2 + 1];
     EXPECT_TRUE(box[0] < x && x < box[2] && box[1] < y && y < box[3]) << "image " << i;
-    EXPECT_NEAR(box[2] - box[0], 50.0f * (box[3] - box[1]) / 40.0f, 0.5f);
+    EXPECT_NEAR(box[2] - box[0], 50.0f * (box[3] - box[1]) / 40.0f, 1e-3f);
+    // Exclusive-end image box [300, 350) is centred on pixel edge 325, landmark 30 (x = 325) is
+    // a pixel-centre coordinate: edge 325.5. In the crop (scale k) they differ by k/2, and the
+    // landmark's edge coordinate is its pixel-centre coordinate + 0.5.
+    const float k = (box[2] - box[0]) / 50.0f;
+    EXPECT_NEAR(0.5f * (box[0] + box[2]), x + 0.5f - 0.5f * k, 1e-3f) << "image " << i;
+    EXPECT_NEAR(0.5f * (box[1] + box[3]), y + 0.5f - 0.5f * k, 1e-3f) << "image " << i;
   }
   EXPECT_EQ(d.au_regions.data<float>()[(0 * a + j12) * 4], kNoRegion);
 }
@@ -246,7 +267,11 @@ TEST(CkPlusReader, BrokenFilesAreReportedWithFileAndLineAndSkipped) {
   };
   const std::vector<Case> cases = {
       {"corrupt image",
-       [](CkTree& t) { auto f = t.image(t.specs()[0], 2); write_text(f, "not a png at all"); return f; },
+       [](CkTree& t) {
+         auto f = t.image(t.specs()[0], 2);
+         write_text(f, "not a png at all");
+         return f;
+       },
        0, "cannot read or decode", "image", 17},
       {"67 landmark points",
        [](CkTree& t) {
@@ -264,7 +289,8 @@ TEST(CkPlusReader, BrokenFilesAreReportedWithFileAndLineAndSkipped) {
          auto f = t.landmark_file(t.specs()[2], 3);
          std::ifstream in(f);
          std::string all, line;
-         for (int k = 0; std::getline(in, line); ++k) all += (k == 4 ? "   3.1e+02   abc" : line) + "\n";
+         for (int k = 0; std::getline(in, line); ++k)
+           all += (k == 4 ? "   3.1e+02   abc" : line) + "\n";
          in.close();
          write_text(f, all);
          return f;
@@ -278,7 +304,11 @@ TEST(CkPlusReader, BrokenFilesAreReportedWithFileAndLineAndSkipped) {
        },
        2, "expected 'AU intensity'", "sequence", 13},
       {"emotion code out of range",
-       [](CkTree& t) { auto f = t.emotion_file(t.specs()[3]); write_text(f, enote(9) + "\n"); return f; },
+       [](CkTree& t) {
+         auto f = t.emotion_file(t.specs()[3]);
+         write_text(f, enote(9) + "\n");
+         return f;
+       },
        1, "out of range", "sequence", 15},
   };
   for (const auto& c : cases) {
@@ -350,7 +380,8 @@ TEST(ManifestReader, HappyPathAndColumnErrors) {
   EXPECT_EQ(d.subject_names, (std::vector<std::string>{"p1", "p2"}));
   EXPECT_TRUE(std::isnan(d.landmarks.data<float>()[0]));
   ASSERT_EQ(d.issues.size(), 3u) << all_issues(d);
-  EXPECT_TRUE(has_issue(d, dir / "m.csv", 5, "row has 4 columns, the header has 8", "row")) << all_issues(d);
+  EXPECT_TRUE(has_issue(d, dir / "m.csv", 5, "row has 4 columns, the header has 8", "row"))
+      << all_issues(d);
   EXPECT_TRUE(has_issue(d, dir / "m.csv", 6, "cannot read or decode", "row")) << all_issues(d);
   EXPECT_TRUE(has_issue(d, dir / "m.csv", 7, "'joy'", "row")) << all_issues(d);
   // The crop of an image without landmarks is the whole image resized (compare with OpenCV).
@@ -388,10 +419,13 @@ TEST(ManifestReader, HappyPathAndColumnErrors) {
     read_manifest(dir / "bad.csv", config());
     ADD_FAILURE() << "missing column did not throw";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("bad.csv:1: missing column 'subject'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("bad.csv:1: missing column 'subject'"), std::string::npos)
+        << e.what();
   }
 }
 
 #else
-TEST(CkPlusReader, NeedsOpenCv) { GTEST_SKIP() << "this build has no OpenCV: the image readers are not built"; }
+TEST(CkPlusReader, NeedsOpenCv) {
+  GTEST_SKIP() << "this build has no OpenCV: the image readers are not built";
+}
 #endif

@@ -44,9 +44,12 @@ Dataset make_dataset(int m, int subjects, std::uint32_t seed) {
     d.frame.data<std::int32_t>()[i] = i;
     d.source_paths.push_back("img" + std::to_string(i) + ".png");
   }
-  for (std::int64_t i = 0; i < d.aus.numel(); ++i) d.aus.data<float>()[i] = (rng() % 3 == 0) ? kAuIntensityNotCoded : u01(rng) * 5;
-  for (std::int64_t i = 0; i < d.landmarks.numel(); ++i) d.landmarks.data<float>()[i] = u01(rng) * 8;
-  for (std::int64_t i = 0; i < d.au_regions.numel(); ++i) d.au_regions.data<float>()[i] = u01(rng) < 0.3f ? kNoRegion : u01(rng) * 8;
+  for (std::int64_t i = 0; i < d.aus.numel(); ++i)
+    d.aus.data<float>()[i] = (rng() % 3 == 0) ? kAuIntensityNotCoded : u01(rng) * 5;
+  for (std::int64_t i = 0; i < d.landmarks.numel(); ++i)
+    d.landmarks.data<float>()[i] = u01(rng) * 8;
+  for (std::int64_t i = 0; i < d.au_regions.numel(); ++i)
+    d.au_regions.data<float>()[i] = u01(rng) < 0.3f ? kNoRegion : u01(rng) * 8;
   for (int k = 0; k < subjects; ++k) d.subject_names.push_back("S" + std::to_string(100 + k));
   d.issues.push_back({"a/b.txt", 3, "bad number", "image"});
   d.counts.sequences = 17;
@@ -70,18 +73,22 @@ TEST(DatasetSplits, SubjectKfoldIsSubjectIndependentAndCoversEachLabelledImageOn
     const Split split = make_subject_kfold(d, folds, f, 7);
     EXPECT_FALSE(split.subject_overlapping);
     EXPECT_NE(split.protocol.find("subject_kfold"), std::string::npos);
-    const auto train_subjects = subjects_of(d, split.train), test_subjects = subjects_of(d, split.test);
-    for (auto s : test_subjects) EXPECT_EQ(train_subjects.count(s), 0u) << "subject " << s << " in both, fold " << f;
+    const auto train_subjects = subjects_of(d, split.train),
+               test_subjects = subjects_of(d, split.test);
+    for (auto s : test_subjects)
+      EXPECT_EQ(train_subjects.count(s), 0u) << "subject " << s << " in both, fold " << f;
     EXPECT_FALSE(split.test.empty());
     EXPECT_EQ(split.train.size() + split.test.size(),
-              static_cast<std::size_t>(std::count_if(d.labels.data<std::int32_t>(), d.labels.data<std::int32_t>() + d.size(),
+              static_cast<std::size_t>(std::count_if(d.labels.data<std::int32_t>(),
+                                                     d.labels.data<std::int32_t>() + d.size(),
                                                      [](std::int32_t l) { return l >= 0; })));
     for (auto i : split.test) ++times_in_test[i];
     for (auto i : split.train) EXPECT_GE(d.labels.data<std::int32_t>()[i], 0);
   }
   for (std::int64_t i = 0; i < d.size(); ++i) {
     const int expected = d.labels.data<std::int32_t>()[i] >= 0 ? 1 : 0;
-    ASSERT_EQ(times_in_test[i], expected) << "image " << i << " label " << d.labels.data<std::int32_t>()[i];
+    ASSERT_EQ(times_in_test[i], expected)
+        << "image " << i << " label " << d.labels.data<std::int32_t>()[i];
   }
   // Same seed, same split; another seed, another.
   EXPECT_EQ(make_subject_kfold(d, folds, 2, 7).test, make_subject_kfold(d, folds, 2, 7).test);
@@ -99,7 +106,8 @@ TEST(DatasetSplits, Random200HasTwoHundredTestImagesAndIsFlagged) {
   EXPECT_TRUE(split.subject_overlapping);
   EXPECT_NE(split.protocol.find("subject-overlapping"), std::string::npos);
   std::set<std::int32_t> all(split.train.begin(), split.train.end());
-  for (auto i : split.test) EXPECT_TRUE(all.insert(i).second) << "image " << i << " in train and test";
+  for (auto i : split.test)
+    EXPECT_TRUE(all.insert(i).second) << "image " << i << " in train and test";
   for (auto i : all) EXPECT_GE(d.labels.data<std::int32_t>()[i], 0);
   EXPECT_NE(dataset_summary(d, split).find("SUBJECT-OVERLAPPING"), std::string::npos);
   cfg.split = "bogus";
@@ -109,7 +117,8 @@ TEST(DatasetSplits, Random200HasTwoHundredTestImagesAndIsFlagged) {
 TEST(DatasetCache, SaveLoadRoundTripIsExact) {
   const Dataset d = make_dataset(37, 4, std::random_device{}());
   const Split split = make_random_split(d, 5, 3);
-  const fs::path path = fs::temp_directory_path() / ("aulens_cache_" + std::to_string(::getpid()) + ".safetensors");
+  const fs::path path =
+      fs::temp_directory_path() / ("aulens_cache_" + std::to_string(::getpid()) + ".safetensors");
   save_dataset_cache(path, d, split, "dataset:\n  source: test\n");
   const DatasetCache back = load_dataset_cache(path);
   fs::remove(path);
@@ -149,7 +158,8 @@ TEST(DatasetCache, SaveLoadRoundTripIsExact) {
 }
 
 TEST(DatasetFlip, MirrorIndicesArePairedInvolutions) {
-  for (int k = 0; k < kLandmarkCount; ++k) EXPECT_EQ(ibug_mirror_index(ibug_mirror_index(k)), k) << k;
+  for (int k = 0; k < kLandmarkCount; ++k)
+    EXPECT_EQ(ibug_mirror_index(ibug_mirror_index(k)), k) << k;
   EXPECT_EQ(ibug_mirror_index(0), 16);
   EXPECT_EQ(ibug_mirror_index(17), 26);
   EXPECT_EQ(ibug_mirror_index(36), 45);
@@ -176,10 +186,12 @@ TEST(DatasetFlip, ImageFlippedByTheRuleMatchesFlippedLandmarksAndBoxes) {
     for (auto& v : landmarks) v = static_cast<float>(coord(rng));
     const int k = static_cast<int>(rng() % kLandmarkCount);
     std::vector<std::uint8_t> crop(s * s, 10);
-    const int dot_x = static_cast<int>(landmarks[2 * k]), dot_y = static_cast<int>(landmarks[2 * k + 1]);
+    const int dot_x = static_cast<int>(landmarks[2 * k]),
+              dot_y = static_cast<int>(landmarks[2 * k + 1]);
     crop[dot_y * s + dot_x] = 250;
-    float box[4] = {static_cast<float>(dot_x - 3), static_cast<float>(dot_y - 2), static_cast<float>(dot_x + 1),
-                    static_cast<float>(dot_y + 4)};
+    // Exclusive-end box whose pixels are x in [dot_x − 3, dot_x], y in [dot_y − 2, dot_y + 3].
+    float box[4] = {static_cast<float>(dot_x - 3), static_cast<float>(dot_y - 2),
+                    static_cast<float>(dot_x + 1), static_cast<float>(dot_y + 4)};
 
     // The rule of aulens/augment.h with θ = 0 (then xs = u, ys = v exactly).
     const AugmentParams p{0.0f, 1, 0, 0};
@@ -195,15 +207,21 @@ TEST(DatasetFlip, ImageFlippedByTheRuleMatchesFlippedLandmarksAndBoxes) {
     std::vector<float> moved = landmarks;
     flip_landmarks(moved.data(), s);
     const int m = ibug_mirror_index(k);
-    const int fx = static_cast<int>(std::lround(moved[2 * m])), fy = static_cast<int>(std::lround(moved[2 * m + 1]));
-    EXPECT_EQ(flipped[fy * s + fx], 250) << "landmark " << k << " → " << m << " at (" << fx << ", " << fy << ")";
+    const int fx = static_cast<int>(std::lround(moved[2 * m])),
+              fy = static_cast<int>(std::lround(moved[2 * m + 1]));
+    EXPECT_EQ(flipped[fy * s + fx], 250)
+        << "landmark " << k << " → " << m << " at (" << fx << ", " << fy << ")";
     int bright = 0;
     for (auto v : flipped) bright += v == 250;
     EXPECT_EQ(bright, 1);
     flip_box(box, s);
     EXPECT_LE(box[0], box[2]);
-    EXPECT_TRUE(box[0] <= fx && fx <= box[2] && box[1] <= fy && fy <= box[3])
-        << "box (" << box[0] << "," << box[1] << "," << box[2] << "," << box[3] << ") misses (" << fx << "," << fy << ")";
+    // The flipped box covers exactly the flipped pixels: x in [fx, fx + 3].
+    EXPECT_EQ(box[0], static_cast<float>(fx));
+    EXPECT_EQ(box[2], static_cast<float>(fx + 4));
+    EXPECT_TRUE(box[0] <= fx && fx < box[2] && box[1] <= fy && fy < box[3])
+        << "box (" << box[0] << "," << box[1] << "," << box[2] << "," << box[3] << ") misses ("
+        << fx << "," << fy << ")";
     flip_landmarks(moved.data(), s);
     EXPECT_EQ(moved, landmarks) << "flipping twice must give the original";
   }

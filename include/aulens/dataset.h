@@ -40,7 +40,9 @@ constexpr int kLandmarkCount = 68;
 constexpr float kAuIntensityNotCoded = 1.0e-3f;
 constexpr float kNoRegion = -1.0f;
 
-inline bool au_present(float intensity) { return intensity > 0.0f; }
+inline bool au_present(float intensity) {
+  return intensity > 0.0f;
+}
 inline bool au_intensity_known(float intensity) {
   return intensity > 0.0f && intensity != kAuIntensityNotCoded;
 }
@@ -51,34 +53,37 @@ struct DatasetIssue {
   std::string file;
   int line = 0;
   std::string problem;
-  std::string skipped;  // "image", "sequence", "row", "regions"
+  std::string skipped;           // "image", "sequence", "row", "regions"
   std::string describe() const;  // "file:line: problem (skipped: …)"
 };
 
 // Counts of what a read saw, for the summary and the cache metadata.
 struct ReadCounts {
-  int sequences = 0;                 // sequence folders found (CK+)
+  int sequences = 0;  // sequence folders found (CK+)
   int sequences_with_emotion = 0;
-  int sequences_without_facs = 0;    // no FACS file: their frames carry no AU
-  int frames_found = 0;              // image files (CK+) or rows (manifest)
-  int frames_unused = 0;             // left out by the `frames` rule (last_3)
+  int sequences_without_facs = 0;  // no FACS file: their frames carry no AU
+  int frames_found = 0;            // image files (CK+) or rows (manifest)
+  int frames_unused = 0;           // left out by the `frames` rule (last_3)
   int images_with_regions = 0;
 };
 
 struct Dataset {
-  std::string source;                     // "ckplus", "synthetic" or "manifest"
-  std::string root;                       // CK+ root folder or manifest CSV
-  int crop_size = 0;                      // S
-  std::vector<std::string> class_names;   // label index → name
-  std::vector<std::int32_t> au_ids;       // AU numbers, sorted; column j of aus is AU au_ids[j]
-  Tensor crops;        // (M, S, S) u8 grey face crops
-  Tensor labels;       // (M) i32 class index or kNoLabel
-  Tensor aus;          // (M, A) f32 intensity, 0 = absent (see kAuIntensityNotCoded)
-  Tensor subject;      // (M) i32 index into subject_names
-  Tensor sequence;     // (M) i32 CK+ sequence number (the NNN folder); −1 for manifests
-  Tensor frame;        // (M) i32 CK+ frame number (from the file name); −1 for manifests
-  Tensor landmarks;    // (M, 68, 2) f32 (x, y) in crop pixel coordinates; NaN when not given
-  Tensor au_regions;   // (M, A, 4) f32 (x0, y0, x1, y1) in crop coordinates; kNoRegion if absent
+  std::string source;                    // "ckplus", "synthetic" or "manifest"
+  std::string root;                      // CK+ root folder or manifest CSV
+  int crop_size = 0;                     // S
+  std::vector<std::string> class_names;  // label index → name
+  std::vector<std::int32_t> au_ids;      // AU numbers, sorted; column j of aus is AU au_ids[j]
+  Tensor crops;                          // (M, S, S) u8 grey face crops
+  Tensor labels;                         // (M) i32 class index or kNoLabel
+  Tensor aus;         // (M, A) f32 intensity, 0 = absent (see kAuIntensityNotCoded)
+  Tensor subject;     // (M) i32 index into subject_names
+  Tensor sequence;    // (M) i32 CK+ sequence number (the NNN folder); −1 for manifests
+  Tensor frame;       // (M) i32 CK+ frame number (from the file name); −1 for manifests
+  Tensor landmarks;   // (M, 68, 2) f32 (x, y) in crop pixel coordinates; NaN when not given
+  Tensor au_regions;  // (M, A, 4) f32 (x0, y0, x1, y1) in crop pixel-edge coordinates (pixel j
+                      // spans [j, j+1); x0, y0 inclusive, x1, y1 exclusive), clipped to
+                      // [0, S]; kNoRegion if absent (the synthetic set records regions only for
+                      // visibly active AUs, so an AU can be present without a region)
   std::vector<std::string> source_paths;   // (M) image path relative to root
   std::vector<std::string> subject_names;  // e.g. "S005"
   std::vector<DatasetIssue> issues;        // everything skipped, in read order
@@ -145,8 +150,9 @@ std::string dataset_summary(const Dataset& data, const Split& split);
 void flip_landmarks(float* landmarks, int crop_size);
 // The iBUG mirror partner of each of the 68 points.
 int ibug_mirror_index(int point);
-// box: (x0, y0, x1, y1), flipped in place (x0 and x1 swap so x0 ≤ x1 stays true); kNoRegion
-// boxes stay as they are.
+// box: (x0, y0, x1, y1) with exclusive x1, y1 (see Dataset::au_regions), flipped in place:
+// x0' = S − x1, x1' = S − x0, which is u → S − 1 − u on the pixels it covers. kNoRegion boxes stay
+// as they are.
 void flip_box(float* box, int crop_size);
 
 }  // namespace aulens

@@ -5,6 +5,7 @@
 //   FACS/S005/001/S005_001_00000011_facs.txt                  lines "AU intensity", optional
 //   Emotion/S005/001/S005_001_00000011_emotion.txt            one code 0–7, optional/empty folder
 //   Regions/S005/001/S005_001_00000011_regions.txt            lines "AU x0 y0 x1 y1", optional
+//                                                             (x0, y0 inclusive; x1, y1 exclusive)
 // The labelling rules are documented in aulens/dataset.h. Problems in a label file (FACS,
 // Emotion) skip the whole sequence; problems in an image or its landmarks skip that image; a bad
 // Regions file drops that image's regions only. Sequences are read in parallel (OpenMP), each
@@ -53,7 +54,8 @@ std::vector<std::string> sorted_entries(const fs::path& dir, bool want_dirs) {
 
 bool is_image_name(const std::string& name) {
   std::string ext = fs::path(name).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp" || ext == ".tif" ||
          ext == ".tiff";
 }
@@ -63,16 +65,20 @@ bool is_image_name(const std::string& name) {
 std::optional<fs::path> single_file(const fs::path& dir, const std::string& suffix) {
   std::vector<std::string> found;
   for (const auto& name : sorted_entries(dir, false))
-    if (name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+    if (name.size() >= suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
       found.push_back(name);
   if (found.empty()) return std::nullopt;
-  if (found.size() > 1) fail(dir, 0, "expected one *" + suffix + " file, found " + std::to_string(found.size()), "sequence");
+  if (found.size() > 1)
+    fail(dir, 0, "expected one *" + suffix + " file, found " + std::to_string(found.size()),
+         "sequence");
   return dir / found[0];
 }
 
 // Integer-valued number or nullopt.
 std::optional<int> as_integer(std::optional<double> value) {
-  if (!value || std::abs(*value - std::round(*value)) > 1e-6 || std::abs(*value) > 1e6) return std::nullopt;
+  if (!value || std::abs(*value - std::round(*value)) > 1e-6 || std::abs(*value) > 1e6)
+    return std::nullopt;
   return static_cast<int>(std::lround(*value));
 }
 
@@ -87,9 +93,12 @@ int read_emotion(const fs::path& file) {
     if (code || fields.size() != 1)
       fail(file, line, "expected a single emotion code in the file, found more", "sequence");
     code = as_integer(data::parse_number(fields[0]));
-    if (!code) fail(file, line, "expected an integer emotion code, got '" + std::string(fields[0]) + "'", "sequence");
+    if (!code)
+      fail(file, line, "expected an integer emotion code, got '" + std::string(fields[0]) + "'",
+           "sequence");
     if (*code < 0 || *code > 7)
-      fail(file, line, "emotion code " + std::to_string(*code) + " is out of range 0-7", "sequence");
+      fail(file, line, "emotion code " + std::to_string(*code) + " is out of range 0-7",
+           "sequence");
   }
   if (!code) fail(file, 0, "empty Emotion file (expected one code 0-7)", "sequence");
   return *code;
@@ -104,13 +113,16 @@ std::map<int, float> read_facs(const fs::path& file) {
     if (fields.empty()) continue;
     const int line = static_cast<int>(i) + 1;
     if (fields.size() != 2)
-      fail(file, line, "expected 'AU intensity', got " + std::to_string(fields.size()) + " fields", "sequence");
+      fail(file, line, "expected 'AU intensity', got " + std::to_string(fields.size()) + " fields",
+           "sequence");
     const auto au = as_integer(data::parse_number(fields[0]));
     const auto intensity = data::parse_number(fields[1]);
     if (!au || *au <= 0 || *au > 99)
-      fail(file, line, "expected an AU number 1-99, got '" + std::string(fields[0]) + "'", "sequence");
+      fail(file, line, "expected an AU number 1-99, got '" + std::string(fields[0]) + "'",
+           "sequence");
     if (!intensity || *intensity < 0.0 || *intensity > 5.0)
-      fail(file, line, "expected an intensity 0-5, got '" + std::string(fields[1]) + "'", "sequence");
+      fail(file, line, "expected an intensity 0-5, got '" + std::string(fields[1]) + "'",
+           "sequence");
     const float value = *intensity == 0.0 ? kAuIntensityNotCoded : static_cast<float>(*intensity);
     aus[*au] = std::max(aus[*au], value);
   }
@@ -128,12 +140,11 @@ std::array<float, 2 * kLandmarkCount> read_landmarks(const fs::path& file) {
     const auto fields = data::split_blanks(lines[i]);
     if (fields.empty()) continue;
     const int line = static_cast<int>(i) + 1;
-    if (count == kLandmarkCount)
-      fail(file, line, "more than 68 landmark points", "image");
-    if (fields.size() != 2) fail(file, line, "expected 'x y', got " + std::to_string(fields.size()) + " fields", "image");
+    if (count == kLandmarkCount) fail(file, line, "more than 68 landmark points", "image");
+    if (fields.size() != 2)
+      fail(file, line, "expected 'x y', got " + std::to_string(fields.size()) + " fields", "image");
     const auto x = data::parse_number(fields[0]), y = data::parse_number(fields[1]);
-    if (!x || !y)
-      fail(file, line, "expected two numbers, got '" + lines[i] + "'", "image");
+    if (!x || !y) fail(file, line, "expected two numbers, got '" + lines[i] + "'", "image");
     points[2 * count] = static_cast<float>(*x);
     points[2 * count + 1] = static_cast<float>(*y);
     ++count;
@@ -153,10 +164,12 @@ std::map<int, std::array<float, 4>> read_regions(const fs::path& file) {
     const int line = static_cast<int>(i) + 1;
     std::array<std::optional<int>, 5> values;
     bool ok = fields.size() == 5;
-    for (std::size_t k = 0; ok && k < 5; ++k) ok = (values[k] = as_integer(data::parse_number(fields[k]))).has_value();
-    if (!ok) fail(file, line, "expected 'AU x0 y0 x1 y1' (integers), got '" + lines[i] + "'", "regions");
-    if (*values[3] < *values[1] || *values[4] < *values[2])
-      fail(file, line, "region box has x1 < x0 or y1 < y0", "regions");
+    for (std::size_t k = 0; ok && k < 5; ++k)
+      ok = (values[k] = as_integer(data::parse_number(fields[k]))).has_value();
+    if (!ok)
+      fail(file, line, "expected 'AU x0 y0 x1 y1' (integers), got '" + lines[i] + "'", "regions");
+    if (*values[3] <= *values[1] || *values[4] <= *values[2])
+      fail(file, line, "empty region box (x1 <= x0 or y1 <= y0; x1, y1 are exclusive)", "regions");
     regions[*values[0]] = {static_cast<float>(*values[1]), static_cast<float>(*values[2]),
                            static_cast<float>(*values[3]), static_cast<float>(*values[4])};
   }
@@ -166,7 +179,8 @@ std::map<int, std::array<float, 4>> read_regions(const fs::path& file) {
 // The frame number at the end of a CK+ file stem ("S005_001_00000011" → 11), or `fallback`.
 int frame_number(const std::string& stem, int fallback) {
   const auto pos = stem.find_last_of('_');
-  const auto number = as_integer(data::parse_number(pos == std::string::npos ? stem : stem.substr(pos + 1)));
+  const auto number =
+      as_integer(data::parse_number(pos == std::string::npos ? stem : stem.substr(pos + 1)));
   return number ? *number : fallback;
 }
 
@@ -250,7 +264,8 @@ SequenceResult read_sequence(const fs::path& root, const SequenceJob& job, const
         fail(image_file, 0, e.what(), "image");
       }
       ImageItem item;
-      item.crop.assign(crop.data, crop.data + static_cast<std::size_t>(cfg.crop_size) * cfg.crop_size);
+      item.crop.assign(crop.data,
+                       crop.data + static_cast<std::size_t>(cfg.crop_size) * cfg.crop_size);
       item.label = first ? neutral_label : peak_label;
       if (carries) item.aus = facs;
       item.subject = job.subject_index;
@@ -260,8 +275,15 @@ SequenceResult read_sequence(const fs::path& root, const SequenceJob& job, const
         item.landmarks[2 * k] = transform.u(points[2 * k]);
         item.landmarks[2 * k + 1] = transform.v(points[2 * k + 1]);
       }
-      for (const auto& [au, box] : regions)
-        item.regions[au] = {transform.u(box[0]), transform.v(box[1]), transform.u(box[2]), transform.v(box[3])};
+      // Boxes are clipped to the crop; one that falls wholly outside it is left out.
+      const float s = static_cast<float>(cfg.crop_size);
+      auto clip = [s](float value) { return std::clamp(value, 0.0f, s); };
+      for (const auto& [au, box] : regions) {
+        const std::array<float, 4> crop_box = {
+            clip(transform.edge_u(box[0])), clip(transform.edge_v(box[1])),
+            clip(transform.edge_u(box[2])), clip(transform.edge_v(box[3]))};
+        if (crop_box[2] > crop_box[0] && crop_box[3] > crop_box[1]) item.regions[au] = crop_box;
+      }
       if (!regions.empty()) ++result.images_with_regions;
       item.path = (fs::path("cohn-kanade-images") / rel / images[i]).generic_string();
       result.items.push_back(std::move(item));
@@ -279,7 +301,8 @@ SequenceResult read_sequence(const fs::path& root, const SequenceJob& job, const
 Dataset read_ckplus(const fs::path& root, const DatasetConfig& cfg, const ProgressFn& progress) {
   AULENS_CHECK(cfg.frames == "all_but_first" || cfg.frames == "last_3",
                "dataset.frames must be all_but_first or last_3, got '" + cfg.frames + "'");
-  AULENS_CHECK(cfg.crop_size > 0 && cfg.crop_margin >= 0.0f, "dataset.crop_size must be > 0 and crop_margin >= 0");
+  AULENS_CHECK(cfg.crop_size > 0 && cfg.crop_margin >= 0.0f,
+               "dataset.crop_size must be > 0 and crop_margin >= 0");
   const fs::path image_root = root / "cohn-kanade-images";
   std::error_code ec;
   if (!fs::is_directory(image_root, ec))
@@ -303,7 +326,8 @@ Dataset read_ckplus(const fs::path& root, const DatasetConfig& cfg, const Progre
     results[j] = read_sequence(root, jobs[j], cfg, neutral_label);
     if (cfg.strict && !results[j].issues.empty()) {
       long seen = first_bad.load();
-      while (j < seen && !first_bad.compare_exchange_weak(seen, j)) {}
+      while (j < seen && !first_bad.compare_exchange_weak(seen, j)) {
+      }
     }
     const std::size_t finished = ++done;
     if (progress) {

@@ -14,7 +14,9 @@
 namespace aulens::data {
 
 namespace {
-bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f'; }
+bool is_blank(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f';
+}
 }  // namespace
 
 std::optional<double> parse_number(std::string_view text) {

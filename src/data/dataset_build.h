@@ -6,8 +6,8 @@
 #include <array>
 #include <cstdint>
 #include <map>
-#include <optional>
 #include <opencv2/core.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,13 +18,13 @@ namespace aulens::data {
 
 // One image after cropping, with its labels; landmarks and regions already in crop coordinates.
 struct ImageItem {
-  std::vector<std::uint8_t> crop;                    // (S, S) u8
+  std::vector<std::uint8_t> crop;  // (S, S) u8
   std::int32_t label = kNoLabel;
-  std::map<int, float> aus;                          // AU number → intensity (> 0)
+  std::map<int, float> aus;  // AU number → intensity (> 0)
   std::int32_t subject = -1, sequence = -1, frame = -1;
-  std::array<float, 2 * kLandmarkCount> landmarks;   // (68, 2) x, y; NaN when not given
-  std::map<int, std::array<float, 4>> regions;       // AU number → (x0, y0, x1, y1)
-  std::string path;                                  // relative to the dataset root
+  std::array<float, 2 * kLandmarkCount> landmarks;  // (68, 2) x, y; NaN when not given
+  std::map<int, std::array<float, 4>> regions;      // AU number → (x0, y0, x1, y1)
+  std::string path;                                 // relative to the dataset root
 };
 
 // The image → crop map: u = (x − left + 0.5)·scale_x − 0.5, v likewise with y (pixel centres).
@@ -32,6 +32,9 @@ struct CropTransform {
   double left = 0, top = 0, scale_x = 1, scale_y = 1;
   float u(double x) const { return static_cast<float>((x - left + 0.5) * scale_x - 0.5); }
   float v(double y) const { return static_cast<float>((y - top + 0.5) * scale_y - 0.5); }
+  // Pixel-edge coordinates (pixel i spans [i, i+1)), for boxes with an exclusive end.
+  float edge_u(double x) const { return static_cast<float>((x - left) * scale_x); }
+  float edge_v(double y) const { return static_cast<float>((y - top) * scale_y); }
 };
 
 // Face crop of DESIGN §1.3 from a grey image: box of the extreme landmarks, `margin`·(box size)

@@ -28,13 +28,16 @@ namespace aulens {
 namespace {
 
 std::string trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
+    text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+    text.remove_suffix(1);
   return std::string(text);
 }
 
 std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return text;
 }
 
@@ -98,7 +101,8 @@ std::int32_t parse_expression(const std::string& text, const std::vector<std::st
     if (classes[c] == name) return static_cast<std::int32_t>(c);
   if (name == "neutral") return kNoLabel;  // no neutral class configured
   const auto index = data::parse_number(text);
-  if (index && *index == std::floor(*index) && *index >= 0 && *index < static_cast<double>(classes.size()))
+  if (index && *index == std::floor(*index) && *index >= 0 &&
+      *index < static_cast<double>(classes.size()))
     return static_cast<std::int32_t>(*index);
   std::string known;
   for (const auto& c : classes) known += (known.empty() ? "" : ", ") + c;
@@ -109,11 +113,13 @@ std::int32_t parse_expression(const std::string& text, const std::vector<std::st
 }  // namespace
 
 Dataset read_manifest(const fs::path& csv, const DatasetConfig& cfg, const ProgressFn& progress) {
-  AULENS_CHECK(cfg.crop_size > 0 && cfg.crop_margin >= 0.0f, "dataset.crop_size must be > 0 and crop_margin >= 0");
+  AULENS_CHECK(cfg.crop_size > 0 && cfg.crop_margin >= 0.0f,
+               "dataset.crop_size must be > 0 and crop_margin >= 0");
   std::error_code ec;
   if (!fs::is_regular_file(csv, ec)) throw Error("manifest '" + csv.string() + "' does not exist");
   const auto lines = data::read_lines(csv);
-  if (lines.empty()) throw Error("manifest '" + csv.string() + "' is empty (expected a header row)");
+  if (lines.empty())
+    throw Error("manifest '" + csv.string() + "' is empty (expected a header row)");
   std::string header_line = lines[0];
   if (header_line.rfind("\xEF\xBB\xBF", 0) == 0) header_line.erase(0, 3);  // UTF-8 BOM
   std::vector<std::string> header;
@@ -177,8 +183,10 @@ Dataset read_manifest(const fs::path& csv, const DatasetConfig& cfg, const Progr
       row.label = parse_expression(fields[column["expression"]], classes);
       for (const auto& [au, cols] : au_columns) {
         const std::string au_name = "AU" + std::string(au < 10 ? "0" : "") + std::to_string(au);
-        const float r = cols.intensity >= 0 ? number_field(fields[cols.intensity], au_name + "_r") : 0.0f;
-        if (r < 0.0f || r > 5.0f) throw RowProblem{"column " + au_name + "_r: intensity outside 0-5"};
+        const float r =
+            cols.intensity >= 0 ? number_field(fields[cols.intensity], au_name + "_r") : 0.0f;
+        if (r < 0.0f || r > 5.0f)
+          throw RowProblem{"column " + au_name + "_r: intensity outside 0-5"};
         if (cols.presence >= 0) {
           if (number_field(fields[cols.presence], au_name + "_c") >= 0.5f)
             row.aus[au] = r > 0.0f ? r : kAuIntensityNotCoded;
@@ -189,7 +197,8 @@ Dataset read_manifest(const fs::path& csv, const DatasetConfig& cfg, const Progr
       row.has_landmarks = landmark_columns > 0;
       for (int k = 0; row.has_landmarks && k < 2 * kLandmarkCount; ++k)
         row.points[k] = number_field(fields[landmark_index[k]], header[landmark_index[k]]);
-      auto [it, added] = subject_index.emplace(subject, static_cast<std::int32_t>(subject_names.size()));
+      auto [it, added] =
+          subject_index.emplace(subject, static_cast<std::int32_t>(subject_names.size()));
       if (added) subject_names.push_back(subject);
       row.subject = it->second;
       rows.push_back(std::move(row));
@@ -207,15 +216,18 @@ Dataset read_manifest(const fs::path& csv, const DatasetConfig& cfg, const Progr
 #pragma omp parallel for schedule(dynamic, 8)
   for (long r = 0; r < row_count; ++r) {
     const Row& row = rows[r];
-    const fs::path image_path = fs::path(row.path).is_absolute() ? fs::path(row.path) : base / row.path;
+    const fs::path image_path =
+        fs::path(row.path).is_absolute() ? fs::path(row.path) : base / row.path;
     try {
       const cv::Mat grey = cv::imread(image_path.string(), cv::IMREAD_GRAYSCALE);
-      if (grey.empty()) throw RowProblem{"cannot read or decode the image '" + image_path.string() + "'"};
+      if (grey.empty())
+        throw RowProblem{"cannot read or decode the image '" + image_path.string() + "'"};
       data::CropTransform transform;
       const cv::Mat crop = data::crop_face(grey, row.has_landmarks ? row.points.data() : nullptr,
                                            cfg.crop_margin, cfg.crop_size, &transform);
       data::ImageItem item;
-      item.crop.assign(crop.data, crop.data + static_cast<std::size_t>(cfg.crop_size) * cfg.crop_size);
+      item.crop.assign(crop.data,
+                       crop.data + static_cast<std::size_t>(cfg.crop_size) * cfg.crop_size);
       item.label = row.label;
       item.aus = row.aus;
       item.subject = row.subject;
@@ -242,7 +254,8 @@ Dataset read_manifest(const fs::path& csv, const DatasetConfig& cfg, const Progr
   std::map<std::int32_t, std::int32_t> renumber;
   for (std::size_t r = 0; r < rows.size(); ++r) {
     if (slots[r]) {
-      auto [it, added] = renumber.emplace(slots[r]->subject, static_cast<std::int32_t>(used_subjects.size()));
+      auto [it, added] =
+          renumber.emplace(slots[r]->subject, static_cast<std::int32_t>(used_subjects.size()));
       if (added) used_subjects.push_back(subject_names[slots[r]->subject]);
       slots[r]->subject = it->second;
       items.push_back(std::move(*slots[r]));
@@ -250,7 +263,8 @@ Dataset read_manifest(const fs::path& csv, const DatasetConfig& cfg, const Progr
       problem_at(rows[r].line, row_problems[r]);
     }
   }
-  std::sort(issues.begin(), issues.end(), [](const DatasetIssue& a, const DatasetIssue& b) { return a.line < b.line; });
+  std::sort(issues.begin(), issues.end(),
+            [](const DatasetIssue& a, const DatasetIssue& b) { return a.line < b.line; });
   if (items.empty()) {
     std::string why = issues.empty() ? "" : " (first problem: " + issues.front().describe() + ")";
     throw Error("the manifest '" + csv.string() + "' gives no usable image" + why);
@@ -267,7 +281,8 @@ Dataset read_manifest(const fs::path& csv, const DatasetConfig& cfg, const Progr
     std::fill(regions.data<float>(), regions.data<float>() + regions.numel(), kNoRegion);
     for (std::int64_t j = 0; j < a_old; ++j) {
       const auto jn = std::find(all_ids.begin(), all_ids.end(), data.au_ids[j]) - all_ids.begin();
-      for (std::int64_t i = 0; i < m; ++i) aus.data<float>()[i * a_new + jn] = data.aus.data<float>()[i * a_old + j];
+      for (std::int64_t i = 0; i < m; ++i)
+        aus.data<float>()[i * a_new + jn] = data.aus.data<float>()[i * a_old + j];
     }
     data.au_ids = all_ids;
     data.aus = aus;
@@ -278,7 +293,8 @@ Dataset read_manifest(const fs::path& csv, const DatasetConfig& cfg, const Progr
   data.subject_names = used_subjects;
   data.issues = std::move(issues);
   data.counts.frames_found = rows_found;
-  std::fill(data.sequence.data<std::int32_t>(), data.sequence.data<std::int32_t>() + data.size(), -1);
+  std::fill(data.sequence.data<std::int32_t>(), data.sequence.data<std::int32_t>() + data.size(),
+            -1);
   std::fill(data.frame.data<std::int32_t>(), data.frame.data<std::int32_t>() + data.size(), -1);
   return data;
 }

@@ -25,14 +25,22 @@ Tensor index_tensor(const std::vector<std::int32_t>& values) {
 void save_dataset_cache(const std::filesystem::path& path, const Dataset& data, const Split& split,
                         const std::string& config_yaml) {
   AULENS_CHECK(data.size() > 0, "refusing to save an empty dataset to '" + path.string() + "'");
-  std::map<std::string, Tensor> tensors = {
-      {"crops", data.crops},         {"labels", data.labels},       {"aus", data.aus},
-      {"subject", data.subject},     {"sequence", data.sequence},   {"frame", data.frame},
-      {"landmarks", data.landmarks}, {"au_regions", data.au_regions},
-      {"split_train", index_tensor(split.train)}, {"split_test", index_tensor(split.test)}};
+  std::map<std::string, Tensor> tensors = {{"crops", data.crops},
+                                           {"labels", data.labels},
+                                           {"aus", data.aus},
+                                           {"subject", data.subject},
+                                           {"sequence", data.sequence},
+                                           {"frame", data.frame},
+                                           {"landmarks", data.landmarks},
+                                           {"au_regions", data.au_regions},
+                                           {"split_train", index_tensor(split.train)},
+                                           {"split_test", index_tensor(split.test)}};
   nlohmann::json issues = nlohmann::json::array();
   for (const auto& issue : data.issues)
-    issues.push_back({{"file", issue.file}, {"line", issue.line}, {"problem", issue.problem}, {"skipped", issue.skipped}});
+    issues.push_back({{"file", issue.file},
+                      {"line", issue.line},
+                      {"problem", issue.problem},
+                      {"skipped", issue.skipped}});
   const nlohmann::json counts = {{"sequences", data.counts.sequences},
                                  {"sequences_with_emotion", data.counts.sequences_with_emotion},
                                  {"sequences_without_facs", data.counts.sequences_without_facs},
@@ -95,7 +103,8 @@ DatasetCache load_dataset_cache(const std::filesystem::path& path) {
     data.subject_names = json_of("subject_names").get<std::vector<std::string>>();
     for (const auto& issue : json_of("issues"))
       data.issues.push_back({issue.at("file").get<std::string>(), issue.at("line").get<int>(),
-                             issue.at("problem").get<std::string>(), issue.at("skipped").get<std::string>()});
+                             issue.at("problem").get<std::string>(),
+                             issue.at("skipped").get<std::string>()});
     const auto counts = json_of("counts");
     data.counts.sequences = counts.at("sequences").get<int>();
     data.counts.sequences_with_emotion = counts.at("sequences_with_emotion").get<int>();
@@ -120,8 +129,8 @@ DatasetCache load_dataset_cache(const std::filesystem::path& path) {
   const std::int64_t s = data.crop_size;
   auto expect_shape = [&](const std::string& name, const Tensor& t, const Shape& shape) {
     if (t.shape() != shape)
-      throw Error(where + ": tensor '" + name + "' has shape " + shape_string(t.shape()) + ", expected " +
-                  shape_string(shape));
+      throw Error(where + ": tensor '" + name + "' has shape " + shape_string(t.shape()) +
+                  ", expected " + shape_string(shape));
   };
   expect_shape("crops", data.crops, {m, s, s});
   expect_shape("aus", data.aus, {m, a});
@@ -139,18 +148,18 @@ DatasetCache load_dataset_cache(const std::filesystem::path& path) {
     const std::int32_t label = data.labels.data<std::int32_t>()[i];
     const std::int32_t subject = data.subject.data<std::int32_t>()[i];
     if (label < kNoLabel || label >= classes)
-      throw Error(where + ": image " + std::to_string(i) + " has label " + std::to_string(label) + " outside -1.." +
-                  std::to_string(classes - 1));
+      throw Error(where + ": image " + std::to_string(i) + " has label " + std::to_string(label) +
+                  " outside -1.." + std::to_string(classes - 1));
     if (subject < 0 || subject >= subjects)
-      throw Error(where + ": image " + std::to_string(i) + " has subject " + std::to_string(subject) +
-                  " outside 0.." + std::to_string(subjects - 1));
+      throw Error(where + ": image " + std::to_string(i) + " has subject " +
+                  std::to_string(subject) + " outside 0.." + std::to_string(subjects - 1));
   }
   for (const char* name : {"split_train", "split_test"}) {
     const auto indices = tensor(name, DType::i32, 1).to_vector<std::int32_t>();
     for (const std::int32_t index : indices)
       if (index < 0 || index >= m)
-        throw Error(where + ": " + name + " holds image index " + std::to_string(index) + " outside 0.." +
-                    std::to_string(m - 1));
+        throw Error(where + ": " + name + " holds image index " + std::to_string(index) +
+                    " outside 0.." + std::to_string(m - 1));
     (std::string(name) == "split_train" ? cache.split.train : cache.split.test) = indices;
   }
   cache.split.protocol = meta("split_protocol");
