@@ -136,6 +136,7 @@ TopN top_n(const Records& records, int n) {
 AULENS_INSTANTIATE_RECORDS(CpuOps)
 #ifdef AULENS_HAVE_CUDA
 AULENS_INSTANTIATE_RECORDS(CudaOps)
+AULENS_INSTANTIATE_RECORDS(CudnnOps)  // the same with cuDNN's convolutions
 #endif
 
 }  // namespace aulens

@@ -4,7 +4,10 @@
 Measures, for the DESIGN §1.1 network (96×96 grey input, 64/128/256 conv, fc 1024, 7 classes):
   * training steps (forward, cross-entropy, backward, SGD momentum 0.9 wd 1e-4) at batch 64 and 256,
     eager with TF32 off (the fp32-accurate peer) and on, and torch.compile'd with --compile;
-  * conv3 activation records (forward to conv3+ReLU, max over positions) over 16,384 images.
+  * conv3 activation records (forward to conv3+ReLU, max over positions) over 16,384 images;
+  * deconvnet projections of 256×9 conv3 neurons (autograd with every ReLU's backward replaced by
+    ReLU of the gradient, DESIGN §1.5): batched (one image row per neuron) and one neuron per call
+    (64 calls timed, scaled to 2,304).
 Prints one JSON object (and writes it to --json). Timings: CUDA events, warm-up, median of repeats.
 
     python3 tools/bench/pytorch_peer.py --json out.json [--quick]
@@ -91,6 +94,82 @@ def bench_records(images, batch, tf32, repeats):
             "images_per_s": images / ms * 1e3}
 
 
+def bench_sweep(images, maps, aus, n, repeats, eps=1e-6):
+    """The AU sweep peer: per (AU, map) torch.topk of the masked values over S and Sᶜ, the distance
+    sum((R-Q)·log(R/Q)) with R, Q floored at eps; one permutation = the same on shuffled AU rows."""
+    g = torch.Generator(device="cuda").manual_seed(1)
+    values = torch.rand(images, maps, device="cuda", generator=g) * 5
+    rates = torch.linspace(0.02, 0.4, aus, device="cuda")
+    mask = torch.rand(images, aus, device="cuda", generator=g) < rates
+
+    def distances(m):
+        masked = values.unsqueeze(0).expand(aus, -1, -1)  # (A, M, K)
+        neg_inf = torch.tensor(float("-inf"), device="cuda")
+        r = torch.where(m.T.unsqueeze(2), masked, neg_inf).topk(n, dim=1).values.clamp_min(eps)
+        q = torch.where(~m.T.unsqueeze(2), masked, neg_inf).topk(n, dim=1).values.clamp_min(eps)
+        return ((r - q) * torch.log(r / q)).sum(1)  # (A, K)
+
+    sweep_ms = time_cuda(lambda: distances(mask), 3, repeats)
+    perms = 10
+    perm_ms = time_cuda(lambda: [distances(mask[torch.randperm(images, device="cuda")]).amax(1)
+                                 for _ in range(perms)], 1, 3) / perms
+    return {"images": images, "maps": maps, "aus": aus, "top_n": n, "sweep_ms": sweep_ms,
+            "permutation_ms": perm_ms, "permutations_1000_ms_scaled": perm_ms * 1000}
+
+
+class DeconvReLU(torch.autograd.Function):
+    """ReLU whose backward is ReLU of the incoming gradient (the deconvnet's rectification)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.clamp_min(0)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.clamp_min(0)
+
+
+def deconv_conv3(net, x):
+    x = F.max_pool2d(DeconvReLU.apply(net.conv1(x)), 2)
+    x = F.max_pool2d(DeconvReLU.apply(net.conv2(x)), 2)
+    return DeconvReLU.apply(net.conv3(x))
+
+
+def bench_projections(maps, n, tf32, repeats):
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    net = Net().cuda().eval()
+    p = maps * n
+    images = torch.randn(p, 1, 96, 96, device="cuda")
+    idx = torch.arange(p, device="cuda")
+    mp = idx // n
+    yy = torch.randint(0, 24, (p,), device="cuda")
+    xx = torch.randint(0, 24, (p,), device="cuda")
+
+    def batched():
+        x = images.clone().requires_grad_(True)
+        a = deconv_conv3(net, x)
+        seed = torch.zeros_like(a)
+        seed[idx, mp, yy, xx] = a[idx, mp, yy, xx].detach()
+        return torch.autograd.grad(a, x, seed)[0]
+
+    calls = 64
+
+    def one_per_call():
+        for i in range(calls):
+            x = images[i:i + 1].clone().requires_grad_(True)
+            a = deconv_conv3(net, x)
+            seed = torch.zeros_like(a)
+            seed[0, mp[i], yy[i], xx[i]] = a[0, mp[i], yy[i], xx[i]].detach()
+            torch.autograd.grad(a, x, seed)
+
+    return [{"mode": "batched", "tf32": tf32, "projections": p,
+             "ms": time_cuda(batched, 2, repeats)},
+            {"mode": "one per call", "tf32": tf32, "projections": p,
+             "ms": time_cuda(one_per_call, 1, 3) * p / calls,
+             "note": f"{calls} calls timed, scaled to {p}"}]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", help="write the results here too")
@@ -101,7 +180,8 @@ def main():
     torch.backends.cudnn.benchmark = True
     repeats = 10 if args.quick else 30
     result = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__,
-              "cudnn": torch.backends.cudnn.version(), "training": [], "records": []}
+              "cudnn": torch.backends.cudnn.version(), "training": [], "records": [],
+              "projections": []}
     for batch in (64, 256):
         for tf32 in (False, True):
             result["training"].append(bench_training(batch, tf32, False, repeats))
@@ -113,6 +193,8 @@ def main():
                                                "error": str(e)[:200]})
     for tf32 in (False, True):
         result["records"].append(bench_records(16384, 512, tf32, 3 if args.quick else 5))
+    result["sweep"] = bench_sweep(16384, 256, 30, 9, repeats)
+    result["projections"] = bench_projections(256, 9, False, 3 if args.quick else 10)
     text = json.dumps(result, indent=1)
     print(text)
     if args.json:

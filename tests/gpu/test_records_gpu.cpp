@@ -1,0 +1,210 @@
+// Records, top-n and windowed projections: CUDA kernels (cuda/records.cu, topn.cu,
+// deconv_window.cu) against their CPU twins, on fresh random inputs (the seed is printed on
+// failure), with every GPU output poisoned (0xFF bytes: NaN / −1) before the kernel runs.
+// Tolerances: max_records and topn_select are selections — values, positions and lists must be
+// identical (ties and NaN included). deconv_project_windows: origins identical; seeds
+// |gpu − cpu| ≤ 1e-5·max(1, |cpu|) (fp32 sums of c2·25 products in another order, FMA);
+// windows |gpu − cpu| ≤ 1e-4·max|cpu window| + 1e-4·|cpu| per pixel (the forward sums and the
+// conv1ᵀ gather differ in order from the CPU's; a pool switch decided by a near-tie below fp32
+// rounding would exceed it, which is rare for continuous random inputs).
+// Skipped with a message when no GPU is present.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "aulens/deconv.h"
+#include "aulens/device.h"
+#include "aulens/net.h"
+#include "aulens/ops.h"
+
+namespace aulens {
+namespace {
+
+#define SKIP_WITHOUT_GPU() \
+  if (!device::available()) GTEST_SKIP() << "no GPU: " << device::describe()
+
+std::uint32_t fresh_seed() {
+  return std::random_device{}();
+}
+
+bool same(float a, float b) {
+  return (std::isnan(a) && std::isnan(b)) || a == b;
+}
+
+// A device tensor with every byte 0xFF.
+Tensor poisoned(Shape shape, DType dtype) {
+  Tensor t(std::move(shape), dtype, Device::cuda);
+  const std::vector<unsigned char> ff(t.nbytes(), 0xFF);
+  if (!ff.empty()) device::copy_to_device(t.raw(), ff.data(), ff.size());
+  return t;
+}
+
+// Values from {0, 0.25, …, 1.75} (ties everywhere), a NaN at rate `nan_rate`, or Gaussian.
+std::vector<float> test_values(std::size_t count, std::mt19937& rng, bool ties, double nan_rate) {
+  std::uniform_int_distribution<int> level(0, 7);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::bernoulli_distribution nan(nan_rate);
+  std::vector<float> v(count);
+  for (float& e : v) {
+    e = ties ? 0.25f * level(rng) : std::max(0.0f, normal(rng));
+    if (nan_rate > 0 && nan(rng)) e = std::numeric_limits<float>::quiet_NaN();
+  }
+  return v;
+}
+
+TEST(RecordsGpu, MaxRecordsEqualsCpu) {
+  SKIP_WITHOUT_GPU();
+  const std::uint32_t seed = fresh_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  struct Case {
+    int n, k, hw;
+    bool ties;
+    double nan_rate;
+  };
+  for (const Case c : {Case{5, 256, 576, false, 0.0}, Case{4, 64, 9216, true, 0.0},
+                       Case{3, 7, 37, true, 0.01}, Case{2, 5, 1, false, 0.0}}) {
+    SCOPED_TRACE("shape " + std::to_string(c.n) + "x" + std::to_string(c.k) + "x" +
+                 std::to_string(c.hw));
+    const auto y = test_values(static_cast<std::size_t>(c.n) * c.k * c.hw, rng, c.ties, c.nan_rate);
+    std::vector<float> want_value(c.n * c.k);
+    std::vector<std::int32_t> want_position(c.n * c.k);
+    CpuOps::max_records(c.n, c.k, c.hw, y.data(), want_value.data(), want_position.data());
+    const Tensor y_dev = Tensor::from_vector<float>({c.n, c.k, c.hw}, y).to(Device::cuda);
+    Tensor value = poisoned({c.n, c.k}, DType::f32);
+    Tensor position = poisoned({c.n, c.k}, DType::i32);
+    CudaOps::max_records(c.n, c.k, c.hw, y_dev.data<float>(), value.data<float>(),
+                         position.data<std::int32_t>());
+    device::synchronize();
+    const auto got_value = value.to_vector<float>();
+    const auto got_position = position.to_vector<std::int32_t>();
+    for (int row = 0; row < c.n * c.k; ++row) {
+      ASSERT_EQ(got_position[row], want_position[row]) << "row " << row;
+      ASSERT_TRUE(same(got_value[row], want_value[row]))
+          << "row " << row << ": " << got_value[row] << " vs " << want_value[row];
+    }
+  }
+}
+
+TEST(RecordsGpu, TopNSelectEqualsCpu) {
+  SKIP_WITHOUT_GPU();
+  const std::uint32_t seed = fresh_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  struct Case {
+    int images, maps, n;
+    bool ties;
+    double nan_rate;
+  };
+  for (const Case c :
+       {Case{16384, 256, 9, false, 0.0}, Case{16384, 256, 9, true, 0.0},
+        Case{3001, 17, 32, true, 0.002}, Case{9, 3, 9, true, 0.1}, Case{300, 5, 1, false, 0.0}}) {
+    SCOPED_TRACE("images " + std::to_string(c.images) + " maps " + std::to_string(c.maps) + " n " +
+                 std::to_string(c.n));
+    const auto values =
+        test_values(static_cast<std::size_t>(c.images) * c.maps, rng, c.ties, c.nan_rate);
+    std::vector<std::int32_t> want_images(c.maps * c.n);
+    std::vector<float> want_values(c.maps * c.n);
+    CpuOps::topn_select(c.images, c.maps, c.n, values.data(), want_images.data(),
+                        want_values.data());
+    const Tensor values_dev =
+        Tensor::from_vector<float>({c.images, c.maps}, values).to(Device::cuda);
+    Tensor top_images = poisoned({c.maps, c.n}, DType::i32);
+    Tensor top_values = poisoned({c.maps, c.n}, DType::f32);
+    CudaOps::topn_select(c.images, c.maps, c.n, values_dev.data<float>(),
+                         top_images.data<std::int32_t>(), top_values.data<float>());
+    device::synchronize();
+    const auto got_images = top_images.to_vector<std::int32_t>();
+    const auto got_values = top_values.to_vector<float>();
+    for (int e = 0; e < c.maps * c.n; ++e) {
+      ASSERT_EQ(got_images[e], want_images[e]) << "map " << e / c.n << " rank " << e % c.n;
+      ASSERT_TRUE(same(got_values[e], want_values[e])) << "map " << e / c.n << " rank " << e % c.n;
+    }
+  }
+}
+
+TEST(RecordsGpu, WindowedProjectionsEqualCpu) {
+  SKIP_WITHOUT_GPU();
+  const std::uint32_t seed = fresh_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  NetConfig cfg;  // 96×96, 64/128/256 — fc narrowed, the projection never reads it
+  cfg.fc = 16;
+  Params params = init_params(cfg, seed, Device::cpu);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (Tensor* b : {&params.conv1_bias, &params.conv2_bias, &params.conv3_bias})
+    for (std::int64_t i = 0; i < b->numel(); ++i) b->data<float>()[i] = 0.05f * normal(rng);
+  const int images = 3, s = cfg.input_size;
+  std::vector<float> pixels(static_cast<std::size_t>(images) * s * s);
+  for (float& v : pixels) v = normal(rng);
+  const Tensor x = Tensor::from_vector<float>({images, 1, s, s}, pixels);
+  // Corners, edges, centre, then random requests.
+  std::vector<WindowRequest> requests = {{0, 0, 0, 0},   {1, 1, 0, 23},  {2, 2, 23, 0},
+                                         {0, 3, 23, 23}, {1, 4, 0, 11},  {2, 5, 12, 0},
+                                         {0, 6, 11, 12}, {1, 255, 23, 7}};
+  std::uniform_int_distribution<int> image(0, images - 1), map(0, cfg.conv3 - 1), pos(0, 23);
+  while (requests.size() < 96) requests.push_back({image(rng), map(rng), pos(rng), pos(rng)});
+  const Projections want = project_windows<CpuOps>(cfg, params, x, requests);
+  // The op itself, so its outputs can be poisoned first.
+  const auto p = static_cast<int>(requests.size());
+  const Params pd = params.to(Device::cuda);
+  const Tensor x_dev = x.to(Device::cuda);
+  const Tensor requests_dev = want.requests.to(Device::cuda);
+  Tensor windows = poisoned({p, 32, 32}, DType::f32);
+  Tensor origins = poisoned({p, 2}, DType::i32);
+  Tensor seeds = poisoned({p}, DType::f32);
+  CudaOps::deconv_project_windows(
+      p, images, s, cfg.conv1, cfg.conv2, cfg.conv3, x_dev.data<float>(),
+      pd.conv1_weight.data<float>(), pd.conv1_bias.data<float>(), pd.conv2_weight.data<float>(),
+      pd.conv2_bias.data<float>(), pd.conv3_weight.data<float>(), pd.conv3_bias.data<float>(),
+      requests_dev.data<std::int32_t>(), windows.data<float>(), origins.data<std::int32_t>(),
+      seeds.data<float>());
+  device::synchronize();
+  Projections got;
+  got.windows = windows.to(Device::cpu);
+  got.origins = origins.to(Device::cpu);
+  got.seeds = seeds.to(Device::cpu);
+  ASSERT_EQ(got.windows.shape(), want.windows.shape());
+  const float* gw = got.windows.data<float>();
+  const float* ww = want.windows.data<float>();
+  int nonzero_requests = 0;
+  for (int r = 0; r < p; ++r) {
+    SCOPED_TRACE("request " + std::to_string(r) + " (image " + std::to_string(requests[r].image) +
+                 ", map " + std::to_string(requests[r].map) + ", y " +
+                 std::to_string(requests[r].y) + ", x " + std::to_string(requests[r].x) + ")");
+    ASSERT_EQ(got.origins.data<std::int32_t>()[2 * r], want.origins.data<std::int32_t>()[2 * r]);
+    ASSERT_EQ(got.origins.data<std::int32_t>()[2 * r + 1],
+              want.origins.data<std::int32_t>()[2 * r + 1]);
+    const float ws = want.seeds.data<float>()[r], gs = got.seeds.data<float>()[r];
+    EXPECT_NEAR(gs, ws, 1e-5f * std::max(1.0f, std::fabs(ws)));
+    float window_max = 0.0f;
+    for (int e = 0; e < 32 * 32; ++e)
+      window_max = std::max(window_max, std::fabs(ww[r * 1024 + e]));
+    nonzero_requests += window_max > 0.0f;
+    double worst = 0.0;
+    int worst_at = -1;
+    for (int e = 0; e < 32 * 32; ++e) {
+      const float a = gw[r * 1024 + e], b = ww[r * 1024 + e];
+      const double excess =
+          std::isnan(a) ? 1.0 : std::fabs(a - b) - (1e-4 * window_max + 1e-4 * std::fabs(b));
+      if (excess > worst) {
+        worst = excess;
+        worst_at = e;
+      }
+    }
+    EXPECT_LE(worst, 0.0) << "worst pixel (" << worst_at / 32 << ", " << worst_at % 32 << "): gpu "
+                          << (worst_at >= 0 ? gw[r * 1024 + worst_at] : 0.0f) << " cpu "
+                          << (worst_at >= 0 ? ww[r * 1024 + worst_at] : 0.0f)
+                          << ", max |cpu window| " << window_max;
+  }
+  EXPECT_GT(nonzero_requests, p / 4) << "too few non-zero projections to mean anything";
+}
+
+}  // namespace
+}  // namespace aulens
