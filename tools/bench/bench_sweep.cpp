@@ -1,0 +1,188 @@
+// AU sweep benchmark (DESIGN §5): 16,384 images × 30 AUs × 256 maps by default.
+//   sweep        = au_sweep_rank + au_sweep_topn + au_sweep_distance + au_sweep_auc on resident
+//                  device data (what run_sweep does besides the upload and the permutations)
+//   permutations = au_sweep_permutation_max for P permutations (default 1000)
+// on the GPU (when usable) beside the CPU twins (the CPU permutation time is measured on
+// --cpu-permutations and scaled to P, and says so). AU prevalences run from 2% to 40% (a
+// permutation's cost per (AU, map) is about n·M / min(|S|, |Sᶜ|) sorted entries).
+// GPU times: device synchronize around the region, after a warm-up, median of --repeats runs.
+// The PyTorch peer (tools/bench/pytorch_peer.py, bench_sweep) measures the same sweep with
+// torch.topk on masked values; its H200 figure from DESIGN §5 (15.4 ms) is printed as a reference.
+//
+//   aulens_bench_sweep [--images 16384] [--maps 256] [--aus 30] [--permutations 1000]
+//                      [--repeats 20] [--cpu-permutations 10] [--no-cpu]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "aulens/device.h"
+#include "aulens/ops.h"
+
+namespace {
+
+using aulens::Device;
+using aulens::DType;
+using aulens::Tensor;
+
+struct Args {
+  int images = 16384, maps = 256, aus = 30, permutations = 1000, repeats = 20;
+  int cpu_permutations = 10;
+  bool cpu = true;
+};
+
+Args parse(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto next = [&]() -> int {
+      if (i + 1 >= argc) throw aulens::Error(arg + " needs a value");
+      return std::stoi(argv[++i]);
+    };
+    if (arg == "--images")
+      a.images = next();
+    else if (arg == "--maps")
+      a.maps = next();
+    else if (arg == "--aus")
+      a.aus = next();
+    else if (arg == "--permutations")
+      a.permutations = next();
+    else if (arg == "--repeats")
+      a.repeats = next();
+    else if (arg == "--cpu-permutations")
+      a.cpu_permutations = next();
+    else if (arg == "--no-cpu")
+      a.cpu = false;
+    else
+      throw aulens::Error("unknown argument " + arg +
+                          " (known: --images --maps --aus --permutations --repeats "
+                          "--cpu-permutations --no-cpu)");
+  }
+  return a;
+}
+
+double seconds_of(const std::function<void()>& run, bool gpu) {
+  const auto t0 = std::chrono::steady_clock::now();
+  run();
+  if (gpu) aulens::device::synchronize();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double median_seconds(const std::function<void()>& run, bool gpu, int repeats) {
+  run();  // warm-up (also grows the op's scratch buffers)
+  if (gpu) aulens::device::synchronize();
+  std::vector<double> times;
+  for (int r = 0; r < repeats; ++r) times.push_back(seconds_of(run, gpu));
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+struct Buffers {
+  Tensor values, mask, sorted_values, sorted_images, midranks, top_pos, top_neg, distance, auc,
+      null_max;
+};
+
+Buffers make_buffers(const Tensor& values, const Tensor& mask, int n, int perms, Device dev) {
+  const int m = static_cast<int>(values.dim(0)), k = static_cast<int>(values.dim(1));
+  const int a = static_cast<int>(mask.dim(1));
+  return {values.to(dev),
+          mask.to(dev),
+          Tensor({k, m}, DType::f32, dev),
+          Tensor({k, m}, DType::i32, dev),
+          Tensor({k, m}, DType::f32, dev),
+          Tensor({a, k, n}, DType::f32, dev),
+          Tensor({a, k, n}, DType::f32, dev),
+          Tensor({a, k}, DType::f32, dev),
+          Tensor({a, k}, DType::f32, dev),
+          Tensor({std::max(perms, 1), a}, DType::f32, dev)};
+}
+
+template <class Ops>
+void sweep(Buffers& b, int n) {
+  const int m = static_cast<int>(b.values.dim(0)), k = static_cast<int>(b.values.dim(1));
+  const int a = static_cast<int>(b.mask.dim(1));
+  Ops::au_sweep_rank(m, k, b.values.data<float>(), b.sorted_values.data<float>(),
+                     b.sorted_images.data<std::int32_t>(), b.midranks.data<float>());
+  Ops::au_sweep_topn(m, k, a, n, b.sorted_values.data<float>(),
+                     b.sorted_images.data<std::int32_t>(), b.mask.data<std::uint8_t>(),
+                     b.top_pos.data<float>(), b.top_neg.data<float>());
+  Ops::au_sweep_distance(a, k, n, 1e-6f, b.top_pos.data<float>(), b.top_neg.data<float>(),
+                         b.distance.data<float>());
+  Ops::au_sweep_auc(m, k, a, b.midranks.data<float>(), b.mask.data<std::uint8_t>(),
+                    b.auc.data<float>());
+}
+
+template <class Ops>
+void permutations(Buffers& b, int n, int count) {
+  const int m = static_cast<int>(b.values.dim(0)), k = static_cast<int>(b.values.dim(1));
+  const int a = static_cast<int>(b.mask.dim(1));
+  Ops::au_sweep_permutation_max(m, k, a, n, 1e-6f, 1, 0, count, b.sorted_values.data<float>(),
+                                b.sorted_images.data<std::int32_t>(), b.mask.data<std::uint8_t>(),
+                                b.null_max.data<float>());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  const Args args = parse(argc, argv);
+  const int n = 9;
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  Tensor values({args.images, args.maps}, DType::f32);
+  Tensor mask({args.images, args.aus}, DType::u8);
+  for (std::int64_t e = 0; e < values.numel(); ++e) {
+    values.data<float>()[e] = u(rng) < 0.3f ? 0.0f : 5.0f * u(rng);
+  }
+  for (int i = 0; i < args.images; ++i) {
+    for (int j = 0; j < args.aus; ++j) {
+      const float rate = 0.02f + 0.38f * static_cast<float>(j) / std::max(1, args.aus - 1);
+      mask.data<std::uint8_t>()[static_cast<std::int64_t>(i) * args.aus + j] = u(rng) < rate;
+    }
+  }
+  std::printf("AU sweep: %d images x %d AUs x %d maps, top-%d, %d permutations\n", args.images,
+              args.aus, args.maps, n, args.permutations);
+  constexpr double kPeerSweepMs = 15.4;  // PyTorch on one H200, DESIGN §5
+  double gpu_sweep = 0.0, gpu_perm = 0.0;
+#ifdef AULENS_HAVE_CUDA
+  if (aulens::device::available()) {
+    std::printf("GPU: %s\n", aulens::device::describe());
+    Buffers b = make_buffers(values, mask, n, args.permutations, Device::cuda);
+    gpu_sweep = median_seconds([&] { sweep<aulens::CudaOps>(b, n); }, true, args.repeats);
+    gpu_perm = median_seconds([&] { permutations<aulens::CudaOps>(b, n, args.permutations); }, true,
+                              std::max(1, args.repeats / 5));
+    std::printf(
+        "  gpu sweep          %10.3f ms   (target <= 0.5 ms; PyTorch H200 reference %.1f ms"
+        " = %.1fx)\n",
+        gpu_sweep * 1e3, kPeerSweepMs, kPeerSweepMs / (gpu_sweep * 1e3));
+    std::printf(
+        "  gpu permutations   %10.3f ms   (%d permutations; target <= 500 ms; %.3f ms each)\n",
+        gpu_perm * 1e3, args.permutations, gpu_perm * 1e3 / args.permutations);
+  } else {
+    std::printf("GPU: none (%s)\n", aulens::device::describe());
+  }
+#else
+  std::printf("GPU: this build has no CUDA\n");
+#endif
+  if (args.cpu) {
+    Buffers b = make_buffers(values, mask, n, args.cpu_permutations, Device::cpu);
+    const double cpu_sweep = median_seconds([&] { sweep<aulens::CpuOps>(b, n); }, false, 1);
+    const double cpu_perm =
+        median_seconds([&] { permutations<aulens::CpuOps>(b, n, args.cpu_permutations); }, false,
+                       1) *
+        args.permutations / std::max(1, args.cpu_permutations);
+    std::printf("  cpu sweep          %10.3f ms\n", cpu_sweep * 1e3);
+    std::printf("  cpu permutations   %10.3f ms   (measured on %d, scaled to %d)\n", cpu_perm * 1e3,
+                args.cpu_permutations, args.permutations);
+    if (gpu_sweep > 0.0) {
+      std::printf("  gpu/cpu speed-up: sweep %.1fx, permutations %.1fx\n", cpu_sweep / gpu_sweep,
+                  cpu_perm / gpu_perm);
+    }
+  }
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "aulens_bench_sweep: %s\n", e.what());
+  return 1;
+}

@@ -1,0 +1,278 @@
+// `aulens sweep CONFIG`: the AU sweep (DESIGN §1.6) of the analysed images' conv3 records.
+//
+// Reads <output>/dataset.safetensors (`aulens prepare`) and <output>/records.safetensors
+// (`aulens visualize`: "conv3_value" (M_analysed,K) f32 and "image_index" (M_analysed) i32, the
+// dataset image of each row), runs aulens::run_sweep on --device cuda|cpu|auto and writes, each
+// atomically, into <output>:
+//   sweep.csv          au,map,distance,rank,auc — every analysed AU × map (rank 1 = largest D)
+//   best_maps.csv      per AU: name, best map, distance, second map, margin, p-value, AUC, images
+//                      with/without, status ("ok" or "skipped: why", with the counts)
+//   sweep.safetensors  distance (A,K), auc (A,K), top_pos R and top_neg Q (A,K,n), p_values (A),
+//                      null_max (P,A), au_ids (A), best_map (A), images (M_analysed)
+//   sweep_info.json    which images were analysed (visualize.images, the frame rule from the
+//                      dataset cache's config echo, the split protocol, "subject-overlapping" when
+//                      so), the sweep settings, the device and times, the skipped AUs
+// and prints the best-map table.
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "aulens/atomic_file.h"
+#include "aulens/config.h"
+#include "aulens/dataset.h"
+#include "aulens/device.h"
+#include "aulens/safetensors.h"
+#include "aulens/sweep.h"
+#include "aulens/trainer.h"
+#include "command.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct SweepArgs {
+  std::string config_file;
+  std::string device;
+  std::string output;
+};
+
+// What the sweep analysed, for every output.
+struct Provenance {
+  std::string images;    // visualize.images (or the records' own metadata)
+  std::string frames;    // the dataset's frame rule (config echo of the cache)
+  std::string protocol;  // split protocol
+  bool subject_overlapping = false;
+  std::string describe() const {
+    return "images " + images + ", frames " + frames + ", split " + protocol +
+           (subject_overlapping ? " (subject-overlapping)" : "");
+  }
+};
+
+std::string frames_rule(const std::string& config_yaml) {
+  try {
+    const YAML::Node node = YAML::Load(config_yaml);
+    if (node["dataset"] && node["dataset"]["frames"]) {
+      return node["dataset"]["frames"].as<std::string>();
+    }
+  } catch (const YAML::Exception&) {
+  }
+  return "unknown (no config echo in the dataset cache)";
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string quoted = "\"";
+  for (char c : s) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+std::string number(double v, int digits = 6) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+  return buf;
+}
+
+const aulens::Tensor& require(const aulens::SafeTensors& file, const fs::path& path,
+                              const std::string& name, aulens::DType dtype, int rank) {
+  const auto it = file.tensors.find(name);
+  if (it == file.tensors.end()) {
+    throw aulens::Error(path.string() + ": no tensor \"" + name +
+                        "\" (expected the records written by `aulens visualize`)");
+  }
+  AULENS_CHECK(it->second.dtype() == dtype && it->second.rank() == rank,
+               path.string() + ": tensor \"" + name + "\" is " +
+                   aulens::dtype_name(it->second.dtype()) + " " +
+                   aulens::shape_string(it->second.shape()) + ", expected " +
+                   aulens::dtype_name(dtype) + " of rank " + std::to_string(rank));
+  return it->second;
+}
+
+std::string sweep_csv(const aulens::SweepResult& r) {
+  std::ostringstream out;
+  out << "au,map,distance,rank,auc\n";
+  const float* d = r.distance.data<float>();
+  const float* auc = r.auc.data<float>();
+  for (std::size_t j = 0; j < r.au_ids.size(); ++j) {
+    const float* row = d + j * r.maps;
+    for (int map = 0; map < r.maps; ++map) {
+      int rank = 1;
+      for (int other = 0; other < r.maps; ++other) {
+        rank += row[other] > row[map] || (row[other] == row[map] && other < map);
+      }
+      out << r.au_ids[j] << "," << map << "," << number(row[map], 8) << "," << rank << ","
+          << number(auc[j * r.maps + map], 6) << "\n";
+    }
+  }
+  return out.str();
+}
+
+std::string best_maps_csv(const aulens::SweepResult& r) {
+  std::ostringstream out;
+  out << "au,au_name,best_map,distance,second_map,margin,p_value,auc,images_with,images_without,"
+         "status\n";
+  for (const aulens::SweepAu& s : r.best) {
+    out << s.au << "," << csv_field(aulens::facs_au_name(s.au)) << "," << s.best_map << ","
+        << number(s.best_distance, 8) << "," << s.second_map << "," << number(s.margin, 8) << ","
+        << number(s.p_value, 6) << "," << number(s.best_auc, 6) << "," << s.with << "," << s.without
+        << ",ok\n";
+  }
+  for (const aulens::SweepSkip& s : r.skipped) {
+    out << s.au << "," << csv_field(aulens::facs_au_name(s.au)) << ",,,,,,," << s.with << ","
+        << s.without << "," << csv_field("skipped: " + s.reason) << "\n";
+  }
+  return out.str();
+}
+
+void print_table(const aulens::SweepResult& r) {
+  std::printf("%-5s %-24s %8s %12s %10s %9s %6s %7s %7s\n", "AU", "name", "best map", "distance",
+              "margin", "p-value", "AUC", "with", "without");
+  for (const aulens::SweepAu& s : r.best) {
+    std::printf("%-5d %-24s %8d %12.5g %10.4g %9.4g %6.3f %7d %7d\n", s.au,
+                aulens::facs_au_name(s.au).c_str(), s.best_map, s.best_distance, s.margin,
+                s.p_value, s.best_auc, s.with, s.without);
+  }
+  for (const aulens::SweepSkip& s : r.skipped) {
+    std::printf("%-5d %-24s skipped: %s (with %d, without %d)\n", s.au,
+                aulens::facs_au_name(s.au).c_str(), s.reason.c_str(), s.with, s.without);
+  }
+}
+
+void run_sweep_command(const SweepArgs& args) {
+  aulens::LoadOptions options;
+  options.device = args.device;
+  aulens::RunConfig cfg = aulens::load_config(args.config_file, options);
+  if (!args.output.empty()) cfg.output = args.output;
+  const fs::path cache_path = cfg.output / "dataset.safetensors";
+  const fs::path records_path = cfg.output / "records.safetensors";
+  if (!fs::exists(cache_path)) {
+    throw aulens::Error(cache_path.string() + " does not exist: run `aulens prepare " +
+                        args.config_file + "` first");
+  }
+  if (!fs::exists(records_path)) {
+    throw aulens::Error(records_path.string() + " does not exist: run `aulens visualize " +
+                        args.config_file + "` first");
+  }
+  const aulens::DatasetCache dataset = aulens::load_dataset_cache(cache_path);
+  const aulens::SafeTensors records = aulens::load_safetensors(records_path);
+  const aulens::Tensor& values =
+      require(records, records_path, "conv3_value", aulens::DType::f32, 2);
+  const aulens::Tensor& image_index =
+      require(records, records_path, "image_index", aulens::DType::i32, 1);
+  const std::int64_t analysed = values.dim(0), maps = values.dim(1);
+  const std::int64_t dataset_images = dataset.data.size();
+  AULENS_CHECK(image_index.dim(0) == analysed,
+               records_path.string() + ": conv3_value has " + std::to_string(analysed) +
+                   " rows but image_index " + std::to_string(image_index.dim(0)));
+  AULENS_CHECK(maps == cfg.model.conv3, records_path.string() + " holds " + std::to_string(maps) +
+                                            " conv3 maps but the config's model has " +
+                                            std::to_string(cfg.model.conv3) +
+                                            ": records and configuration do not match");
+
+  // The AU rows of the analysed images.
+  const std::int64_t a = dataset.data.aus.dim(1);
+  aulens::Tensor aus({analysed, a}, aulens::DType::f32);
+  const float* all_aus = dataset.data.aus.data<float>();
+  const std::int32_t* rows = image_index.data<std::int32_t>();
+  for (std::int64_t r = 0; r < analysed; ++r) {
+    AULENS_CHECK(rows[r] >= 0 && rows[r] < dataset_images,
+                 records_path.string() + ": image_index[" + std::to_string(r) +
+                     "] = " + std::to_string(rows[r]) + " but " + cache_path.string() + " holds " +
+                     std::to_string(dataset_images) + " images: records and dataset do not match");
+    std::copy(all_aus + rows[r] * a, all_aus + (rows[r] + 1) * a, aus.data<float>() + r * a);
+  }
+
+  Provenance prov;
+  const auto images_meta = records.metadata.find("images");
+  prov.images = images_meta != records.metadata.end() ? images_meta->second : cfg.visualize.images;
+  prov.images += " (" + std::to_string(analysed) + " of " + std::to_string(dataset_images) + ")";
+  prov.frames = frames_rule(dataset.config_yaml);
+  prov.protocol = dataset.split.protocol;
+  prov.subject_overlapping = dataset.split.subject_overlapping;
+
+  const aulens::Device device = aulens::resolve_device(cfg.train.device);
+  std::cout << "sweep on " << aulens::device_name(device)
+            << (device == aulens::Device::cuda
+                    ? std::string(" (") + aulens::device::describe() + ")"
+                    : std::string())
+            << ": " << analysed << " images × " << maps << " maps × " << a << " AUs, top "
+            << cfg.sweep.top_n << ", " << cfg.sweep.permutations << " permutations; "
+            << prov.describe() << "\n";
+  const auto start = std::chrono::steady_clock::now();
+  const aulens::SweepResult r =
+      aulens::run_sweep_on(device, values, aus, dataset.data.au_ids, cfg.sweep);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  // Outputs.
+  aulens::write_file_atomically(cfg.output / "sweep.csv", sweep_csv(r));
+  aulens::write_file_atomically(cfg.output / "best_maps.csv", best_maps_csv(r));
+  nlohmann::json skipped = nlohmann::json::array();
+  for (const aulens::SweepSkip& s : r.skipped) {
+    skipped.push_back({{"au", s.au},
+                       {"name", aulens::facs_au_name(s.au)},
+                       {"with", s.with},
+                       {"without", s.without},
+                       {"reason", s.reason}});
+  }
+  const int analysed_aus = static_cast<int>(r.au_ids.size());
+  std::vector<std::int32_t> best_map;
+  for (const aulens::SweepAu& s : r.best) best_map.push_back(s.best_map);
+  std::vector<std::int32_t> images(rows, rows + analysed);
+  aulens::save_safetensors(
+      cfg.output / "sweep.safetensors",
+      {{"distance", r.distance},
+       {"auc", r.auc},
+       {"top_pos", r.top_pos},
+       {"top_neg", r.top_neg},
+       {"p_values", r.p_values},
+       {"null_max", r.null_max},
+       {"au_ids", aulens::Tensor::from_vector<std::int32_t>({analysed_aus}, r.au_ids)},
+       {"best_map", aulens::Tensor::from_vector<std::int32_t>({analysed_aus}, best_map)},
+       {"images", aulens::Tensor::from_vector<std::int32_t>({analysed}, images)}},
+      {{"top_n", std::to_string(r.top_n)},
+       {"epsilon", number(r.epsilon, 9)},
+       {"permutations", std::to_string(r.permutations)},
+       {"seed", std::to_string(r.seed)},
+       {"analysed", prov.describe()},
+       {"skipped", skipped.dump()}});
+  const nlohmann::json info = {{"images", prov.images},
+                               {"frames", prov.frames},
+                               {"split_protocol", prov.protocol},
+                               {"subject_overlapping", prov.subject_overlapping},
+                               {"analysed_images", analysed},
+                               {"maps", maps},
+                               {"top_n", r.top_n},
+                               {"epsilon", r.epsilon},
+                               {"epsilon_rule", "R_k, Q_k floored at max(v, epsilon)"},
+                               {"min_images", cfg.sweep.min_images},
+                               {"permutations", r.permutations},
+                               {"seed", r.seed},
+                               {"device", aulens::device_name(device)},
+                               {"seconds", seconds},
+                               {"analysed_aus", r.au_ids},
+                               {"skipped", skipped}};
+  aulens::write_file_atomically(cfg.output / "sweep_info.json", info.dump(2) + "\n");
+
+  print_table(r);
+  std::cout << "sweep took " << number(seconds, 4) << " s; wrote sweep.csv, best_maps.csv, "
+            << "sweep.safetensors, sweep_info.json in " << cfg.output.string() << "\n";
+}
+
+const aulens::cli::CommandRegistrar kSweep([](CLI::App& app) {
+  auto args = std::make_shared<SweepArgs>();
+  auto* cmd = app.add_subcommand(
+      "sweep",
+      "Score every (AU, conv3 map) pair from <output>/records.safetensors and name the "
+      "best map per AU");
+  cmd->add_option("config", args->config_file, "the run configuration (YAML)")->required();
+  cmd->add_option("--device", args->device, "cuda, cpu or auto (overrides train.device)")
+      ->check(CLI::IsMember({"cuda", "cpu", "auto"}));
+  cmd->add_option("--output", args->output, "run folder (overrides output)");
+  cmd->callback([args] { run_sweep_command(*args); });
+});
+
+}  // namespace
