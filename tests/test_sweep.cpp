@@ -44,6 +44,7 @@ TEST(Sweep, PlantedMapWinsWithTheSmallestPValue) {
   EXPECT_EQ(au12.best_map, 29);
   EXPECT_GT(au12.margin, 10.0f) << "the planted map should win by far";
   EXPECT_FLOAT_EQ(au12.best_auc, 1.0f);
+  EXPECT_TRUE(au12.higher_with_au);
   EXPECT_EQ(au12.exceed, 0);
   EXPECT_DOUBLE_EQ(au12.p_value, 1.0 / 201.0);
   EXPECT_EQ(au12.with + au12.without, 1500);

@@ -27,8 +27,11 @@ struct SweepAu {
   float best_distance = 0.0f, second_distance = 0.0f;
   float margin = 0.0f;    // best − second (0 when there is one map)
   float best_auc = 0.0f;  // AUC of the best map
-  int exceed = 0;         // permutations whose best distance ≥ best_distance
-  double p_value = 1.0;   // (1 + exceed) / (1 + permutations); 1 when permutations = 0
+  // Σ R > Σ Q for the best map. The paper's distance is symmetric, so it also finds maps that
+  // go quiet when the AU is present (AUC < 0.5); this says which kind won.
+  bool higher_with_au = true;
+  int exceed = 0;        // permutations whose best distance ≥ best_distance
+  double p_value = 1.0;  // (1 + exceed) / (1 + permutations); 1 when permutations = 0
 };
 
 struct SweepSkip {

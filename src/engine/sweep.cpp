@@ -69,6 +69,13 @@ void summarise(SweepResult& r) {
     s.second_distance = s.second_map >= 0 ? row[s.second_map] : 0.0f;
     s.margin = s.second_map >= 0 ? s.best_distance - s.second_distance : 0.0f;
     s.best_auc = auc[static_cast<std::int64_t>(j) * k + s.best_map];
+    const std::int64_t cell = (static_cast<std::int64_t>(j) * k + s.best_map) * r.top_n;
+    double sum_r = 0.0, sum_q = 0.0;
+    for (int t = 0; t < r.top_n; ++t) {
+      sum_r += r.top_pos.data<float>()[cell + t];
+      sum_q += r.top_neg.data<float>()[cell + t];
+    }
+    s.higher_with_au = sum_r > sum_q;
     for (int p = 0; p < r.permutations; ++p) {
       s.exceed += null_max[static_cast<std::int64_t>(p) * a + j] >= s.best_distance;
     }
