@@ -2,8 +2,8 @@
 # The GPU check (see DEVICE.md): on a machine with a GPU, in well under 5 minutes,
 #   1. configure and build everything in build-gpu (Ninja, -j16, sm_90, no OpenCV);
 #   2. run every GPU test (ctest -L gpu: each kernel against its CPU twin);
-#   3. run the conv GPU test's small shapes under compute-sanitizer (memcheck + racecheck, the
-#      hand-written kernels only) and every other GPU test's "Small" cases under memcheck;
+#   3. run the conv GPU test's small shapes under compute-sanitizer memcheck (the hand-written
+#      kernels only) and the small cases of the suites in $AULENS_SANITIZE (default: the ops);
 #   4. run every benchmark found: build-gpu/aulens_bench* and build-gpu/bench_* executables, and
 #      the PyTorch peers tools/bench/*.py, each with --json $OUT/<name>.json;
 #   5. write logs and $OUT/device_check.json (step results + every benchmark JSON), then print a
@@ -65,19 +65,32 @@ if [ -n "$SANITIZER" ]; then
     step "memcheck conv" sanitizer_memcheck_conv.log 120 env AULENS_CONV_TEST_BACKENDS=hand \
       "$SANITIZER" --tool memcheck --error-exitcode 9 "$BUILD/test_conv_gpu" \
       --gtest_filter='Small/*:ConvGpuShapes.*'
-    step "racecheck conv" sanitizer_racecheck_conv.log 120 env AULENS_CONV_TEST_BACKENDS=hand \
-      "$SANITIZER" --tool racecheck --error-exitcode 9 "$BUILD/test_conv_gpu" \
-      --gtest_filter='Small/*odd*:Small/*ragged*:Small/*c1_n2*'
   fi
-  for test_bin in "$BUILD"/test_*_gpu "$BUILD"/test_gpu_*; do
+  # The other GPU suites' small cases under memcheck; AULENS_SANITIZE lists which (default: ops).
+  for test_bin in ${AULENS_SANITIZE:-$BUILD/test_ops_gpu}; do
     [ -x "$test_bin" ] || continue
     name="$(basename "$test_bin")"
     [ "$name" = test_conv_gpu ] && continue
     step "memcheck $name" "sanitizer_memcheck_$name.log" 90 \
-      "$SANITIZER" --tool memcheck --error-exitcode 9 "$test_bin" --gtest_filter='*Small*:*small*'
+      "$SANITIZER" --tool memcheck --error-exitcode 9 "$test_bin" --gtest_filter="${AULENS_SANITIZE_FILTER:-*}"
   done
 else
   echo "compute-sanitizer not found: sanitizer steps skipped"
+fi
+
+# 3b. training on the synthetic default set, when a prepared dataset cache was carried along in
+#     devdata/ (the GPU machine has no OpenCV, so it cannot run synth/prepare itself):
+#     devdata/dataset.safetensors, devdata/gpu.yaml (hand-written kernels), devdata/gpu_cudnn.yaml.
+if [ -f devdata/dataset.safetensors ] && [ -x "$BUILD/aulens" ]; then
+  for backend in handwritten cudnn; do
+    config=devdata/gpu.yaml
+    [ "$backend" = cudnn ] && config=devdata/gpu_cudnn.yaml
+    [ -f "$config" ] || continue
+    mkdir -p "devdata/run_$backend"
+    ln -sf ../dataset.safetensors "devdata/run_$backend/dataset.safetensors"
+    step "train $backend" "train_$backend.log" 150 "$BUILD/aulens" train "$config"
+    [ -f "devdata/run_$backend/metrics.json" ] && cp "devdata/run_$backend/metrics.json" "$OUT/metrics_$backend.json"
+  done
 fi
 
 # 4. benchmarks
