@@ -86,11 +86,12 @@ class ConfigTest : public ::testing::Test {
   }
 
   // Loads `yaml` and expects an aulens::Error containing "config.yaml:<line>: " and `needles`.
-  void expect_error(const std::string& yaml, int line, std::initializer_list<std::string> needles) {
+  void expect_error(const std::string& yaml, int line, std::initializer_list<std::string> needles,
+                    const LoadOptions& options = {}) {
     SCOPED_TRACE(yaml);
     const fs::path path = write(yaml);
     try {
-      load_config(path);
+      load_config(path, options);
     } catch (const Error& e) {
       const std::string message = e.what();
       const std::string location = path.string() + ":" + std::to_string(line) + ": ";
@@ -325,12 +326,52 @@ TEST_F(ConfigTest, MissingFile) {
 }
 
 TEST_F(ConfigTest, ShippedDefaultConfig) {
-  const RunConfig loaded = load_config(fs::path(AULENS_SOURCE_DIR) / "configs" / "default.yaml");
+  // Without its `cpu:` section (which depends on the machine) it is the paper's defaults.
+  LoadOptions without_cpu;
+  without_cpu.apply_cpu_overrides = false;
+  const RunConfig loaded =
+      load_config(fs::path(AULENS_SOURCE_DIR) / "configs" / "default.yaml", without_cpu);
   RunConfig expected;
   expected.output = "runs/default";
   expected.dataset.source = "synthetic";
   expected.dataset.path = "runs/default/synthetic";
   expect_same(loaded, expected);
+}
+
+TEST_F(ConfigTest, CpuSectionAppliesOnlyOnTheCpu) {
+  const fs::path path = write(
+      "model:\n  conv1: 32\ntrain:\n  max_epochs: 40\n"
+      "cpu:\n  model:\n    conv1: 8\n    fc: 64\n  train:\n    max_epochs: 3\n");
+  LoadOptions on_cpu;
+  on_cpu.device = "cpu";
+  const RunConfig cpu = load_config(path, on_cpu);
+  EXPECT_TRUE(cpu.cpu_overrides_applied);
+  EXPECT_EQ(cpu.model.conv1, 8);
+  EXPECT_EQ(cpu.model.fc, 64);
+  EXPECT_EQ(cpu.train.max_epochs, 3);
+  EXPECT_EQ(cpu.model.conv2, RunConfig{}.model.conv2);  // untouched keys keep the file's value
+  EXPECT_EQ(cpu.train.device, "cpu");
+  // The resolved config has no cpu section and reads back the same.
+  const RunConfig again = load_config(write(config_to_yaml(cpu), "resolved.yaml"), on_cpu);
+  EXPECT_FALSE(again.has_cpu_overrides);
+  expect_same(again, cpu);
+
+  LoadOptions on_gpu;
+  on_gpu.device = "cuda";
+  const RunConfig gpu = load_config(path, on_gpu);
+  EXPECT_TRUE(gpu.has_cpu_overrides);
+  EXPECT_FALSE(gpu.cpu_overrides_applied);
+  EXPECT_EQ(gpu.model.conv1, 32);
+  EXPECT_EQ(gpu.train.max_epochs, 40);
+  EXPECT_EQ(gpu.train.device, "cuda");
+}
+
+TEST_F(ConfigTest, CpuSectionKeysAreChecked) {
+  LoadOptions on_gpu;
+  on_gpu.device = "cuda";  // checked even where it is not applied
+  expect_error("cpu:\n  model:\n    widht: 8\n", 3, {"unknown key 'cpu.model.widht'"}, on_gpu);
+  expect_error("cpu:\n  cpu:\n    model: 1\n", 2, {"unknown key 'cpu.cpu'"}, on_gpu);
+  expect_error("cpu:\n  train:\n    batch: 0\n", 3, {"'cpu.train.batch'"}, on_gpu);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages aulens builds and tests with. Idempotent; needs root (or sudo).
+# chromium is for the report's browser test (tests/test_report_browser.cpp); libjs-chart.js is
+# copied into every report.
 # The CUDA toolkit (nvcc, cuDNN, cuBLAS) is not a Debian package here: when nvcc is found the
 # CUDA code is compiled too (AULENS_CUDA=AUTO), otherwise aulens builds for the CPU alone.
 set -euo pipefail
@@ -7,6 +9,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libopencv-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libopenblas-dev libgtest-dev libgmock-dev libbenchmark-dev libjs-chart.js
+  chromium
 )
 missing=()
 for p in "${packages[@]}"; do

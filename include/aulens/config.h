@@ -77,10 +77,25 @@ struct RunConfig {
   TrainConfig train;
   VisualizeConfig visualize;
   SweepConfig sweep;
+  bool has_cpu_overrides = false;      // the file has a `cpu:` section
+  bool cpu_overrides_applied = false;  // ... and it was applied (the resolved device is the CPU)
+};
+
+struct LoadOptions {
+  std::string device;               // overrides train.device when not empty (cuda | cpu | auto)
+  bool apply_cpu_overrides = true;  // apply `cpu:` when the resolved device is the CPU
+  std::filesystem::path dataset_path;  // overrides dataset.path when not empty
 };
 
 // Reads `path`; throws aulens::Error naming the file, line and key on any problem.
-RunConfig load_config(const std::filesystem::path& path);
+//
+// The optional top-level `cpu:` section repeats any keys of the other sections (not `cpu` itself)
+// with the values to use when the run's device resolves to the CPU (train.device cpu, or auto
+// without a usable GPU): a narrower network, fewer subjects, fewer epochs, fewer permutations, so
+// that the same config file runs the paper-sized job on a GPU and a small job on a laptop. Its
+// keys are checked like any others even when it is not applied. The returned config is resolved:
+// config_to_yaml() writes it without a `cpu:` section.
+RunConfig load_config(const std::filesystem::path& path, const LoadOptions& options = {});
 // The resolved configuration (every key, defaults included) as YAML, for saving beside outputs.
 std::string config_to_yaml(const RunConfig& cfg);
 

@@ -10,6 +10,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "aulens/check.h"
+#include "aulens/device.h"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -267,14 +270,15 @@ void check_cross_key_rules(const ConfigReader& reader, const RunConfig& cfg) {
   }
   if (cfg.dataset.source != "synthetic" && cfg.dataset.path.empty()) {
     reader.fail(reader.line_of("dataset.source"),
-                "'dataset.path' must be set when 'dataset.source' is " + cfg.dataset.source);
+                "'dataset.path' must be set when 'dataset.source' is " + cfg.dataset.source +
+                    " (or given on the command line: aulens run CONFIG --dataset PATH)");
   }
   if (cfg.output.empty()) reader.fail(reader.line_of("output"), "'output' must not be empty");
 }
 
 }  // namespace
 
-RunConfig load_config(const std::filesystem::path& path) {
+RunConfig load_config(const std::filesystem::path& path, const LoadOptions& options) {
   const std::string file = path.string();
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(file + ": cannot open the config file");
@@ -291,85 +295,113 @@ RunConfig load_config(const std::filesystem::path& path) {
   RunConfig cfg;
   cfg.source_file = path;
   ConfigReader r(file);
-  DatasetConfig& d = cfg.dataset;
-  NetConfig& m = cfg.model;
-  TrainConfig& t = cfg.train;
-  const std::vector<ConfigReader::Field> top = {
-      r.path_field("output", cfg.output),
-      r.section(
-          "dataset",
-          {
-              r.string_field("source", d.source, {"synthetic", "ckplus", "manifest"}),
-              r.path_field("path", d.path),
-              r.section("synth",
-                        {
-                            r.int_field("subjects", d.synth.subjects, 1),
-                            r.u64_field("seed", d.synth.seed),
-                            r.int_field("sequences_per_subject", d.synth.sequences_per_subject, 1),
-                            r.int_field("min_frames", d.synth.min_frames, 2),
-                            r.int_field("max_frames", d.synth.max_frames, 2),
-                        }),
-              r.string_field("frames", d.frames, {"all_but_first", "last_3"}),
-              r.bool_field("neutral_class", d.neutral_class),
-              r.float_field("crop_margin", d.crop_margin, {0.0, false, 2.0, false}),
-              r.int_field("crop_size", d.crop_size, 8),
-              r.bool_field("strict", d.strict),
-              r.string_field("split", d.split, {"subject_kfold", "random_200"}),
-              r.int_field("folds", d.folds, 2),
-              r.int_field("fold", d.fold, 0),
-              r.int_field("test_images", d.test_images, 1),
-              r.u64_field("split_seed", d.split_seed),
-          }),
-      r.section("model",
-                {
-                    r.int_field("input_size", m.input_size, 8),
-                    r.int_field("conv1", m.conv1, 1),
-                    r.int_field("conv2", m.conv2, 1),
-                    r.int_field("conv3", m.conv3, 1),
-                    r.int_field("fc", m.fc, 1),
-                    r.int_field("classes", m.classes, 2),
-                    r.float_field("dropout", m.dropout, kUnitHalfOpen),
-                }),
-      r.section("train",
-                {
-                    r.string_field("device", t.device, {"cuda", "cpu", "auto"}),
-                    r.string_field("conv_backend", t.conv_backend, {"handwritten", "cudnn"}),
-                    r.bool_field("tf32", t.tf32),
-                    r.int_field("batch", t.batch, 1),
-                    r.int_field("max_epochs", t.max_epochs, 1),
-                    r.int_field("patience", t.patience, 1),
-                    r.section("sgd",
-                              {
-                                  r.float_field("lr", t.sgd.lr, kPositive),
-                                  r.float_field("momentum", t.sgd.momentum, kUnitHalfOpen),
-                                  r.float_field("weight_decay", t.sgd.weight_decay, kNonNegative),
-                              }),
-                    r.string_field("init", t.init, {"he_normal", "unit_gaussian"}),
-                    r.u64_field("seed", t.seed),
-                    r.section("augment",
-                              {
-                                  r.float_field("max_rotation_deg", t.augment.max_rotation_deg,
-                                                {0.0, false, 180.0, false}),
-                                  r.bool_field("flip", t.augment.flip),
-                                  r.int_field("input_size", t.augment.input_size, 8),
-                              }),
-                }),
-      r.section("visualize",
-                {
-                    r.string_field("images", cfg.visualize.images, {"train", "test", "all"}),
-                    r.int_field("top_n", cfg.visualize.top_n, 1),
-                    r.bool_field("conv1_conv2_records", cfg.visualize.conv1_conv2_records),
-                }),
-      r.section("sweep",
-                {
-                    r.int_field("top_n", cfg.sweep.top_n, 1),
-                    r.int_field("min_images", cfg.sweep.min_images, 1),
-                    r.float_field("epsilon", cfg.sweep.epsilon, kPositive),
-                    r.int_field("permutations", cfg.sweep.permutations, 0),
-                    r.u64_field("seed", cfg.sweep.seed),
-                }),
+  // The key table, bound to the fields of `c`: the top level and the `cpu:` section share it.
+  auto fields_for = [&r](RunConfig& c) -> std::vector<ConfigReader::Field> {
+    DatasetConfig& d = c.dataset;
+    NetConfig& m = c.model;
+    TrainConfig& t = c.train;
+    return {
+        r.path_field("output", c.output),
+        r.section("dataset",
+                  {
+                      r.string_field("source", d.source, {"synthetic", "ckplus", "manifest"}),
+                      r.path_field("path", d.path),
+                      r.section("synth",
+                                {
+                                    r.int_field("subjects", d.synth.subjects, 1),
+                                    r.u64_field("seed", d.synth.seed),
+                                    r.int_field("sequences_per_subject",
+                                                d.synth.sequences_per_subject, 1),
+                                    r.int_field("min_frames", d.synth.min_frames, 2),
+                                    r.int_field("max_frames", d.synth.max_frames, 2),
+                                }),
+                      r.string_field("frames", d.frames, {"all_but_first", "last_3"}),
+                      r.bool_field("neutral_class", d.neutral_class),
+                      r.float_field("crop_margin", d.crop_margin, {0.0, false, 2.0, false}),
+                      r.int_field("crop_size", d.crop_size, 8),
+                      r.bool_field("strict", d.strict),
+                      r.string_field("split", d.split, {"subject_kfold", "random_200"}),
+                      r.int_field("folds", d.folds, 2),
+                      r.int_field("fold", d.fold, 0),
+                      r.int_field("test_images", d.test_images, 1),
+                      r.u64_field("split_seed", d.split_seed),
+                  }),
+        r.section("model",
+                  {
+                      r.int_field("input_size", m.input_size, 8),
+                      r.int_field("conv1", m.conv1, 1),
+                      r.int_field("conv2", m.conv2, 1),
+                      r.int_field("conv3", m.conv3, 1),
+                      r.int_field("fc", m.fc, 1),
+                      r.int_field("classes", m.classes, 2),
+                      r.float_field("dropout", m.dropout, kUnitHalfOpen),
+                  }),
+        r.section("train",
+                  {
+                      r.string_field("device", t.device, {"cuda", "cpu", "auto"}),
+                      r.string_field("conv_backend", t.conv_backend, {"handwritten", "cudnn"}),
+                      r.bool_field("tf32", t.tf32),
+                      r.int_field("batch", t.batch, 1),
+                      r.int_field("max_epochs", t.max_epochs, 1),
+                      r.int_field("patience", t.patience, 1),
+                      r.section("sgd",
+                                {
+                                    r.float_field("lr", t.sgd.lr, kPositive),
+                                    r.float_field("momentum", t.sgd.momentum, kUnitHalfOpen),
+                                    r.float_field("weight_decay", t.sgd.weight_decay, kNonNegative),
+                                }),
+                      r.string_field("init", t.init, {"he_normal", "unit_gaussian"}),
+                      r.u64_field("seed", t.seed),
+                      r.section("augment",
+                                {
+                                    r.float_field("max_rotation_deg", t.augment.max_rotation_deg,
+                                                  {0.0, false, 180.0, false}),
+                                    r.bool_field("flip", t.augment.flip),
+                                    r.int_field("input_size", t.augment.input_size, 8),
+                                }),
+                  }),
+        r.section("visualize",
+                  {
+                      r.string_field("images", c.visualize.images, {"train", "test", "all"}),
+                      r.int_field("top_n", c.visualize.top_n, 1),
+                      r.bool_field("conv1_conv2_records", c.visualize.conv1_conv2_records),
+                  }),
+        r.section("sweep",
+                  {
+                      r.int_field("top_n", c.sweep.top_n, 1),
+                      r.int_field("min_images", c.sweep.min_images, 1),
+                      r.float_field("epsilon", c.sweep.epsilon, kPositive),
+                      r.int_field("permutations", c.sweep.permutations, 0),
+                      r.u64_field("seed", c.sweep.seed),
+                  }),
+    };
   };
+  // `cpu:` holds overrides in the same layout as the top level; it is always checked (unknown
+  // keys are errors) but applied only when the resolved device is the CPU.
+  YAML::Node cpu_node;
+  int cpu_line = 0;  // 0: no `cpu:` key
+  std::vector<ConfigReader::Field> top = fields_for(cfg);
+  top.push_back({"cpu", [&](const YAML::Node& v, const std::string&, int line) {
+                   cpu_node = v;
+                   cpu_line = line;
+                 }});
   r.read_section(root, "", 1, top);
+  if (!options.device.empty()) cfg.train.device = options.device;
+  if (!options.dataset_path.empty()) cfg.dataset.path = options.dataset_path;
+  if (cpu_line > 0) {
+    RunConfig with_cpu = cfg;
+    r.read_section(cpu_node, "cpu", cpu_line, fields_for(with_cpu));
+    cfg.has_cpu_overrides = true;
+    const bool on_cpu =
+        cfg.train.device == "cpu" || (cfg.train.device == "auto" && !device::available());
+    if (options.apply_cpu_overrides && on_cpu) {
+      with_cpu.train.device = cfg.train.device;
+      if (!options.dataset_path.empty()) with_cpu.dataset.path = options.dataset_path;
+      with_cpu.has_cpu_overrides = true;
+      with_cpu.cpu_overrides_applied = true;
+      cfg = with_cpu;
+    }
+  }
   check_cross_key_rules(r, cfg);
   return cfg;
 }

@@ -1,0 +1,43 @@
+// The run report (DESIGN §2 "report"): <run>/report/index.html, a self-contained folder that opens
+// from disk with no network. It reads what the earlier stages wrote into the run folder
+// (dataset.safetensors, metrics.json, projections.safetensors, deconv/map_NNN.png, sweep.csv,
+// best_maps.csv) and shows: the dataset and its split, training curves and the confusion matrix,
+// the AU → map table with projections, receptive fields, example face crops, distance, margin,
+// p-value and the ground-truth region score (aulens/ground_truth.h), the distance of every map
+// per AU (charts), and a sortable gallery of all maps. Charts use Chart.js copied from the Debian
+// package libjs-chart.js; the data is JSON inside the page (browsers refuse fetch() from file://);
+// every dataset-derived string is HTML-escaped. A missing input is a note in the report, not an
+// error, except the dataset cache. Face-crop PNGs need OpenCV; without it the report says so.
+//
+// The ground-truth columns (region_share, region_baseline, region_hit) are also appended to
+// best_maps.csv (rewritten in place; rerunning replaces them).
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aulens/config.h"
+#include "aulens/ground_truth.h"
+
+namespace aulens {
+
+struct ReportResult {
+  std::filesystem::path index_html;
+  std::vector<RegionScore> ground_truth;  // one per AU of best_maps.csv that could be scored
+  int hits = 0, scored = 0;
+  double hit_rate = 0.0;           // hits / scored (0 when none scored)
+  std::vector<std::string> notes;  // inputs that were missing, what was left out
+};
+
+// Writes run_dir/report/ (index.html, chart.umd.js, img/*.png) from the outputs in run_dir.
+ReportResult write_report(const RunConfig& cfg, const std::filesystem::path& run_dir);
+
+// &, <, >, " and ' as entities.
+std::string html_escape(std::string_view text);
+
+// Where libjs-chart.js put the UMD build (chart.umd.js or chart.min.js), or "" when absent.
+std::filesystem::path find_chart_js();
+
+}  // namespace aulens

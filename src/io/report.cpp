@@ -1,0 +1,438 @@
+// The run report (aulens/report.h): gathers the run folder's outputs into one JSON document,
+// writes the PNGs (face crops, projections, map strips), copies Chart.js and writes index.html
+// (the page itself is report_page.cpp).
+#include "aulens/report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <sstream>
+
+#include "aulens/atomic_file.h"
+#include "aulens/check.h"
+#include "aulens/dataset.h"
+#include "aulens/receptive_field.h"
+#include "aulens/safetensors.h"
+#include "report_inputs.h"
+#include "report_page.h"
+#ifdef AULENS_HAVE_OPENCV
+#include "data/report_images.h"
+#endif
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace aulens {
+
+using report_detail::as_f32;
+using report_detail::as_i32;
+
+std::string html_escape(std::string_view text) {
+  std::string s;
+  s.reserve(text.size());
+  for (const char c : text) {
+    switch (c) {
+      case '&':
+        s += "&amp;";
+        break;
+      case '<':
+        s += "&lt;";
+        break;
+      case '>':
+        s += "&gt;";
+        break;
+      case '"':
+        s += "&quot;";
+        break;
+      case '\'':
+        s += "&#39;";
+        break;
+      default:
+        s += c;
+    }
+  }
+  return s;
+}
+
+fs::path find_chart_js() {
+  if (const char* env = std::getenv("AULENS_CHART_JS"); env && *env && fs::exists(env)) return env;
+  const fs::path dir = "/usr/share/javascript/chart.js";
+  for (const char* name : {"chart.umd.js", "chart.umd.min.js", "chart.min.js", "chart.js"}) {
+    std::error_code ec;
+    if (fs::exists(dir / name, ec)) return dir / name;
+  }
+  return {};
+}
+
+namespace {
+
+double nan_to(double v, double fallback) {
+  return std::isfinite(v) ? v : fallback;
+}
+json number_or_null(double v) {
+  return std::isfinite(v) ? json(v) : json(nullptr);
+}
+
+struct ProjectionSet {
+  bool present = false;
+  Tensor projections;  // (K,n,32,32) f32
+  Tensor origins;      // (K,n,2) i32 (y, x) in the input frame
+  Tensor top_images;   // (K,n) i32
+  Tensor top_values;   // (K,n) f32 (may be undefined)
+  int maps = 0, n = 0;
+};
+
+ProjectionSet load_projections(const fs::path& run_dir, std::vector<std::string>& notes) {
+  ProjectionSet p;
+  const fs::path file = run_dir / "projections.safetensors";
+  if (!fs::exists(file)) {
+    notes.push_back("projections.safetensors is missing: no projections (run `aulens visualize`)");
+    return p;
+  }
+  SafeTensors st = load_safetensors(file);
+  for (const char* name : {"projections", "origins", "top_images"})
+    AULENS_CHECK(st.tensors.count(name), file.string() + ": no tensor '" + name + "'");
+  p.projections = as_f32(st.tensors.at("projections"));
+  p.origins = as_i32(st.tensors.at("origins"));
+  p.top_images = as_i32(st.tensors.at("top_images"));
+  if (st.tensors.count("top_values")) p.top_values = as_f32(st.tensors.at("top_values"));
+  AULENS_CHECK(p.projections.rank() == 4 && p.projections.dim(2) == kWindow &&
+                   p.projections.dim(3) == kWindow,
+               file.string() + ": 'projections' must be (K,n,32,32)");
+  p.maps = static_cast<int>(p.projections.dim(0));
+  p.n = static_cast<int>(p.projections.dim(1));
+  p.present = true;
+  return p;
+}
+
+int au_column(const Dataset& data, std::int32_t au) {
+  const auto it = std::find(data.au_ids.begin(), data.au_ids.end(), au);
+  return it == data.au_ids.end() ? -1 : static_cast<int>(it - data.au_ids.begin());
+}
+
+#ifdef AULENS_HAVE_OPENCV
+// The network's input view of image `image` (the centre input_size crop), as a tile.
+ReportTile input_tile(const Dataset& data, int image, int input_size) {
+  const int s = data.crop_size, off = (s - input_size) / 2;
+  ReportTile t;
+  t.h = t.w = input_size;
+  t.grey.resize(static_cast<std::size_t>(input_size) * input_size);
+  const std::uint8_t* crop =
+      data.crops.data<std::uint8_t>() + static_cast<std::int64_t>(image) * s * s;
+  for (int y = 0; y < input_size; ++y)
+    for (int x = 0; x < input_size; ++x) t.grey[y * input_size + x] = crop[(y + off) * s + x + off];
+  return t;
+}
+
+ReportBox crop_box_in_input(const float* box, float off, std::uint8_t r, std::uint8_t g,
+                            std::uint8_t b) {
+  return {box[0] - off, box[1] - off, box[2] - off, box[3] - off, r, g, b};
+}
+
+// Top-n projections of `map` over the input crops: heat, receptive field (cyan), the AU region
+// (green: the image's own box; yellow: the AU's median box).
+void write_projection_strip(const fs::path& png, const Dataset& data, const ProjectionSet& p,
+                            int map, int column, const std::array<float, 4>& median,
+                            int input_size) {
+  const float off = static_cast<float>((data.crop_size - input_size) / 2);
+  std::vector<ReportTile> tiles;
+  const std::int32_t* images = p.top_images.data<std::int32_t>();
+  const std::int32_t* origins = p.origins.data<std::int32_t>();
+  const float* windows = p.projections.data<float>();
+  const std::int64_t a = data.au_regions.defined() ? data.au_regions.dim(1) : 0;
+  for (int r = 0; r < p.n; ++r) {
+    const std::int64_t slot = static_cast<std::int64_t>(map) * p.n + r;
+    const int image = images[slot];
+    if (image < 0 || image >= data.size()) continue;
+    ReportTile t = input_tile(data, image, input_size);
+    t.heat.assign(t.grey.size(), 0.0f);
+    const int oy = origins[slot * 2], ox = origins[slot * 2 + 1];
+    for (int i = 0; i < kWindow; ++i)
+      for (int j = 0; j < kWindow; ++j) {
+        const int y = oy + i, x = ox + j;
+        if (y >= 0 && y < input_size && x >= 0 && x < input_size)
+          t.heat[y * input_size + x] = windows[slot * kWindow * kWindow + i * kWindow + j];
+      }
+    t.boxes.push_back({static_cast<float>(ox), static_cast<float>(oy),
+                       static_cast<float>(ox + kWindow), static_cast<float>(oy + kWindow), 0, 200,
+                       255});
+    if (column >= 0 && a > 0) {
+      const float* own =
+          data.au_regions.data<float>() + (static_cast<std::int64_t>(image) * a + column) * 4;
+      if (own[0] != kNoRegion) {
+        t.boxes.push_back(crop_box_in_input(own, off, 0, 230, 0));
+      } else if (median[0] != kNoRegion) {
+        t.boxes.push_back(crop_box_in_input(median.data(), off, 255, 220, 0));
+      }
+    }
+    tiles.push_back(std::move(t));
+  }
+  if (!tiles.empty()) write_tile_strip(png, tiles, 2);
+}
+
+// Up to `count` face crops carrying the AU (strongest intensity first), its box in green.
+bool write_example_strip(const fs::path& png, const Dataset& data, int column, int count) {
+  const std::int64_t m = data.size(), a = data.aus.dim(1);
+  const float* aus = data.aus.data<float>();
+  std::vector<int> carrying;
+  for (std::int64_t i = 0; i < m; ++i)
+    if (au_present(aus[i * a + column])) carrying.push_back(static_cast<int>(i));
+  if (carrying.empty()) return false;
+  std::stable_sort(carrying.begin(), carrying.end(), [&](int x, int y) {
+    return aus[static_cast<std::int64_t>(x) * a + column] >
+           aus[static_cast<std::int64_t>(y) * a + column];
+  });
+  // Spread the picks over subjects: at most one image per subject while others remain.
+  std::vector<int> picks, seen_subjects;
+  const std::int32_t* subject = data.subject.data<std::int32_t>();
+  for (const int i : carrying) {
+    if (static_cast<int>(picks.size()) == count) break;
+    if (std::find(seen_subjects.begin(), seen_subjects.end(), subject[i]) != seen_subjects.end())
+      continue;
+    seen_subjects.push_back(subject[i]);
+    picks.push_back(i);
+  }
+  std::vector<ReportTile> tiles;
+  const int s = data.crop_size;
+  for (const int i : picks) {
+    ReportTile t;
+    t.h = t.w = s;
+    const std::uint8_t* crop =
+        data.crops.data<std::uint8_t>() + static_cast<std::int64_t>(i) * s * s;
+    t.grey.assign(crop, crop + static_cast<std::int64_t>(s) * s);
+    if (data.au_regions.defined()) {
+      const float* box =
+          data.au_regions.data<float>() + (static_cast<std::int64_t>(i) * a + column) * 4;
+      if (box[0] != kNoRegion) t.boxes.push_back({box[0], box[1], box[2], box[3], 0, 230, 0});
+    }
+    tiles.push_back(std::move(t));
+  }
+  write_tile_strip(png, tiles, 2);
+  return true;
+}
+
+// The top-n projection windows of one map, each scaled to ±max as grey (the deconvnet view).
+void write_map_strip(const fs::path& png, const ProjectionSet& p, int map) {
+  std::vector<ReportTile> tiles;
+  for (int r = 0; r < p.n; ++r) {
+    const float* w = p.projections.data<float>() +
+                     (static_cast<std::int64_t>(map) * p.n + r) * kWindow * kWindow;
+    float peak = 0.0f;
+    for (int i = 0; i < kWindow * kWindow; ++i) peak = std::max(peak, std::fabs(w[i]));
+    ReportTile t;
+    t.h = t.w = kWindow;
+    t.grey.resize(kWindow * kWindow);
+    for (int i = 0; i < kWindow * kWindow; ++i)
+      t.grey[i] =
+          static_cast<std::uint8_t>(std::lround(128.0f + (peak > 0 ? 127.0f * w[i] / peak : 0.0f)));
+    tiles.push_back(std::move(t));
+  }
+  write_tile_strip(png, tiles, 2);
+}
+#endif
+
+std::string au_label(std::int32_t au) {
+  return "AU" + std::to_string(au);
+}
+
+}  // namespace
+
+ReportResult write_report(const RunConfig& cfg, const fs::path& run_dir) {
+  ReportResult result;
+  std::vector<std::string>& notes = result.notes;
+  const fs::path out = run_dir / "report";
+  const fs::path img = out / "img";
+  fs::create_directories(img);
+  const int input_size = cfg.model.input_size;
+
+  // ---- the dataset and its split ----
+  const fs::path cache_file = run_dir / "dataset.safetensors";
+  AULENS_CHECK(fs::exists(cache_file),
+               cache_file.string() + " does not exist: run `aulens prepare` first");
+  const DatasetCache cache = load_dataset_cache(cache_file);
+  const Dataset& data = cache.data;
+  const Split& split = cache.split;
+  json doc;
+  doc["run_dir"] = run_dir.string();
+  doc["config_file"] = cfg.source_file.string();
+  doc["cpu_sized"] = cfg.cpu_overrides_applied;
+  doc["model"] = {{"conv1", cfg.model.conv1}, {"conv2", cfg.model.conv2},
+                  {"conv3", cfg.model.conv3}, {"fc", cfg.model.fc},
+                  {"input_size", input_size}, {"classes", cfg.model.classes}};
+  {
+    json d;
+    d["source"] = data.source;
+    d["root"] = data.root;
+    d["images"] = data.size();
+    d["subjects"] = data.subject_names.size();
+    d["crop_size"] = data.crop_size;
+    d["issues"] = data.issues.size();
+    d["summary"] = dataset_summary(data, split);
+    std::vector<std::int64_t> per_class(data.class_names.size(), 0);
+    const std::int32_t* labels = data.labels.data<std::int32_t>();
+    for (std::int64_t i = 0; i < data.size(); ++i)
+      if (labels[i] >= 0 && labels[i] < static_cast<int>(per_class.size())) ++per_class[labels[i]];
+    d["class_names"] = data.class_names;
+    d["class_counts"] = per_class;
+    json au_counts = json::array();
+    const std::int64_t a = data.aus.defined() ? data.aus.dim(1) : 0;
+    for (std::int64_t j = 0; j < a; ++j) {
+      std::int64_t count = 0;
+      for (std::int64_t i = 0; i < data.size(); ++i)
+        if (au_present(data.aus.data<float>()[i * a + j])) ++count;
+      au_counts.push_back({{"au", data.au_ids[j]}, {"images", count}});
+    }
+    d["au_counts"] = au_counts;
+    // Subjects in both splits (the random_200 protocol), counted rather than trusted.
+    const std::int32_t* subject = data.subject.data<std::int32_t>();
+    std::vector<char> in_train(data.subject_names.size(), 0);
+    for (const auto i : split.train) in_train[subject[i]] = 1;
+    std::vector<char> shared(data.subject_names.size(), 0);
+    for (const auto i : split.test)
+      if (in_train[subject[i]]) shared[subject[i]] = 1;
+    d["split"] = {{"protocol", split.protocol},
+                  {"train", split.train.size()},
+                  {"test", split.test.size()},
+                  {"subject_overlapping", split.subject_overlapping},
+                  {"shared_subjects", std::accumulate(shared.begin(), shared.end(), 0)}};
+    doc["dataset"] = d;
+  }
+
+  // ---- training ----
+  const fs::path metrics_file = run_dir / "metrics.json";
+  if (fs::exists(metrics_file)) {
+    std::ifstream in(metrics_file);
+    try {
+      doc["training"] = json::parse(in);
+    } catch (const std::exception& e) {
+      throw Error(metrics_file.string() + ": not valid JSON: " + e.what());
+    }
+  } else {
+    notes.push_back("metrics.json is missing: no training curves (run `aulens train`)");
+  }
+
+  // ---- sweep, projections, ground truth ----
+  const report_detail::SweepTable sweep = report_detail::read_sweep(run_dir, notes);
+  const ProjectionSet proj = load_projections(run_dir, notes);
+#ifndef AULENS_HAVE_OPENCV
+  notes.push_back("this build has no OpenCV: the report has no face-crop or projection images");
+#endif
+  const bool has_regions = data.au_regions.defined() && data.au_regions.numel() > 0;
+  json aus = json::array();
+  for (const report_detail::BestMap& b : sweep.best) {
+    json row;
+    row["au"] = b.au;
+    row["label"] = au_label(b.au);
+    row["name"] = b.name;
+    row["map"] = b.map;
+    row["distance"] = number_or_null(b.distance);
+    row["margin"] = number_or_null(b.margin);
+    row["p_value"] = number_or_null(b.p_value);
+    row["with"] = b.with;
+    row["without"] = b.without;
+    const auto it = std::find(sweep.au_ids.begin(), sweep.au_ids.end(), b.au);
+    if (it != sweep.au_ids.end()) {
+      const std::size_t r = static_cast<std::size_t>(it - sweep.au_ids.begin());
+      json distances = json::array();
+      for (int k = 0; k < sweep.maps; ++k)
+        distances.push_back(number_or_null(sweep.distance[r * sweep.maps + k]));
+      row["distances"] = distances;
+    }
+    const int column = au_column(data, b.au);
+    if (proj.present && b.map >= 0 && b.map < proj.maps && column >= 0 && has_regions) {
+      const RegionScore score = score_region(proj.projections, proj.origins, proj.top_images, data,
+                                             column, b.map, input_size);
+      if (score.scored) {
+        result.ground_truth.push_back(score);
+        ++result.scored;
+        if (score.hit) ++result.hits;
+        row["region"] = {{"share", score.share},
+                         {"baseline", score.baseline},
+                         {"hit", score.hit},
+                         {"images", score.images},
+                         {"own_region", score.own_region}};
+      }
+    }
+#ifdef AULENS_HAVE_OPENCV
+    const std::string stem = "au_" + std::to_string(b.au);
+    if (column >= 0 && write_example_strip(img / (stem + "_examples.png"), data, column, 4))
+      row["examples_png"] = "img/" + stem + "_examples.png";
+    if (proj.present && b.map >= 0 && b.map < proj.maps) {
+      const auto median = column >= 0 && has_regions
+                              ? median_region(data, column)
+                              : std::array<float, 4>{kNoRegion, kNoRegion, kNoRegion, kNoRegion};
+      write_projection_strip(img / (stem + "_projections.png"), data, proj, b.map, column, median,
+                             input_size);
+      row["projections_png"] = "img/" + stem + "_projections.png";
+    }
+#endif
+    char deconv_name[32];
+    std::snprintf(deconv_name, sizeof(deconv_name), "map_%03d.png", b.map);
+    if (b.map >= 0 && fs::exists(run_dir / "deconv" / deconv_name)) {
+      fs::copy_file(run_dir / "deconv" / deconv_name, img / ("deconv_" + std::string(deconv_name)),
+                    fs::copy_options::overwrite_existing);
+      row["deconv_png"] = "img/deconv_" + std::string(deconv_name);
+    }
+    aus.push_back(row);
+  }
+  doc["aus"] = aus;
+  result.hit_rate = result.scored > 0 ? static_cast<double>(result.hits) / result.scored : 0.0;
+  doc["ground_truth"] = {{"hits", result.hits},
+                         {"scored", result.scored},
+                         {"hit_rate", result.hit_rate},
+                         {"threshold", kGroundTruthHitShare},
+                         {"available", has_regions}};
+
+  // ---- gallery: every map, with its strongest AU ----
+  json maps = json::array();
+  const int map_count = proj.present ? proj.maps : sweep.maps;
+  for (int k = 0; k < map_count; ++k) {
+    json m;
+    m["map"] = k;
+    double best = -1.0;
+    std::int32_t best_au = -1;
+    for (std::size_t r = 0; r < sweep.au_ids.size() && k < sweep.maps; ++r) {
+      const double d = nan_to(sweep.distance[r * sweep.maps + k], -1.0);
+      if (d > best) {
+        best = d;
+        best_au = sweep.au_ids[r];
+      }
+    }
+    m["score"] = best >= 0 ? json(best) : json(nullptr);
+    m["au"] = best_au >= 0 ? json(au_label(best_au)) : json(nullptr);
+    if (proj.present && proj.top_values.defined())
+      m["top_value"] = proj.top_values.data<float>()[static_cast<std::int64_t>(k) * proj.n];
+#ifdef AULENS_HAVE_OPENCV
+    if (proj.present) {
+      char name[32];
+      std::snprintf(name, sizeof(name), "map_%03d.png", k);
+      write_map_strip(img / name, proj, k);
+      m["png"] = std::string("img/") + name;
+    }
+#endif
+    maps.push_back(m);
+  }
+  doc["maps"] = maps;
+  doc["notes"] = notes;
+
+  // ---- Chart.js and the page ----
+  const fs::path chart_js = find_chart_js();
+  if (chart_js.empty()) {
+    notes.push_back("Chart.js not found (install the Debian package libjs-chart.js): no charts");
+    doc["notes"] = notes;
+  } else {
+    fs::copy_file(chart_js, out / "chart.js", fs::copy_options::overwrite_existing);
+  }
+  result.index_html = out / "index.html";
+  write_file_atomically(result.index_html, report_detail::render_page(doc, !chart_js.empty()));
+
+  const fs::path best_csv = run_dir / "best_maps.csv";
+  if (fs::exists(best_csv) && has_regions && proj.present)
+    report_detail::append_ground_truth_columns(best_csv, result.ground_truth);
+  return result;
+}
+
+}  // namespace aulens

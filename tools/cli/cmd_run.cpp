@@ -1,0 +1,157 @@
+// `aulens run CONFIG [--force] [--device D] [--dataset PATH]`: every stage of DESIGN §2 into the
+// config's output folder: synth (synthetic source only), prepare, train, visualize, sweep, report.
+// A stage whose stamp (stamps.h) matches its inputs and whose outputs exist is skipped; --force
+// reruns all. A killed run resumes: finished stages are skipped and training continues from its
+// last checkpoint when the interrupted training had the same inputs.
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+
+#include "aulens/atomic_file.h"
+#include "aulens/check.h"
+#include "aulens/config.h"
+#include "command.h"
+#include "stages.h"
+#include "stamps.h"
+
+namespace fs = std::filesystem;
+
+namespace aulens::cli {
+namespace {
+
+struct RunArgs {
+  std::string config_file;
+  std::string device;
+  std::string dataset;
+  bool force = false;
+};
+
+struct StageSpec {
+  std::string name;
+  std::vector<std::string> config_sections;  // what it reads from the config
+  std::vector<std::string> upstream;         // stages whose stamps it depends on
+  std::vector<fs::path> outputs;             // relative to the run folder (or absolute)
+  std::function<void(bool resume)> run;
+};
+
+// The hash of a stage's inputs: its config sections, the upstream stamps, extra (outside files).
+std::string inputs_hash(const RunConfig& cfg, const fs::path& run_dir, const StageSpec& stage,
+                        std::uint64_t extra) {
+  std::uint64_t h = hash_bytes(stage.name + "\n" + config_sections(cfg, stage.config_sections));
+  for (const std::string& up : stage.upstream) {
+    const Stamp stamp = read_stamp(run_dir, up);
+    AULENS_CHECK(!stamp.inputs_hash.empty(), "stage " + stage.name + " needs stage " + up +
+                                                 " to have finished (no " +
+                                                 stamp_path(run_dir, up).string() + ")");
+    h = hash_bytes(up + " " + stamp.inputs_hash + "\n", h);
+  }
+  return hex(hash_bytes(std::to_string(extra), h));
+}
+
+// What outside the run folder the dataset stage reads: the CK+ tree, the manifest CSV.
+std::uint64_t external_input_hash(const RunConfig& cfg) {
+  if (cfg.dataset.source == "synthetic") return 0;
+  const fs::path path = dataset_path(cfg);
+  AULENS_CHECK(fs::exists(path), "dataset " + path.string() + " does not exist");
+  return fs::is_directory(path) ? hash_tree_listing(path, 1) : hash_file(path, 1);
+}
+
+void run_all(const RunArgs& args) {
+  LoadOptions options;
+  options.device = args.device;
+  options.dataset_path = args.dataset;
+  const RunConfig cfg = load_config(args.config_file, options);
+  const fs::path run_dir = cfg.output;
+  fs::create_directories(run_dir);
+  // The resolved config (cpu overrides applied, device and dataset path filled in): what every
+  // stage of this run reads, also the ones run as subcommands.
+  const fs::path resolved = run_dir / "config.yaml";
+  write_file_atomically(resolved, config_to_yaml(cfg));
+  std::cout << "aulens run: " << args.config_file << " → " << run_dir.string() << " (device "
+            << cfg.train.device
+            << (cfg.cpu_overrides_applied ? ", CPU-sized: the config's cpu: section applied" : "")
+            << ")\n";
+
+  const fs::path data_dir = dataset_path(cfg);
+  std::vector<StageSpec> stages;
+  if (cfg.dataset.source == "synthetic") {
+    stages.push_back(
+        {"synth", {"dataset.synth", "dataset.path"}, {}, {data_dir / "README.txt"}, [&](bool) {
+           synth_stage(cfg.dataset.synth, data_dir);
+         }});
+  }
+  stages.push_back({"prepare",
+                    {"dataset"},
+                    cfg.dataset.source == "synthetic" ? std::vector<std::string>{"synth"}
+                                                      : std::vector<std::string>{},
+                    {"dataset.safetensors"},
+                    [&](bool) { prepare_stage(cfg); }});
+  stages.push_back(
+      {"train",
+       {"model", "train"},
+       {"prepare"},
+       {"checkpoints/best.safetensors", "checkpoints/last.safetensors", "metrics.json"},
+       [&](bool resume) { train_stage(cfg, resume); }});
+  stages.push_back({"visualize",
+                    {"model", "visualize"},
+                    {"train"},
+                    {"records.safetensors", "topk.csv", "projections.safetensors"},
+                    [&](bool) { run_subcommand("visualize", {resolved.string()}); }});
+  stages.push_back({"sweep",
+                    {"sweep"},
+                    {"prepare", "visualize"},
+                    {"sweep.csv", "best_maps.csv", "sweep.safetensors"},
+                    [&](bool) { run_subcommand("sweep", {resolved.string()}); }});
+  stages.push_back({"report",
+                    {"dataset", "model", "train", "visualize", "sweep"},
+                    {"prepare", "train", "visualize", "sweep"},
+                    {"report/index.html"},
+                    [&](bool) { report_stage(cfg); }});
+
+  const auto run_start = std::chrono::steady_clock::now();
+  for (const StageSpec& stage : stages) {
+    const std::uint64_t extra = stage.name == "prepare" ? external_input_hash(cfg) : 0;
+    const Stamp stamp{stage.name, inputs_hash(cfg, run_dir, stage, extra), stage.outputs};
+    if (!args.force && stamp_current(run_dir, stamp)) {
+      std::cout << "== " << stage.name << ": up to date, skipped\n" << std::flush;
+      continue;
+    }
+    // Training that was interrupted with the same inputs continues from its last checkpoint.
+    const std::string started = stage.name + ".started";
+    const bool resume =
+        !args.force && read_stamp(run_dir, started).inputs_hash == stamp.inputs_hash;
+    std::cout << "== " << stage.name << (resume ? " (resuming)" : "") << "\n" << std::flush;
+    const auto start = std::chrono::steady_clock::now();
+    remove_stamp(run_dir, stage.name);
+    write_stamp(run_dir, Stamp{started, stamp.inputs_hash, {}});
+    stage.run(resume);
+    write_stamp(run_dir, stamp);
+    remove_stamp(run_dir, started);
+    char line[128];
+    std::snprintf(line, sizeof(line), "== %s: done in %.1f s\n", stage.name.c_str(),
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    std::cout << line << std::flush;
+  }
+  char line[128];
+  std::snprintf(line, sizeof(line), "aulens run: finished in %.1f s; open %s\n",
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count(),
+                (run_dir / "report" / "index.html").string().c_str());
+  std::cout << line;
+}
+
+const CommandRegistrar kRun([](CLI::App& app) {
+  auto args = std::make_shared<RunArgs>();
+  auto* cmd = app.add_subcommand(
+      "run", "Run every stage (synth, prepare, train, visualize, sweep, report) of a config");
+  cmd->add_option("config", args->config_file, "the run configuration (YAML)")->required();
+  cmd->add_option("--device", args->device, "cuda, cpu or auto (overrides train.device)")
+      ->check(CLI::IsMember({"cuda", "cpu", "auto"}));
+  cmd->add_option("--dataset", args->dataset,
+                  "the CK+ folder or manifest CSV (overrides dataset.path)");
+  cmd->add_flag("--force", args->force, "rerun every stage, even those that are up to date");
+  cmd->callback([args] { run_all(*args); });
+});
+
+}  // namespace
+}  // namespace aulens::cli

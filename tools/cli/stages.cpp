@@ -1,0 +1,127 @@
+// The stage functions shared by `aulens <stage>` and `aulens run` (see stages.h).
+#include "stages.h"
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include "aulens/check.h"
+#include "aulens/dataset.h"
+#include "aulens/device.h"
+#include "aulens/report.h"
+#include "aulens/trainer.h"
+#include "command.h"
+#ifdef AULENS_HAVE_OPENCV
+#include "aulens/synth.h"
+#endif
+
+namespace fs = std::filesystem;
+
+namespace aulens::cli {
+
+fs::path dataset_path(const RunConfig& cfg) {
+  if (!cfg.dataset.path.empty()) return cfg.dataset.path;
+  if (cfg.dataset.source == "synthetic") return cfg.output / "synthetic";
+  throw Error("dataset.path is empty: set it to the " +
+              std::string(cfg.dataset.source == "manifest" ? "manifest CSV" : "CK+ root folder"));
+}
+
+void synth_stage(const SynthConfig& synth, const fs::path& out) {
+#ifdef AULENS_HAVE_OPENCV
+  const auto summary = generate_synthetic(synth, out, [](int done, int total) {
+    std::cerr << "\rsynth: subjects " << done << "/" << total << std::flush;
+    if (done == total) std::cerr << "\n";
+  });
+  std::cout << format_summary(summary);
+#else
+  (void)synth;
+  (void)out;
+  throw Error("aulens synth needs OpenCV; this build has none (AULENS_OPENCV=OFF?)");
+#endif
+}
+
+void prepare_stage(const RunConfig& cfg) {
+  const fs::path path = dataset_path(cfg);
+  std::error_code ec;
+  if (cfg.dataset.source == "synthetic" && !fs::exists(path / "cohn-kanade-images", ec))
+    throw Error("the synthetic dataset '" + path.string() +
+                "' does not exist: run `aulens synth --out " + path.string() + "` first");
+  std::cout << "reading " << cfg.dataset.source << " dataset " << path << "\n" << std::flush;
+  const auto start = std::chrono::steady_clock::now();
+  auto last_report = start;
+  const ProgressFn progress = [&](std::size_t done, std::size_t total) {
+    const auto now = std::chrono::steady_clock::now();
+    if (done == total || now - last_report > std::chrono::seconds(2)) {
+      last_report = now;
+      std::cout << "  " << done << "/" << total << " "
+                << (cfg.dataset.source == "manifest" ? "rows" : "sequences") << " read\n"
+                << std::flush;
+    }
+  };
+  const Dataset data = read_dataset(path, cfg.dataset, progress);
+  const Split split = make_split(data, cfg.dataset);
+  const fs::path out = cfg.output / "dataset.safetensors";
+  save_dataset_cache(out, data, split, config_to_yaml(cfg));
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cout << dataset_summary(data, split);
+  std::cout << "wrote " << out << " in " << seconds << " s\n";
+}
+
+void train_stage(const RunConfig& cfg, bool resume) {
+  const fs::path cache = cfg.output / "dataset.safetensors";
+  if (!fs::exists(cache)) {
+    throw Error(cache.string() + " does not exist: run `aulens prepare " +
+                cfg.source_file.string() + "` first");
+  }
+  const DatasetCache dataset = load_dataset_cache(cache);
+  const Device device = resolve_device(cfg.train.device);
+  std::cout << "training on " << device_name(device)
+            << (device == Device::cuda ? std::string(" (") + device::describe() + ")"
+                                       : std::string())
+            << ": " << dataset.split.train.size() << " training images, "
+            << dataset.split.test.size() << " held-out images, split " << dataset.split.protocol
+            << (dataset.split.subject_overlapping ? " (SUBJECT-OVERLAPPING: test subjects are also "
+                                                    "in training)"
+                                                  : "")
+            << "\n";
+  TrainOptions options;
+  options.out_dir = cfg.output;
+  options.resume = resume;
+  const TrainReport report = train_network(cfg, dataset.data, dataset.split, options);
+  std::cout << "stopped (" << report.stop_reason << ") after " << report.history.size()
+            << " epochs; best held-out accuracy " << report.best_accuracy << " at epoch "
+            << report.best_epoch << " (chance " << 1.0 / cfg.model.classes << ")\n"
+            << "wrote " << (cfg.output / "checkpoints").string() << "/{last,best}.safetensors and "
+            << (cfg.output / "metrics.json").string() << "\n";
+}
+
+void report_stage(const RunConfig& cfg) {
+  const ReportResult result = write_report(cfg, cfg.output);
+  for (const std::string& note : result.notes) std::cout << "report: " << note << "\n";
+  if (result.scored > 0) {
+    char line[160];
+    std::snprintf(line, sizeof(line),
+                  "ground truth: %d of %d AUs hit (best map's projection energy > 50%% inside the "
+                  "AU region), hit rate %.2f\n",
+                  result.hits, result.scored, result.hit_rate);
+    std::cout << line;
+  }
+  std::cout << "wrote " << result.index_html.string() << "\n";
+}
+
+void run_subcommand(const std::string& name, const std::vector<std::string>& args) {
+  CLI::App app{"aulens"};
+  app.require_subcommand(1);
+  for (const auto& setup : commands()) setup(app);
+  bool known = false;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+    known = known || sub->get_name() == name;
+  AULENS_CHECK(known, "this build has no `aulens " + name + "` stage yet");
+  std::vector<std::string> argv = {name};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<std::string> reversed(argv.rbegin(), argv.rend());  // CLI11 takes them reversed
+  app.parse(reversed);
+}
+
+}  // namespace aulens::cli

@@ -1,0 +1,30 @@
+// The stages of DESIGN §2 as functions of a resolved run configuration, shared by the one-stage
+// commands (`aulens prepare`, `aulens train`, …; tools/cli/cmd_<stage>.cpp) and `aulens run`
+// (tools/cli/cmd_run.cpp), so both do exactly the same work.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "aulens/config.h"
+
+namespace aulens::cli {
+
+// Where the dataset lives: dataset.path, or for the synthetic set without a path
+// <output>/synthetic.
+std::filesystem::path dataset_path(const RunConfig& cfg);
+
+// synth: writes the synthetic CK+-layout dataset described by `synth` to `out`.
+void synth_stage(const SynthConfig& synth, const std::filesystem::path& out);
+// prepare: reads the dataset, makes the split, writes <output>/dataset.safetensors.
+void prepare_stage(const RunConfig& cfg);
+// train: <output>/checkpoints/{last,best}.safetensors, metrics.json (resume: continue from last).
+void train_stage(const RunConfig& cfg, bool resume);
+// report: <output>/report/index.html and the ground-truth columns of best_maps.csv.
+void report_stage(const RunConfig& cfg);
+
+// Runs the registered subcommand `name` in this process with `args` (as `aulens name args…`):
+// how `aulens run` calls a stage that has no shared function yet.
+void run_subcommand(const std::string& name, const std::vector<std::string>& args);
+
+}  // namespace aulens::cli

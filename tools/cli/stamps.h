@@ -1,0 +1,42 @@
+// Stage stamps for `aulens run` (tools/cli/cmd_run.cpp): <output>/.stamps/<stage>.json records a
+// hash of everything a stage read (the config sections it uses, the stamps of the stages before
+// it, the size and content hash of outside input files) and the outputs it wrote. A stage whose
+// stamp holds the same input hash and whose outputs all exist is skipped.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "aulens/config.h"
+
+namespace aulens::cli {
+
+// FNV-1a 64-bit, chainable: hash_bytes(text, hash_bytes(other)).
+std::uint64_t hash_bytes(std::string_view bytes, std::uint64_t seed = 0xcbf29ce484222325ull);
+// The size and contents of a file (throws aulens::Error naming it when it cannot be read).
+std::uint64_t hash_file(const std::filesystem::path& file, std::uint64_t seed);
+// Every file under `root` (relative path, size, modification time), in sorted order: cheap
+// enough for a CK+ tree of ten thousand images.
+std::uint64_t hash_tree_listing(const std::filesystem::path& root, std::uint64_t seed);
+// The named top-level sections of the resolved config ("dataset", "model", "dataset.synth", …)
+// as YAML text.
+std::string config_sections(const RunConfig& cfg, const std::vector<std::string>& sections);
+
+struct Stamp {
+  std::string stage;
+  std::string inputs_hash;                     // 16 hex digits
+  std::vector<std::filesystem::path> outputs;  // relative to the run folder
+};
+
+std::string hex(std::uint64_t value);
+std::filesystem::path stamp_path(const std::filesystem::path& run_dir, const std::string& stage);
+// The stamp of `stage`, or an empty Stamp (inputs_hash "") when there is none or it is unreadable.
+Stamp read_stamp(const std::filesystem::path& run_dir, const std::string& stage);
+void write_stamp(const std::filesystem::path& run_dir, const Stamp& stamp);
+void remove_stamp(const std::filesystem::path& run_dir, const std::string& stage);
+// True when the stamp of stage `stamp.stage` holds `stamp.inputs_hash` and every output exists.
+bool stamp_current(const std::filesystem::path& run_dir, const Stamp& stamp);
+
+}  // namespace aulens::cli
