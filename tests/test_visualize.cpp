@@ -224,8 +224,9 @@ TEST_F(VisualizeStage, WritesRecordsTopkAndProjectionsThatAgree) {
       const int y = std::stoi(f[5]), x = std::stoi(f[6]);
       EXPECT_EQ(v, value.data<float>()[image * k + m]) << "map " << m << " rank " << r + 1;
       EXPECT_EQ(y * grid + x, position.data<std::int32_t>()[image * k + m]);
-      if (r > 0)
+      if (r > 0) {
         EXPECT_LE(v, std::stof(rows[m * n + r - 1][4])) << "map " << m << " rank " << r + 1;
+      }
       EXPECT_EQ(top_images.data<std::int32_t>()[m * n + r], image);
       EXPECT_EQ(top_values.data<float>()[m * n + r], v);
       EXPECT_EQ(origins.data<std::int32_t>()[2 * (m * n + r)], 4 * y - 14);
@@ -233,8 +234,9 @@ TEST_F(VisualizeStage, WritesRecordsTopkAndProjectionsThatAgree) {
     }
     const float last = std::stof(rows[m * n + n - 1][4]);
     for (int i = 0; i < kImages; ++i)
-      if (!in_top[i])
+      if (!in_top[i]) {
         EXPECT_LE(value.data<float>()[i * k + m], last) << "map " << m << " image " << i;
+      }
   }
   EXPECT_LE(summary.worst_seed_mismatch, 1e-4);
 }
