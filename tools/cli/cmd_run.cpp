@@ -77,7 +77,7 @@ void run_all(const RunArgs& args) {
   std::vector<StageSpec> stages;
   if (cfg.dataset.source == "synthetic") {
     stages.push_back(
-        {"synth", {"dataset.synth", "dataset.path"}, {}, {data_dir / "README.txt"}, [&](bool) {
+        {"synth", {"dataset.synth", "dataset.path"}, {}, {fs::absolute(data_dir / "README.txt")}, [&](bool) {
            synth_stage(cfg.dataset.synth, data_dir);
          }});
   }
@@ -119,8 +119,8 @@ void run_all(const RunArgs& args) {
     }
     // Training that was interrupted with the same inputs continues from its last checkpoint.
     const std::string started = stage.name + ".started";
-    const bool resume =
-        !args.force && read_stamp(run_dir, started).inputs_hash == stamp.inputs_hash;
+    const bool resume = stage.name == "train" && !args.force &&
+                        read_stamp(run_dir, started).inputs_hash == stamp.inputs_hash;
     std::cout << "== " << stage.name << (resume ? " (resuming)" : "") << "\n" << std::flush;
     const auto start = std::chrono::steady_clock::now();
     remove_stamp(run_dir, stage.name);
