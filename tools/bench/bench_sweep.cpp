@@ -14,7 +14,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
@@ -32,17 +34,21 @@ struct Args {
   int images = 16384, maps = 256, aus = 30, permutations = 1000, repeats = 20;
   int cpu_permutations = 10;
   bool cpu = true;
+  std::string json;  // write the results here too
 };
 
 Args parse(int argc, char** argv) {
   Args a;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    auto next = [&]() -> int {
+    auto text = [&]() -> std::string {
       if (i + 1 >= argc) throw aulens::Error(arg + " needs a value");
-      return std::stoi(argv[++i]);
+      return argv[++i];
     };
-    if (arg == "--images")
+    auto next = [&]() -> int { return std::stoi(text()); };
+    if (arg == "--json")
+      a.json = text();
+    else if (arg == "--images")
       a.images = next();
     else if (arg == "--maps")
       a.maps = next();
@@ -59,7 +65,7 @@ Args parse(int argc, char** argv) {
     else
       throw aulens::Error("unknown argument " + arg +
                           " (known: --images --maps --aus --permutations --repeats "
-                          "--cpu-permutations --no-cpu)");
+                          "--cpu-permutations --no-cpu --json)");
   }
   return a;
 }
@@ -144,6 +150,11 @@ int main(int argc, char** argv) try {
   }
   std::printf("AU sweep: %d images x %d AUs x %d maps, top-%d, %d permutations\n", args.images,
               args.aus, args.maps, n, args.permutations);
+  nlohmann::json out = {{"images", args.images},
+                        {"maps", args.maps},
+                        {"aus", args.aus},
+                        {"top_n", n},
+                        {"permutations", args.permutations}};
   constexpr double kPeerSweepMs = 15.4;  // PyTorch on one H200, DESIGN §5
   double gpu_sweep = 0.0, gpu_perm = 0.0;
 #ifdef AULENS_HAVE_CUDA
@@ -160,6 +171,9 @@ int main(int argc, char** argv) try {
     std::printf(
         "  gpu permutations   %10.3f ms   (%d permutations; target <= 500 ms; %.3f ms each)\n",
         gpu_perm * 1e3, args.permutations, gpu_perm * 1e3 / args.permutations);
+    out["gpu"] = aulens::device::describe();
+    out["gpu_sweep_ms"] = gpu_sweep * 1e3;
+    out["gpu_permutations_ms"] = gpu_perm * 1e3;
   } else {
     std::printf("GPU: none (%s)\n", aulens::device::describe());
   }
@@ -173,6 +187,9 @@ int main(int argc, char** argv) try {
         median_seconds([&] { permutations<aulens::CpuOps>(b, n, args.cpu_permutations); }, false,
                        1) *
         args.permutations / std::max(1, args.cpu_permutations);
+    out["cpu_sweep_ms"] = cpu_sweep * 1e3;
+    out["cpu_permutations_ms_scaled"] = cpu_perm * 1e3;
+    out["cpu_permutations_measured"] = args.cpu_permutations;
     std::printf("  cpu sweep          %10.3f ms\n", cpu_sweep * 1e3);
     std::printf("  cpu permutations   %10.3f ms   (measured on %d, scaled to %d)\n", cpu_perm * 1e3,
                 args.cpu_permutations, args.permutations);
@@ -181,6 +198,7 @@ int main(int argc, char** argv) try {
                   cpu_perm / gpu_perm);
     }
   }
+  if (!args.json.empty()) std::ofstream(args.json) << out.dump(1);
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "aulens_bench_sweep: %s\n", e.what());
