@@ -197,10 +197,11 @@ std::string render_page(const json& doc, bool with_charts) {
   h += "<h2>Training</h2>\n";
   if (doc.contains("training")) {
     const json& t = doc["training"];
-    h += "<p>Device " + esc(t.value("device", json())) +
-         ", stopped: " + esc(t.value("stop_reason", json())) + ". Best held-out accuracy <b>" +
-         fixed(t.value("best_test_accuracy", json()), 3) + "</b> at epoch " +
-         esc(t.value("best_epoch", json())) + " (chance " +
+    const std::string stop = t.value("stop_reason", std::string());
+    h += "<p>Device " + esc(t.value("device", json())) + ", " + std::to_string(t["epochs"].size()) +
+         " epochs" + (stop.empty() ? std::string() : ", stopped: " + html_escape(stop)) +
+         ". Best held-out accuracy <b>" + fixed(t.value("best_test_accuracy", json()), 3) +
+         "</b> at epoch " + esc(t.value("best_epoch", json())) + " (chance " +
          fixed(json(1.0 / std::max<double>(1.0, t["class_names"].size())), 3) + ").</p>\n";
     h += "<div class=\"charts\"><div class=\"chartbox\"><h4>Loss</h4><canvas id=\"chart-loss\" "
          "width=\"520\" height=\"280\"></canvas></div><div class=\"chartbox\"><h4>Accuracy</h4>"
