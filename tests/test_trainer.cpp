@@ -108,6 +108,7 @@ TEST(Trainer, LearnsASeparableToyProblemAndWritesItsOutputs) {
   std::ifstream metrics(cfg.output / "metrics.json");
   const auto j = nlohmann::json::parse(metrics);
   EXPECT_EQ(j.at("epochs").size(), 8u);
+  EXPECT_EQ(j.at("stop_reason"), "max_epochs");
   EXPECT_EQ(j.at("epochs")[0].at("test_confusion").size(), 4u);
   std::int64_t confusion_total = 0;
   for (auto v : j.at("epochs")[0].at("test_confusion")) confusion_total += v.get<std::int64_t>();

@@ -139,6 +139,8 @@ class Trainer {
                             metrics_json(report, data_.class_names));
       log(progress_line(m, report));
     }
+    // Once more with the stop reason, which is known only now.
+    write_file_atomically(options_.out_dir / "metrics.json", metrics_json(report, data_.class_names));
     return report;
   }
 
