@@ -7,8 +7,12 @@
 // Per (shape, math mode) a Plan holds the descriptors and, for each of the three directions, the
 // algorithm cudnnFind* timed fastest among those that are fp32-accurate (CUDNN_FMA_MATH) — or,
 // after set_cudnn_math(true), any (TF32 tensor cores allowed) — with a workspace of at most
-// kMaxWorkspaceBytes. Plans are built on first use and cached; the workspace is one grow-only
-// buffer shared by all plans (calls are serialised on the aulens stream).
+// kMaxWorkspaceBytes. The workspace size used is the larger of what the search reported and what
+// cudnnGet*WorkspaceSize says for the chosen algorithm under the math type it runs with (the two
+// can differ when the run math is not the search math). Plans are built on first use and cached;
+// the workspace is one grow-only buffer shared by all plans (calls are serialised on the aulens
+// stream). Every call passes beta = 0: outputs are overwritten, never accumulated.
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -130,6 +134,11 @@ struct Plan {
       AULENS_CHECK(pick(results, count, allow_tf32, forward),
                    "cuDNN: no usable forward convolution algorithm for this shape");
     }
+    set_run_math(forward.math);
+    std::size_t bytes = 0;
+    AULENS_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(cuda_detail::cudnn_handle(), x, w,
+                                                               conv, y, forward.algo, &bytes));
+    forward.workspace = std::max(forward.workspace, bytes);
   }
   void choose_backward_data() {
     if (backward_data.chosen) return;
@@ -146,6 +155,11 @@ struct Plan {
       AULENS_CHECK(pick(results, count, allow_tf32, backward_data),
                    "cuDNN: no usable backward-data convolution algorithm for this shape");
     }
+    set_run_math(backward_data.math);
+    std::size_t bytes = 0;
+    AULENS_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(
+        cuda_detail::cudnn_handle(), w, y, conv, x, backward_data.algo, &bytes));
+    backward_data.workspace = std::max(backward_data.workspace, bytes);
   }
   void choose_backward_filter() {
     if (backward_filter.chosen) return;
@@ -162,6 +176,11 @@ struct Plan {
       AULENS_CHECK(pick(results, count, allow_tf32, backward_filter),
                    "cuDNN: no usable backward-filter convolution algorithm for this shape");
     }
+    set_run_math(backward_filter.math);
+    std::size_t bytes = 0;
+    AULENS_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(
+        cuda_detail::cudnn_handle(), x, y, conv, w, backward_filter.algo, &bytes));
+    backward_filter.workspace = std::max(backward_filter.workspace, bytes);
   }
 };
 

@@ -1,8 +1,13 @@
 // GPU convolution kernels against their CPU twin (CpuOps, src/cpu/conv2d.cpp): the hand-written
 // kernels (CudaOps, cuda/conv2d*.cu) and the cuDNN backend (CudnnConv, fp32 and TF32), at small
 // odd shapes that exercise every kernel path and edge, and at the network's layer shapes with a
-// small batch. Inputs are fresh random values (the seed is printed on failure); GPU outputs are
-// poisoned with NaN (0xFF bytes) before each call, so an element a kernel never writes fails.
+// small batch, and conv2/conv3 backward-filter at the training batch of 64 (where the split
+// reduction runs many splits, each spanning several images). Inputs are fresh random values (the
+// seed is printed on failure); GPU outputs are poisoned with NaN (0xFF bytes) before the first
+// call, so an element a kernel never writes fails. Every op is called TWICE into the same output
+// and compared with the CPU twin after each call (a kernel or scratch buffer that accumulates
+// instead of overwriting fails the second comparison), and the inputs are read back afterwards
+// (a call that writes into its inputs fails).
 // Pass criterion per element: |gpu − cpu| ≤ atol + rtol·|cpu|, with atol scaled by the RMS of the
 // reference; the worst element and its (n|k, c|k, y|r, x|s) index are reported.
 //
@@ -17,6 +22,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "aulens/cudnn_conv.h"
@@ -44,6 +50,12 @@ class DeviceFloats {
   void poison() {
     ASSERT_EQ(cudaMemset(ptr_, 0xFF, bytes()), cudaSuccess);
     ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  }
+  // True when the buffer still holds `values` bit for bit.
+  bool holds(const std::vector<float>& values) const {
+    const std::vector<float> now = download();
+    return now.size() == values.size() &&
+           std::memcmp(now.data(), values.data(), values.size() * sizeof(float)) == 0;
   }
   std::vector<float> download() const {
     device::synchronize();
@@ -215,8 +227,12 @@ TEST_P(ConvGpu, Forward) {
     for (Backend backend : backends()) {
       SCOPED_TRACE(std::string(backend_name(backend)) + (with_bias ? ", bias" : ", no bias"));
       y.poison();
-      gpu_forward(backend, s, x.get(), w.get(), with_bias ? b.get() : nullptr, y.get());
-      EXPECT_TRUE(all_close(y.download(), want, dims, backend_tolerance(backend)));
+      for (int call = 1; call <= 2; ++call) {  // the second call writes over the first's output
+        SCOPED_TRACE("call " + std::to_string(call));
+        gpu_forward(backend, s, x.get(), w.get(), with_bias ? b.get() : nullptr, y.get());
+        EXPECT_TRUE(all_close(y.download(), want, dims, backend_tolerance(backend)));
+      }
+      EXPECT_TRUE(x.holds(x_) && w.holds(w_) && b.holds(b_)) << "forward modified its inputs";
     }
   }
 }
@@ -231,38 +247,56 @@ TEST_P(ConvGpu, BackwardData) {
   for (Backend backend : backends()) {
     SCOPED_TRACE(backend_name(backend));
     dx.poison();
-    gpu_backward_data(backend, s, dy.get(), w.get(), dx.get());
-    EXPECT_TRUE(all_close(dx.download(), want, dims, backend_tolerance(backend)));
+    for (int call = 1; call <= 2; ++call) {  // the second call writes over the first's output
+      SCOPED_TRACE("call " + std::to_string(call));
+      gpu_backward_data(backend, s, dy.get(), w.get(), dx.get());
+      EXPECT_TRUE(all_close(dx.download(), want, dims, backend_tolerance(backend)));
+    }
+    EXPECT_TRUE(dy.holds(dy_) && w.holds(w_)) << "backward_data modified its inputs";
+  }
+}
+
+// Backward-filter of every backend in `which` against the CPU twin: two calls into the same dw/db
+// (poisoned before the first), each compared with the CPU result; the hand-written kernel is also
+// run a third time (poisoned, without db) and must reproduce the first call's bits.
+void check_backward_filter(const ConvShape& s, const std::vector<float>& x_values,
+                           const std::vector<float>& dy_values, const std::vector<Backend>& which) {
+  const std::vector<int> w_dims{s.k, s.c, s.r, s.r};
+  const std::vector<int> b_dims{1, 1, 1, s.k};
+  std::vector<float> want_dw(static_cast<std::size_t>(s.k) * s.c * s.r * s.r), want_db(s.k);
+  CpuOps::conv2d_backward_filter(s, x_values.data(), dy_values.data(), want_dw.data(),
+                                 want_db.data());
+  DeviceFloats x(x_values), dy(dy_values), dw(want_dw.size()), db(want_db.size());
+  for (Backend backend : which) {
+    SCOPED_TRACE(backend_name(backend));
+    dw.poison();
+    db.poison();
+    std::vector<float> first;
+    for (int call = 1; call <= 2; ++call) {  // the second call writes over the first's output
+      SCOPED_TRACE("call " + std::to_string(call));
+      gpu_backward_filter(backend, s, x.get(), dy.get(), dw.get(), db.get());
+      std::vector<float> got = dw.download();
+      EXPECT_TRUE(all_close(got, want_dw, w_dims, backend_tolerance(backend))) << "dw";
+      EXPECT_TRUE(all_close(db.download(), want_db, b_dims, kFp32)) << "db";
+      if (call == 1) first = std::move(got);
+    }
+    EXPECT_TRUE(x.holds(x_values) && dy.holds(dy_values)) << "backward_filter modified its inputs";
+    if (backend == Backend::hand) {
+      // Deterministic: another run (without db this time) gives the same bits.
+      dw.poison();
+      gpu_backward_filter(backend, s, x.get(), dy.get(), dw.get(), nullptr);
+      const std::vector<float> again = dw.download();
+      std::size_t differing = 0;
+      for (std::size_t i = 0; i < first.size(); ++i)
+        if (std::memcmp(&first[i], &again[i], sizeof(float)) != 0) ++differing;
+      EXPECT_EQ(differing, 0u) << "hand-written backward_filter is not bitwise reproducible";
+    }
   }
 }
 
 TEST_P(ConvGpu, BackwardFilter) {
-  const ConvShape& s = GetParam().shape;
   SCOPED_TRACE(trace());
-  const std::vector<int> w_dims{s.k, s.c, s.r, s.r};
-  const std::vector<int> b_dims{1, 1, 1, s.k};
-  std::vector<float> want_dw(w_.size()), want_db(s.k);
-  CpuOps::conv2d_backward_filter(s, x_.data(), dy_.data(), want_dw.data(), want_db.data());
-  DeviceFloats x(x_), dy(dy_), dw(want_dw.size()), db(want_db.size());
-  for (Backend backend : backends()) {
-    SCOPED_TRACE(backend_name(backend));
-    dw.poison();
-    db.poison();
-    gpu_backward_filter(backend, s, x.get(), dy.get(), dw.get(), db.get());
-    EXPECT_TRUE(all_close(dw.download(), want_dw, w_dims, backend_tolerance(backend))) << "dw";
-    EXPECT_TRUE(all_close(db.download(), want_db, b_dims, kFp32)) << "db";
-    if (backend == Backend::hand) {
-      // Deterministic: a second run (without db this time) gives the same bits.
-      const std::vector<float> first = dw.download();
-      dw.poison();
-      gpu_backward_filter(backend, s, x.get(), dy.get(), dw.get(), nullptr);
-      const std::vector<float> second = dw.download();
-      std::size_t differing = 0;
-      for (std::size_t i = 0; i < first.size(); ++i)
-        if (std::memcmp(&first[i], &second[i], sizeof(float)) != 0) ++differing;
-      EXPECT_EQ(differing, 0u) << "hand-written backward_filter is not bitwise reproducible";
-    }
-  }
+  check_backward_filter(GetParam().shape, x_, dy_, backends());
 }
 
 // Odd sizes and every kernel path: the direct kernel (M < 16), both GEMM tile heights with
@@ -285,12 +319,32 @@ const ConvCase kNetworkCases[] = {
     {"conv3_n4", {4, 128, 24, 24, 256, 5}},
 };
 
+// conv2 and conv3 backward-filter at the training batch (DESIGN §1.1): P = N·H·W is large enough
+// for the hand-written kernel to split the reduction into tens of splits of several images each
+// (the benchmark's shapes; small batches only reach splits of 256 pixels). The hand-written kernel
+// and cuDNN fp32 (the benchmark's reference) are both checked against the CPU twin.
+const ConvCase kBatch64Cases[] = {
+    {"conv2_n64", {64, 64, 48, 48, 128, 5}},
+    {"conv3_n64", {64, 128, 24, 24, 256, 5}},
+};
+
+class ConvGpuBatch64 : public ConvGpu {};
+
+TEST_P(ConvGpuBatch64, BackwardFilter) {
+  SCOPED_TRACE(trace());
+  std::vector<Backend> which;
+  for (Backend backend : backends())
+    if (backend != Backend::cudnn_tf32) which.push_back(backend);
+  check_backward_filter(GetParam().shape, x_, dy_, which);
+}
+
 std::string case_name(const ::testing::TestParamInfo<ConvCase>& info) {
   return info.param.name;
 }
 
 INSTANTIATE_TEST_SUITE_P(Small, ConvGpu, ::testing::ValuesIn(kSmallCases), case_name);
 INSTANTIATE_TEST_SUITE_P(Network, ConvGpu, ::testing::ValuesIn(kNetworkCases), case_name);
+INSTANTIATE_TEST_SUITE_P(Network, ConvGpuBatch64, ::testing::ValuesIn(kBatch64Cases), case_name);
 
 TEST(ConvGpuShapes, RejectsBadShapes) {
   if (!device::available()) GTEST_SKIP() << "no usable GPU: " << device::describe();

@@ -4,16 +4,23 @@
 // CUDA events around each call, warm-up calls first (cuDNN's algorithm search happens there),
 // median of --repeats timed calls, achieved TFLOP/s (2·N·K·C·R²·H·W per call), the time ratio
 // hand / cuDNN-fp32 (> 1: the hand-written kernel is slower), and a cross-check of the outputs:
-// max |hand − cuDNN fp32| / RMS(cuDNN fp32) (and the same for TF32). Prints a table; --json PATH
-// writes every number. Exit status 2 when a hand-written result disagrees with cuDNN fp32.
+// max |hand − cuDNN fp32| / RMS(cuDNN fp32) (and the same for TF32), and — unless --no-cpu-check —
+// each variant against the CPU twin (CpuOps, src/cpu/conv2d.cpp) at the same shape, so that a
+// disagreement names the side that is wrong. Every variant starts from freshly uploaded inputs,
+// and after its last call the inputs are read back: a variant that writes into x, w, b or dy is
+// reported. Prints a table; --json PATH writes every number. Exit status 2 when a hand-written or
+// cuDNN fp32 result disagrees with the CPU twin (without the CPU check: hand with cuDNN fp32), or
+// when a variant modified its inputs.
 //
 //   aulens_bench [--json PATH] [--batch 64] [--repeats 25] [--warmup 3] [--cold-l2]
+//                [--no-cpu-check]
 #include <cuda_runtime.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -37,20 +44,28 @@ void cuda_check(cudaError_t status, const char* call) {
 }
 #define BENCH_CUDA(call) cuda_check((call), #call)
 
-// A float buffer on the GPU filled with uniform(−1, 1) values.
+// A float buffer on the GPU filled with uniform(−1, 1) values; the host keeps the drawn values.
 class DeviceFloats {
  public:
   DeviceFloats(std::size_t count, std::mt19937& rng)
       : count_(count), ptr_(static_cast<float*>(aulens::device::malloc(count * sizeof(float)))) {
     std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    std::vector<float> values(count);
-    for (float& v : values) v = dist(rng);
-    aulens::device::copy_to_device(ptr_, values.data(), count * sizeof(float));
+    values_.resize(count);
+    for (float& v : values_) v = dist(rng);
+    restore();
   }
   ~DeviceFloats() { aulens::device::free(ptr_); }
   DeviceFloats(const DeviceFloats&) = delete;
   DeviceFloats& operator=(const DeviceFloats&) = delete;
   float* get() const { return ptr_; }
+  const std::vector<float>& host() const { return values_; }
+  // Uploads the drawn values again (inputs: every variant starts from the same data).
+  void restore() { aulens::device::copy_to_device(ptr_, values_.data(), count_ * sizeof(float)); }
+  // True when the GPU copy still holds the drawn values bit for bit.
+  bool unchanged() const {
+    const std::vector<float> now = download();
+    return std::memcmp(now.data(), values_.data(), count_ * sizeof(float)) == 0;
+  }
   std::vector<float> download() const {
     aulens::device::synchronize();
     std::vector<float> values(count_);
@@ -61,6 +76,7 @@ class DeviceFloats {
  private:
   std::size_t count_;
   float* ptr_;
+  std::vector<float> values_;
 };
 
 struct Layer {
@@ -74,6 +90,7 @@ struct Options {
   int repeats = 25;
   int warmup = 3;
   bool cold_l2 = false;
+  bool cpu_check = true;
 };
 
 double median(std::vector<double> values) {
@@ -149,8 +166,9 @@ int run(const Options& options) {
   nlohmann::json results = nlohmann::json::array();
   bool all_agree = true;
   std::mt19937 rng(20261128);
-  std::printf("%-6s %-16s %10s %8s %10s %8s %7s %10s %8s %9s\n", "layer", "op", "hand ms",
-              "TFLOP/s", "cuDNN ms", "TFLOP/s", "hand/cu", "TF32 ms", "TFLOP/s", "max rel");
+  std::printf("%-6s %-16s %10s %8s %10s %8s %7s %10s %8s %9s %9s %9s\n", "layer", "op", "hand ms",
+              "TFLOP/s", "cuDNN ms", "TFLOP/s", "hand/cu", "TF32 ms", "TFLOP/s", "hand-cu",
+              "hand-cpu", "cuDNN-cpu");
   for (const Layer& layer : layers) {
     const ConvShape& s = layer.shape;
     const std::size_t x_count = std::size_t(s.n) * s.c * s.h * s.w;
@@ -168,11 +186,31 @@ int run(const Options& options) {
           {"op", op_name},
           {"shape", {{"n", s.n}, {"c", s.c}, {"h", s.h}, {"w", s.w}, {"k", s.k}, {"r", s.r}}},
           {"gflop", flop * 1e-9}};
+      // The CPU twin at the same shape and inputs (the reference that decides who is wrong).
+      std::vector<float> cpu_output;
+      if (options.cpu_check) {
+        if (op_name == "forward") {
+          cpu_output.resize(y_count);
+          aulens::CpuOps::conv2d_forward(s, x.host().data(), w.host().data(), b.host().data(),
+                                         cpu_output.data());
+        } else if (op_name == "backward_data") {
+          cpu_output.resize(x_count);
+          aulens::CpuOps::conv2d_backward_data(s, dy.host().data(), w.host().data(),
+                                               cpu_output.data());
+        } else {
+          cpu_output.resize(w_count);
+          std::vector<float> cpu_db(s.k);
+          aulens::CpuOps::conv2d_backward_filter(s, x.host().data(), dy.host().data(),
+                                                 cpu_output.data(), cpu_db.data());
+        }
+      }
       std::vector<float> outputs[3];
       double ms[3] = {};
+      bool inputs_kept[3] = {true, true, true};
       for (int v = 0; v < 3; ++v) {
         const Variant variant = variants[v];
         aulens::set_cudnn_math(variant == Variant::cudnn_tf32);
+        for (DeviceFloats* input : {&x, &w, &b, &dy}) input->restore();
         std::function<void()> call;
         if (op_name == "forward") {
           call = variant == Variant::hand
@@ -202,24 +240,49 @@ int run(const Options& options) {
         ms[v] = time_ms(call, options, l2_flush, l2_flush_bytes);
         call();  // one clean run for the cross-check
         outputs[v] = output.download();
+        inputs_kept[v] = x.unchanged() && w.unchanged() && b.unchanged() && dy.unchanged();
         entry[variant_key(variant)] = {{"median_ms", ms[v]},
-                                       {"tflops", flop / (ms[v] * 1e-3) * 1e-12}};
+                                       {"tflops", flop / (ms[v] * 1e-3) * 1e-12},
+                                       {"inputs_unchanged", inputs_kept[v]}};
+        if (options.cpu_check)
+          entry[variant_key(variant)]["max_diff_per_rms_vs_cpu"] =
+              relative_difference(outputs[v], cpu_output);
       }
       aulens::set_cudnn_math(false);
       const double hand_diff = relative_difference(outputs[0], outputs[1]);
       const double tf32_diff = relative_difference(outputs[2], outputs[1]);
-      const bool agree = hand_diff <= kMaxHandDifference;
+      const double hand_cpu = options.cpu_check ? relative_difference(outputs[0], cpu_output) : NAN;
+      const double cudnn_cpu =
+          options.cpu_check ? relative_difference(outputs[1], cpu_output) : NAN;
+      // With the CPU twin, each side is judged against it; without, hand against cuDNN fp32.
+      const bool hand_ok =
+          options.cpu_check ? hand_cpu <= kMaxHandDifference : hand_diff <= kMaxHandDifference;
+      const bool cudnn_ok = !options.cpu_check || cudnn_cpu <= kMaxHandDifference;
+      const bool inputs_ok = inputs_kept[0] && inputs_kept[1] && inputs_kept[2];
+      const bool agree = hand_ok && cudnn_ok && inputs_ok;
       all_agree = all_agree && agree;
+      std::string verdict;
+      if (!hand_ok) verdict += options.cpu_check ? "  HAND != CPU" : "  MISMATCH";
+      if (!cudnn_ok) verdict += "  CUDNN != CPU";
+      for (int v = 0; v < 3; ++v)
+        if (!inputs_kept[v])
+          verdict += std::string("  INPUTS MODIFIED by ") + variant_key(variants[v]);
       entry["ratio_hand_over_cudnn_fp32"] = ms[0] / ms[1];
       entry["ratio_hand_over_cudnn_tf32"] = ms[0] / ms[2];
       entry["hand_max_diff_per_rms_vs_cudnn_fp32"] = hand_diff;
       entry["tf32_max_diff_per_rms_vs_cudnn_fp32"] = tf32_diff;
-      entry["hand_agrees"] = agree;
+      if (options.cpu_check) {
+        entry["hand_max_diff_per_rms_vs_cpu"] = hand_cpu;
+        entry["cudnn_fp32_max_diff_per_rms_vs_cpu"] = cudnn_cpu;
+      }
+      entry["hand_agrees"] = hand_ok;
+      entry["cudnn_fp32_agrees_with_cpu"] = cudnn_ok;
+      entry["inputs_unchanged"] = inputs_ok;
       results.push_back(entry);
       auto tflops = [&](int v) { return flop / (ms[v] * 1e-3) * 1e-12; };
-      std::printf("%-6s %-16s %10.3f %8.2f %10.3f %8.2f %7.2f %10.3f %8.2f %9.1e%s\n", layer.name,
-                  op, ms[0], tflops(0), ms[1], tflops(1), ms[0] / ms[1], ms[2], tflops(2),
-                  hand_diff, agree ? "" : "  MISMATCH");
+      std::printf("%-6s %-16s %10.3f %8.2f %10.3f %8.2f %7.2f %10.3f %8.2f %9.1e %9.1e %9.1e%s\n",
+                  layer.name, op, ms[0], tflops(0), ms[1], tflops(1), ms[0] / ms[1], ms[2],
+                  tflops(2), hand_diff, hand_cpu, cudnn_cpu, verdict.c_str());
     }
   }
   if (l2_flush != nullptr) aulens::device::free(l2_flush);
@@ -233,7 +296,8 @@ int run(const Options& options) {
         {"warmup", options.warmup},
         {"cold_l2", options.cold_l2},
         {"ratio_meaning", "time hand / time cuDNN; > 1 means the hand-written kernel is slower"},
-        {"all_hand_results_agree_with_cudnn", all_agree},
+        {"reference", options.cpu_check ? "CPU twin (CpuOps)" : "cuDNN fp32"},
+        {"all_results_agree_with_reference", all_agree},
         {"results", results}};
     std::ofstream out(options.json_path);
     out << doc.dump(2) << "\n";
@@ -254,7 +318,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100000));
   app.add_option("--warmup", options.warmup, "untimed calls first")->check(CLI::Range(0, 1000));
   app.add_flag("--cold-l2", options.cold_l2, "overwrite a 256 MiB buffer before each timed call");
+  bool no_cpu_check = false;
+  app.add_flag("--no-cpu-check", no_cpu_check,
+               "skip the CPU-twin reference (then hand is only compared with cuDNN fp32)");
   CLI11_PARSE(app, argc, argv);
+  options.cpu_check = !no_cpu_check;
   try {
     std::printf("device: %s\n", aulens::device::describe());
     return run(options);
