@@ -34,26 +34,11 @@
 #include <vector>
 
 #include "aulens/ops.h"
+#include "cpu/single_threaded_blas.h"
 
 namespace aulens {
 
 namespace {
-
-// OpenBLAS on one thread while OpenMP threads call it; the previous setting comes back after.
-class SingleThreadedBlas {
- public:
-  SingleThreadedBlas() : previous_(openblas_get_num_threads()) {
-    if (previous_ != 1) openblas_set_num_threads(1);
-  }
-  ~SingleThreadedBlas() {
-    if (previous_ != 1) openblas_set_num_threads(previous_);
-  }
-  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
-  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
-
- private:
-  int previous_;
-};
 
 void check_shape(const ConvShape& s, const char* op) {
   AULENS_CHECK(s.n >= 0 && s.c > 0 && s.h > 0 && s.w > 0 && s.k > 0,

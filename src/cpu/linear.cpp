@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "aulens/ops.h"
+#include "cpu/single_threaded_blas.h"
 
 namespace aulens {
 
@@ -30,22 +31,6 @@ constexpr int kBlock = 128;
 int block_count(int extent) {
   return (extent + kBlock - 1) / kBlock;
 }
-
-// OpenBLAS on one thread while OpenMP threads call it; the previous setting comes back after.
-class SingleThreadedBlas {
- public:
-  SingleThreadedBlas() : previous_(openblas_get_num_threads()) {
-    if (previous_ != 1) openblas_set_num_threads(1);
-  }
-  ~SingleThreadedBlas() {
-    if (previous_ != 1) openblas_set_num_threads(previous_);
-  }
-  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
-  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
-
- private:
-  int previous_;
-};
 
 void check_shape(const LinearShape& s, const char* op) {
   AULENS_CHECK(s.n >= 0 && s.in > 0 && s.out > 0,
