@@ -1,5 +1,7 @@
-// Hand-written "same" convolution, forward and backward-data (the transposed convolution), fp32
-// with FFMA. CPU twin: src/cpu/conv2d.cpp. Backward-filter lives in cuda/conv2d_backward_filter.cu.
+// Hand-written "same" convolution, forward and backward-data (the transposed convolution), in the
+// math mode aulens::conv_math() names (aulens/cuda_math.h): fp32 FFMA, 3×TF32 or TF32 tensor
+// cores (cuda/conv2d_tiles.cuh). CPU twin: src/cpu/conv2d.cpp. Backward-filter lives in
+// cuda/conv2d_backward_filter.cu.
 //
 // Glossary: N batch, C input channels, K filters, H W image size, R kernel size (odd), pad R/2,
 // P = N·H·W output pixels. x: (N,C,H,W)  w: (K,C,R,R)  b: (K)  y: (N,K,H,W), all NCHW fp32.
@@ -10,9 +12,10 @@
 // with pad = (R−1)/2 the transposed convolution equals a same-convolution of dy with the filters
 // flipped and transposed, w'[c][k][r][s] = w[k][c][R−1−r][R−1−s], materialised in a scratch buffer.
 // When the GEMM has few rows (M < 16, e.g. dx of conv1 with C = 1) a direct kernel — one thread
-// per pixel, 4 output channels per thread, filters in shared memory — replaces it.
+// per pixel, 4 output channels per thread, filters in shared memory, always FFMA — replaces it.
 #include <limits>
 
+#include "aulens/cuda_math.h"
 #include "aulens/ops.h"
 #include "common.cuh"
 #include "conv2d_tiles.cuh"
@@ -23,26 +26,27 @@ namespace {
 using cuda_detail::ConvGeometry;
 using cuda_detail::kConvThreads;
 using cuda_detail::kSmemPad;
-using cuda_detail::kTileK;
+using cuda_detail::TileMath;
 
 // ---- tiled implicit GEMM ----
 // in: (N, Cin, H, W)  filt: (M, Cin, R, R)  bias: (M) or nullptr  out: (N, M, H, W)
-template <int BM, int BN>
+template <int BM, int BN, TileMath Math>
 __global__ void __launch_bounds__(kConvThreads, 2)
     conv_same_gemm_kernel(ConvGeometry g, const float* __restrict__ in,
                           const float* __restrict__ filt, const float* __restrict__ bias,
                           float* __restrict__ out) {
+  constexpr int TK = cuda_detail::slice_depth<Math>();
   constexpr int kStrideA = BM + kSmemPad;
   constexpr int kStrideB = BN + kSmemPad;
-  constexpr int kLoadA = BM * kTileK / kConvThreads;  // filter values per thread per slice
-  constexpr int kLoadB = BN * kTileK / kConvThreads;  // im2col values per thread per slice
-  constexpr int kThreadsPerRowA = kTileK / kLoadA;
-  static_assert(kLoadA >= 1 && kLoadB >= 1 && kTileK % kLoadA == 0, "tile shape");
-  __shared__ __align__(16) float smem_a[2][kTileK * kStrideA];  // [q][m]
-  __shared__ __align__(16) float smem_b[2][kTileK * kStrideB];  // [q][p]
+  constexpr int kLoadA = BM * TK / kConvThreads;  // filter values per thread per slice
+  constexpr int kLoadB = BN * TK / kConvThreads;  // im2col values per thread per slice
+  constexpr int kThreadsPerRowA = TK / kLoadA;
+  static_assert(kLoadA >= 1 && kLoadB >= 1 && TK % kLoadA == 0, "tile shape");
+  static_assert(Math == TileMath::ffma || 2 * TK * kStrideA >= 8 * 256, "epilogue scratch");
+  __shared__ __align__(32) float smem_a[2][TK * kStrideA];  // [q][m]
+  __shared__ __align__(32) float smem_b[2][TK * kStrideB];  // [q][p]
 
   const int t = threadIdx.x;
-  const int tx = t % 16, ty = t / 16;
   const int m_block = blockIdx.y * BM;
   const int p_block = blockIdx.x * BN;
 
@@ -66,7 +70,7 @@ __global__ void __launch_bounds__(kConvThreads, 2)
     ox = yx - oy * g.w;
     in_image = in + static_cast<long long>(n) * g.cin * g.hw;
   }
-  // (c, r, s) of row q_b_local of the current slice, advanced by kTileK per slice.
+  // (c, r, s) of row q_b_local of the current slice, advanced by TK per slice.
   int c_b = 0, r_b = 0, s_b = q_b_local;
   while (s_b >= g.r) {
     s_b -= g.r;
@@ -80,7 +84,7 @@ __global__ void __launch_bounds__(kConvThreads, 2)
   float reg_a[kLoadA];
   float reg_b[kLoadB];
   auto load_slice = [&](int slice) {
-    const int q0 = slice * kTileK;
+    const int q0 = slice * TK;
 #pragma unroll
     for (int j = 0; j < kLoadA; ++j) {
       const int q = q0 + q_a_local + j;
@@ -104,8 +108,8 @@ __global__ void __launch_bounds__(kConvThreads, 2)
         }
       }
     }
-    // Advance the slice origin by kTileK rows for the next call.
-    s_b += kTileK;
+    // Advance the slice origin by TK rows for the next call.
+    s_b += TK;
     while (s_b >= g.r) {
       s_b -= g.r;
       ++r_b;
@@ -124,13 +128,10 @@ __global__ void __launch_bounds__(kConvThreads, 2)
       smem_b[buffer][(q_b_local + j) * kStrideB + p_b_local] = reg_b[j];
   };
 
-  float acc[BM / 16][BN / 16];
-#pragma unroll
-  for (int i = 0; i < BM / 16; ++i)
-#pragma unroll
-    for (int j = 0; j < BN / 16; ++j) acc[i][j] = 0.0f;
+  cuda_detail::TileAccumulator<BM, BN, Math> acc;
+  acc.zero();
 
-  const int slices = (g.crr + kTileK - 1) / kTileK;
+  const int slices = (g.crr + TK - 1) / TK;
   load_slice(0);
   store_slice(0);
   __syncthreads();
@@ -138,27 +139,21 @@ __global__ void __launch_bounds__(kConvThreads, 2)
     const int buffer = slice & 1;
     const bool more = slice + 1 < slices;
     if (more) load_slice(slice + 1);  // global loads in flight during the product
-    cuda_detail::tile_product<BM, BN>(smem_a[buffer], smem_b[buffer], tx, ty, acc);
+    acc.product(smem_a[buffer], smem_b[buffer]);
     if (more) store_slice(buffer ^ 1);
     __syncthreads();
   }
 
-  // Epilogue: out[n][m][yx] = acc + bias[m].
-#pragma unroll
-  for (int j = 0; j < BN / 16; ++j) {
-    const int p = p_block + cuda_detail::fragment_col(j, tx);
-    if (p >= g.p) continue;
+  // Epilogue: out[n][m][yx] = acc + bias[m]. (The loop's last barrier freed smem_a as scratch.)
+  acc.for_each(&smem_a[0][0], [&](int row, int col, float value) {
+    const int p = p_block + col;
+    const int m = m_block + row;
+    if (p >= g.p || m >= g.m) return;
     const int n = p / g.hw;
     const int yx = p - n * g.hw;
-    float* out_pixel = out + static_cast<long long>(n) * g.m * g.hw + yx;
-#pragma unroll
-    for (int i = 0; i < BM / 16; ++i) {
-      const int m = m_block + cuda_detail::fragment_row(i, ty);
-      if (m >= g.m) continue;
-      out_pixel[static_cast<long long>(m) * g.hw] =
-          acc[i][j] + (bias != nullptr ? __ldg(bias + m) : 0.0f);
-    }
-  }
+    out[(static_cast<long long>(n) * g.m + m) * g.hw + yx] =
+        value + (bias != nullptr ? __ldg(bias + m) : 0.0f);
+  });
 }
 
 // ---- direct kernel for few output channels ----
@@ -237,14 +232,27 @@ void check_geometry(const ConvShape& s, const char* op) {
                std::string(op) + ": tensor too large for 32-bit indexing");
 }
 
-template <int BM, int BN>
+template <int BM, int BN, TileMath Math>
 void launch_gemm(const ConvGeometry& g, const float* in, const float* filt, const float* bias,
                  float* out) {
   const dim3 grid((g.p + BN - 1) / BN, (g.m + BM - 1) / BM);
   AULENS_CHECK(grid.y <= 65535, "conv2d: too many output channels for one grid");
-  conv_same_gemm_kernel<BM, BN>
+  conv_same_gemm_kernel<BM, BN, Math>
       <<<grid, kConvThreads, 0, cuda_detail::stream()>>>(g, in, filt, bias, out);
   AULENS_CHECK_LAUNCH("conv_same_gemm_kernel");
+}
+
+template <int BM, int BN>
+void launch_gemm(const ConvGeometry& g, const float* in, const float* filt, const float* bias,
+                 float* out) {
+  switch (cuda_detail::tile_math()) {
+    case TileMath::ffma:
+      return launch_gemm<BM, BN, TileMath::ffma>(g, in, filt, bias, out);
+    case TileMath::tf32:
+      return launch_gemm<BM, BN, TileMath::tf32>(g, in, filt, bias, out);
+    case TileMath::tf32x3:
+      return launch_gemm<BM, BN, TileMath::tf32x3>(g, in, filt, bias, out);
+  }
 }
 
 // out = same-convolution of `in` with `filt` (+ bias), picking the kernel for the shape.

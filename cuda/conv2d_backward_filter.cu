@@ -1,5 +1,7 @@
-// Hand-written convolution backward-filter and bias gradient, fp32 with FFMA, deterministic.
-// CPU twin: src/cpu/conv2d.cpp. Forward and backward-data: cuda/conv2d.cu.
+// Hand-written convolution backward-filter and bias gradient, deterministic, the filter gradient in
+// the math mode aulens::conv_math() names (fp32 FFMA, 3×TF32 or TF32 tensor cores; see
+// cuda/conv2d_tiles.cuh), the bias gradient always fp32. CPU twin: src/cpu/conv2d.cpp. Forward
+// and backward-data: cuda/conv2d.cu.
 //
 // Glossary: N batch, C input channels, K filters, H W image size, R kernel size (odd), pad R/2,
 // P = N·H·W pixels, Q = C·R·R filter taps per output channel.
@@ -24,32 +26,34 @@ namespace {
 using cuda_detail::ConvGeometry;
 using cuda_detail::kConvThreads;
 using cuda_detail::kSmemPad;
-using cuda_detail::kTileK;
+using cuda_detail::TileMath;
 
-// partial: (splits, K, Q); split z reduces pixels [z·chunk, min((z+1)·chunk, P)), chunk % 8 == 0.
-// Here g describes the forward convolution: g.cin = C, g.m = K, g.crr = Q.
-template <int BM, int BN>
+// partial: (splits, K, Q); split z reduces pixels [z·chunk, min((z+1)·chunk, P)), chunk a
+// multiple of the slice depth TK. Here g describes the forward convolution: g.cin = C, g.m = K,
+// g.crr = Q.
+template <int BM, int BN, TileMath Math>
 __global__ void __launch_bounds__(kConvThreads, 2)
     conv_filter_grad_kernel(ConvGeometry g, int chunk, const float* __restrict__ x,
                             const float* __restrict__ dy, float* __restrict__ partial) {
+  constexpr int TK = cuda_detail::slice_depth<Math>();
   constexpr int kStrideA = BM + kSmemPad;
   constexpr int kStrideB = BN + kSmemPad;
-  constexpr int kLoadA = BM * kTileK / kConvThreads;  // dy values per thread per slice
-  constexpr int kLoadB = BN * kTileK / kConvThreads;  // im2col values per thread per slice
-  constexpr int kRowStep = kConvThreads / kTileK;     // 32: loader rows are t/8 + 32·j
-  __shared__ __align__(16) float smem_a[2][kTileK * kStrideA];  // [pixel][k]
-  __shared__ __align__(16) float smem_b[2][kTileK * kStrideB];  // [pixel][q]
+  constexpr int kLoadA = BM * TK / kConvThreads;  // dy values per thread per slice
+  constexpr int kLoadB = BN * TK / kConvThreads;  // im2col values per thread per slice
+  constexpr int kRowStep = kConvThreads / TK;     // loader rows are t/TK + kRowStep·j
+  static_assert(Math == TileMath::ffma || 2 * TK * kStrideA >= 8 * 256, "epilogue scratch");
+  __shared__ __align__(32) float smem_a[2][TK * kStrideA];  // [pixel][k]
+  __shared__ __align__(32) float smem_b[2][TK * kStrideB];  // [pixel][q]
 
   const int t = threadIdx.x;
-  const int tx = t % 16, ty = t / 16;
   const int q_block = blockIdx.x * BN;
   const int k_block = blockIdx.y * BM;
   const int p_begin = blockIdx.z * chunk;
   const int p_end = min(p_begin + chunk, g.p);
 
   // Both loaders: pixel p_begin + slice·8 + pixel_local; rows (k or q) t/8 + 32·j.
-  const int pixel_local = t % kTileK;
-  const int row_local = t / kTileK;
+  const int pixel_local = t % TK;
+  const int row_local = t / TK;
 
   // The filter taps of this block's columns (shared: registers are the limit here).
   __shared__ int tap_offset[BN];  // c·H·W, or −1 when q ≥ Q
@@ -67,7 +71,7 @@ __global__ void __launch_bounds__(kConvThreads, 2)
   }
   __syncthreads();
 
-  // Pixel of this thread's loader column in the current slice, advanced by 8 per slice.
+  // Pixel of this thread's loader column in the current slice, advanced by TK per slice.
   int p = p_begin + pixel_local;
   int n = p / g.hw;
   int yx = p - n * g.hw;
@@ -97,8 +101,8 @@ __global__ void __launch_bounds__(kConvThreads, 2)
                           static_cast<unsigned>(ix) < static_cast<unsigned>(g.w);
       reg_b[j] = inside ? __ldg(x_image + offset + iy * g.w + ix) : 0.0f;
     }
-    p += kTileK;
-    ox += kTileK;
+    p += TK;
+    ox += TK;
     while (ox >= g.w) {
       ox -= g.w;
       ++oy;
@@ -117,13 +121,10 @@ __global__ void __launch_bounds__(kConvThreads, 2)
       smem_b[buffer][pixel_local * kStrideB + row_local + kRowStep * j] = reg_b[j];
   };
 
-  float acc[BM / 16][BN / 16];
-#pragma unroll
-  for (int i = 0; i < BM / 16; ++i)
-#pragma unroll
-    for (int j = 0; j < BN / 16; ++j) acc[i][j] = 0.0f;
+  cuda_detail::TileAccumulator<BM, BN, Math> acc;
+  acc.zero();
 
-  const int slices = (p_end - p_begin + kTileK - 1) / kTileK;  // ≥ 1 (the grid has no empty split)
+  const int slices = (p_end - p_begin + TK - 1) / TK;  // ≥ 1 (the grid has no empty split)
   load_slice();
   store_slice(0);
   __syncthreads();
@@ -131,22 +132,18 @@ __global__ void __launch_bounds__(kConvThreads, 2)
     const int buffer = slice & 1;
     const bool more = slice + 1 < slices;
     if (more) load_slice();
-    cuda_detail::tile_product<BM, BN>(smem_a[buffer], smem_b[buffer], tx, ty, acc);
+    acc.product(smem_a[buffer], smem_b[buffer]);
     if (more) store_slice(buffer ^ 1);
     __syncthreads();
   }
 
+  // (The loop's last barrier freed smem_a as epilogue scratch.)
   float* partial_tile = partial + static_cast<long long>(blockIdx.z) * g.m * g.crr;
-#pragma unroll
-  for (int i = 0; i < BM / 16; ++i) {
-    const int k = k_block + cuda_detail::fragment_row(i, ty);
-    if (k >= g.m) continue;
-#pragma unroll
-    for (int j = 0; j < BN / 16; ++j) {
-      const int q = q_block + cuda_detail::fragment_col(j, tx);
-      if (q < g.crr) partial_tile[static_cast<long long>(k) * g.crr + q] = acc[i][j];
-    }
-  }
+  acc.for_each(&smem_a[0][0], [&](int row, int col, float value) {
+    const int k = k_block + row;
+    const int q = q_block + col;
+    if (k < g.m && q < g.crr) partial_tile[static_cast<long long>(k) * g.crr + q] = value;
+  });
 }
 
 // dw[i] = Σ_z partial[z][i] in order z = 0, 1, …;  partial: (splits, count)  dw: (count)
@@ -181,9 +178,12 @@ __global__ void __launch_bounds__(kBiasThreads)
   if (threadIdx.x == 0) db[k] = partial_sums[0];
 }
 
-template <int BM, int BN>
+// The split partial sums (grow-only, shared by every tile shape and math mode).
+cuda_detail::ScratchBuffer g_partials;
+
+template <int BM, int BN, TileMath Math>
 void launch_filter_grad(const ConvGeometry& g, const float* x, const float* dy, float* dw) {
-  static cuda_detail::ScratchBuffer partials;
+  constexpr int TK = cuda_detail::slice_depth<Math>();
   const int tiles = ((g.m + BM - 1) / BM) * ((g.crr + BN - 1) / BN);
   // Aim for about 4 blocks per multiprocessor, each reducing at least 256 pixels.
   const int target_blocks = 4 * cuda_detail::multiprocessor_count();
@@ -194,21 +194,33 @@ void launch_filter_grad(const ConvGeometry& g, const float* x, const float* dy, 
   int splits = std::clamp((target_blocks + tiles - 1) / tiles, 1, max_splits);
   splits = std::min(splits, 65535);
   int chunk = (g.p + splits - 1) / splits;
-  chunk = (chunk + kTileK - 1) / kTileK * kTileK;
+  chunk = (chunk + TK - 1) / TK * TK;
   splits = (g.p + chunk - 1) / chunk;  // no empty split
   float* target = dw;
   if (splits > 1) {
-    target = partials.floats(static_cast<std::size_t>(count * splits));
+    target = g_partials.floats(static_cast<std::size_t>(count * splits));
   }
   const dim3 grid((g.crr + BN - 1) / BN, (g.m + BM - 1) / BM, splits);
   AULENS_CHECK(grid.y <= 65535, "conv2d_backward_filter: too many filters for one grid");
-  conv_filter_grad_kernel<BM, BN>
+  conv_filter_grad_kernel<BM, BN, Math>
       <<<grid, kConvThreads, 0, cuda_detail::stream()>>>(g, chunk, x, dy, target);
   AULENS_CHECK_LAUNCH("conv_filter_grad_kernel");
   if (splits > 1) {
     sum_partials_kernel<<<cuda_detail::blocks_for(count, 256), 256, 0, cuda_detail::stream()>>>(
         static_cast<int>(count), splits, target, dw);
     AULENS_CHECK_LAUNCH("sum_partials_kernel");
+  }
+}
+
+template <int BM, int BN>
+void launch_filter_grad(const ConvGeometry& g, const float* x, const float* dy, float* dw) {
+  switch (cuda_detail::tile_math()) {
+    case TileMath::ffma:
+      return launch_filter_grad<BM, BN, TileMath::ffma>(g, x, dy, dw);
+    case TileMath::tf32:
+      return launch_filter_grad<BM, BN, TileMath::tf32>(g, x, dy, dw);
+    case TileMath::tf32x3:
+      return launch_filter_grad<BM, BN, TileMath::tf32x3>(g, x, dy, dw);
   }
 }
 

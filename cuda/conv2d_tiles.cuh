@@ -1,28 +1,49 @@
 // Shared pieces of the hand-written convolution kernels (cuda/conv2d.cu,
-// cuda/conv2d_backward_filter.cu): the register-blocked tile product of an implicit GEMM, the
-// geometry struct the kernels take, and a grow-only device scratch buffer.
+// cuda/conv2d_backward_filter.cu): the tile accumulators of an implicit GEMM (FFMA, TF32 and
+// 3×TF32 tensor cores), the geometry struct the kernels take, and a grow-only device scratch
+// buffer.
 //
 // Implicit GEMM, one block computes a BM×BN tile of C = A·B with the reduction cut into slices
-// of kTileK; each slice of A (kTileK×BM) and B (kTileK×BN) is staged in shared memory,
-// reduction-major, so a thread reads its fragments as float4s. 256 threads form a 16×16 grid;
-// thread (tx, ty) owns rows  (i/4)·64 + ty·4 + i%4  (i < BM/16)  and
-//                    columns (j/4)·64 + tx·4 + j%4  (j < BN/16),
-// i.e. 8×8 outputs per thread for a 128×128 tile and 4×8 for 64×128.
+// of TK; each slice of A (TK×BM) and B (TK×BN) is staged in shared memory, reduction-major:
+// a[q][m] (A column-major) and b[q][p] (B row-major), rows padded by kSmemPad floats.
+//
+// FFMA (TK = 8): 256 threads form a 16×16 grid; thread (tx, ty) owns rows
+//   (i/4)·64 + ty·4 + i%4  (i < BM/16)  and columns (j/4)·64 + tx·4 + j%4  (j < BN/16),
+// i.e. 8×8 outputs per thread for a 128×128 tile and 4×8 for 64×128, read as float4s.
+// Tensor cores (TK = 16): 8 warps form a 2×4 grid; warp (wy, wx) owns the (BM/2)×(BN/4)
+// sub-tile at rows wy·BM/2, columns wx·BN/4, as 16×16 WMMA fragments (m16n16k8, TF32 inputs,
+// fp32 accumulators). TF32 mode rounds each operand to TF32 (10 mantissa bits); 3×TF32 splits
+// each operand v = big + small (big = v with the low 13 mantissa bits rounded away, small =
+// TF32(v − big)) and accumulates small·big + big·small + big·big, which keeps about 22 bits of
+// every product: fp32-level accuracy on tensor cores (DESIGN §5).
 //
 // Glossary: N batch, C/K input/output channels, H W image size, R kernel size, P = N·H·W output
 // pixels, M the GEMM row count (output channels of the same-convolution being computed).
 #pragma once
 
+#include <mma.h>
+
 #include <cstddef>
 
+#include <string>
+
+#include "aulens/cuda_math.h"
 #include "aulens/device.h"
 #include "common.cuh"
 
 namespace aulens::cuda_detail {
 
-constexpr int kConvThreads = 256;  // every tiled conv kernel runs 256 threads (16×16)
-constexpr int kTileK = 8;          // reduction slice staged per shared-memory buffer
-constexpr int kSmemPad = 4;        // row padding (floats): keeps float4 alignment, spreads banks
+constexpr int kConvThreads = 256;  // every tiled conv kernel runs 256 threads (16×16, 8 warps)
+constexpr int kSmemPad = 4;        // row padding (floats): keeps float4 and WMMA alignment
+
+// How a tile's products are computed (the device-side twin of aulens::ConvMath).
+enum class TileMath { ffma, tf32, tf32x3 };
+
+// Reduction slice staged per shared-memory buffer.
+template <TileMath Math>
+constexpr int slice_depth() {
+  return Math == TileMath::ffma ? 8 : 16;
+}
 
 // A "same" convolution, stride 1, zero padding R/2, as the kernels see it:
 // in: (N, Cin, H, W)  filt: (M, Cin, R, R)  out: (N, M, H, W).
@@ -48,9 +69,9 @@ inline ConvGeometry make_geometry(int n, int cin, int h, int w, int m, int r) {
   return g;
 }
 
-// acc += A_slice·B_slice for one staged slice. a: [kTileK][BM + kSmemPad], b: [kTileK][BN +
+// acc += A_slice·B_slice for one staged slice (FFMA). a: [TK][BM + kSmemPad], b: [TK][BN +
 // kSmemPad].
-template <int BM, int BN>
+template <int BM, int BN, int TK>
 __device__ __forceinline__ void tile_product(const float* __restrict__ a,
                                              const float* __restrict__ b, int tx, int ty,
                                              float (&acc)[BM / 16][BN / 16]) {
@@ -59,7 +80,7 @@ __device__ __forceinline__ void tile_product(const float* __restrict__ a,
   constexpr int kStrideA = BM + kSmemPad;
   constexpr int kStrideB = BN + kSmemPad;
 #pragma unroll
-  for (int kk = 0; kk < kTileK; ++kk) {
+  for (int kk = 0; kk < TK; ++kk) {
     float a_frag[kRows];
     float b_frag[kCols];
 #pragma unroll
@@ -92,6 +113,163 @@ __device__ __forceinline__ int fragment_row(int i, int ty) {
 }
 __device__ __forceinline__ int fragment_col(int j, int tx) {
   return (j / 4) * 64 + tx * 4 + j % 4;
+}
+
+// The accumulator of one block's BM×BN tile, for each TileMath:
+//   zero();  product(a, b) adds one staged slice;  for_each(scratch, f) calls f(row, col, value)
+//   for every element of the tile this thread holds, rows and columns tile-local. `scratch` is
+//   shared memory of at least kConvThreads floats per warp (8·256 floats; tensor modes only),
+//   free of other use when for_each is called.
+template <int BM, int BN, TileMath Math>
+struct TileAccumulator;
+
+template <int BM, int BN>
+struct TileAccumulator<BM, BN, TileMath::ffma> {
+  float acc[BM / 16][BN / 16];
+
+  __device__ __forceinline__ void zero() {
+#pragma unroll
+    for (int i = 0; i < BM / 16; ++i)
+#pragma unroll
+      for (int j = 0; j < BN / 16; ++j) acc[i][j] = 0.0f;
+  }
+  __device__ __forceinline__ void product(const float* __restrict__ a,
+                                          const float* __restrict__ b) {
+    tile_product<BM, BN, slice_depth<TileMath::ffma>()>(a, b, threadIdx.x % 16, threadIdx.x / 16,
+                                                        acc);
+  }
+  template <class F>
+  __device__ __forceinline__ void for_each(float* /*scratch*/, F&& f) const {
+    const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+#pragma unroll
+    for (int i = 0; i < BM / 16; ++i)
+#pragma unroll
+      for (int j = 0; j < BN / 16; ++j) f(fragment_row(i, ty), fragment_col(j, tx), acc[i][j]);
+  }
+};
+
+// v with the low 13 mantissa bits rounded away (round half away from zero in magnitude): a TF32
+// value held exactly in a float, so v − tf32_big(v) is exact. (Finite v far from FLT_MAX.)
+__device__ __forceinline__ float tf32_big(float v) {
+  return __uint_as_float((__float_as_uint(v) + 0x1000u) & 0xffffe000u);
+}
+
+template <int BM, int BN, TileMath Math>
+struct TileAccumulator {
+  static_assert(Math == TileMath::tf32 || Math == TileMath::tf32x3, "tensor-core modes");
+  static constexpr int kWarpRows = BM / 2;  // 8 warps as 2 (rows) × 4 (columns)
+  static constexpr int kWarpCols = BN / 4;
+  static constexpr int kFragRows = kWarpRows / 16;
+  static constexpr int kFragCols = kWarpCols / 16;
+  static constexpr int kStrideA = BM + kSmemPad;
+  static constexpr int kStrideB = BN + kSmemPad;
+  static_assert(kFragRows >= 1 && kFragCols >= 1 && BM % 32 == 0 && BN % 64 == 0, "tile shape");
+  using FragA = nvcuda::wmma::fragment<nvcuda::wmma::matrix_a, 16, 16, 8,
+                                       nvcuda::wmma::precision::tf32, nvcuda::wmma::col_major>;
+  using FragB = nvcuda::wmma::fragment<nvcuda::wmma::matrix_b, 16, 16, 8,
+                                       nvcuda::wmma::precision::tf32, nvcuda::wmma::row_major>;
+  using FragC = nvcuda::wmma::fragment<nvcuda::wmma::accumulator, 16, 16, 8, float>;
+
+  FragC acc[kFragRows][kFragCols];
+
+  __device__ __forceinline__ static int warp_row0() { return (threadIdx.x / 32) / 4 * kWarpRows; }
+  __device__ __forceinline__ static int warp_col0() { return (threadIdx.x / 32) % 4 * kWarpCols; }
+
+  __device__ __forceinline__ void zero() {
+#pragma unroll
+    for (int i = 0; i < kFragRows; ++i)
+#pragma unroll
+      for (int j = 0; j < kFragCols; ++j) nvcuda::wmma::fill_fragment(acc[i][j], 0.0f);
+  }
+
+  // Splits a loaded fragment in place into (big, small); TF32 mode keeps only the rounded value.
+  template <class Frag>
+  __device__ __forceinline__ static void split(Frag& big, Frag& small) {
+#pragma unroll
+    for (int e = 0; e < big.num_elements; ++e) {
+      const float v = big.x[e];
+      if constexpr (Math == TileMath::tf32x3) {
+        const float hi = tf32_big(v);
+        big.x[e] = hi;
+        small.x[e] = nvcuda::wmma::__float_to_tf32(v - hi);
+      } else {
+        big.x[e] = nvcuda::wmma::__float_to_tf32(v);
+      }
+    }
+  }
+
+  __device__ __forceinline__ void product(const float* __restrict__ a,
+                                          const float* __restrict__ b) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    const int row0 = warp_row0(), col0 = warp_col0();
+#pragma unroll
+    for (int kk = 0; kk < slice_depth<Math>(); kk += 8) {
+      FragB b_big[kFragCols], b_small[kFragCols];
+#pragma unroll
+      for (int j = 0; j < kFragCols; ++j) {
+        nvcuda::wmma::load_matrix_sync(b_big[j], b + kk * kStrideB + col0 + 16 * j, kStrideB);
+        split(b_big[j], b_small[j]);
+      }
+#pragma unroll
+      for (int i = 0; i < kFragRows; ++i) {
+        FragA a_big, a_small;
+        nvcuda::wmma::load_matrix_sync(a_big, a + kk * kStrideA + row0 + 16 * i, kStrideA);
+        split(a_big, a_small);
+#pragma unroll
+        for (int j = 0; j < kFragCols; ++j) {
+          if constexpr (Math == TileMath::tf32x3) {
+            // Small terms first, so the big·big product is added to the small corrections.
+            nvcuda::wmma::mma_sync(acc[i][j], a_small, b_big[j], acc[i][j]);
+            nvcuda::wmma::mma_sync(acc[i][j], a_big, b_small[j], acc[i][j]);
+          }
+          nvcuda::wmma::mma_sync(acc[i][j], a_big, b_big[j], acc[i][j]);
+        }
+      }
+    }
+#else
+    __trap();  // tensor-core tiles need sm_80 or newer; the launchers check before launching
+#endif
+  }
+
+  // Each warp stages one fragment at a time in its 256-float slice of `scratch`.
+  template <class F>
+  __device__ __forceinline__ void for_each(float* scratch, F&& f) const {
+    const int lane = threadIdx.x % 32;
+    float* staged = scratch + (threadIdx.x / 32) * 256;
+    const int row0 = warp_row0(), col0 = warp_col0();
+#pragma unroll
+    for (int i = 0; i < kFragRows; ++i)
+#pragma unroll
+      for (int j = 0; j < kFragCols; ++j) {
+        nvcuda::wmma::store_matrix_sync(staged, acc[i][j], 16, nvcuda::wmma::mem_row_major);
+        __syncwarp();
+#pragma unroll
+        for (int e = lane; e < 256; e += 32)
+          f(row0 + 16 * i + e / 16, col0 + 16 * j + e % 16, staged[e]);
+        __syncwarp();
+      }
+  }
+};
+
+// True when device 0 can run the tensor-core tiles (compute capability 8.0 or newer).
+inline bool tensor_tiles_supported() {
+  static const bool supported = [] {
+    int device = 0, major = 0;
+    AULENS_CUDA_CHECK(cudaGetDevice(&device));
+    AULENS_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+    return major >= 8;
+  }();
+  return supported;
+}
+
+// The tile math of aulens::conv_math(), checked against the device.
+inline TileMath tile_math() {
+  const ConvMath math = conv_math();
+  if (math == ConvMath::ffma) return TileMath::ffma;
+  AULENS_CHECK(tensor_tiles_supported(),
+               std::string("conv math '") + conv_math_name(math) +
+                   "' needs TF32 tensor cores (compute capability 8.0 or newer); use 'ffma'");
+  return math == ConvMath::tf32 ? TileMath::tf32 : TileMath::tf32x3;
 }
 
 // A device buffer that only grows; reused across calls on the aulens stream (stream order keeps

@@ -45,6 +45,7 @@ void expect_same(const RunConfig& a, const RunConfig& b) {
   AULENS_EXPECT_FIELD(model.dropout);
   AULENS_EXPECT_FIELD(train.device);
   AULENS_EXPECT_FIELD(train.conv_backend);
+  AULENS_EXPECT_FIELD(train.fp32_conv);
   AULENS_EXPECT_FIELD(train.tf32);
   AULENS_EXPECT_FIELD(train.batch);
   AULENS_EXPECT_FIELD(train.max_epochs);
@@ -145,6 +146,7 @@ model:
 train:
   device: cpu
   conv_backend: cudnn
+  fp32_conv: 3xtf32
   tf32: true
   batch: 16
   max_epochs: 3
@@ -190,6 +192,7 @@ RunConfig every_key_expected() {
   c.model = {32, 4, 8, 16, 32, 8, 0.1f};
   c.train.device = "cpu";
   c.train.conv_backend = "cudnn";
+  c.train.fp32_conv = "3xtf32";
   c.train.tf32 = true;
   c.train.batch = 16;
   c.train.max_epochs = 3;
@@ -277,6 +280,7 @@ TEST_F(ConfigTest, EnumeratedStrings) {
   expect_error("dataset:\n  split: random\n", 2, {"'dataset.split'", "subject_kfold | random_200"});
   expect_error("train:\n  device: gpu\n", 2, {"'train.device'", "cuda | cpu | auto", "'gpu'"});
   expect_error("train:\n  conv_backend: winograd\n", 2, {"'train.conv_backend'", "cudnn"});
+  expect_error("train:\n  fp32_conv: tf32\n", 2, {"'train.fp32_conv'", "3xtf32"});
   expect_error("train:\n  init: xavier\n", 2, {"'train.init'", "he_normal | unit_gaussian"});
   expect_error("visualize:\n  images: some\n", 2, {"'visualize.images'", "train | test | all"});
 }

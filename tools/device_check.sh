@@ -80,16 +80,19 @@ fi
 
 # 3b. training on the synthetic default set, when a prepared dataset cache was carried along in
 #     devdata/ (the GPU machine has no OpenCV, so it cannot run synth/prepare itself):
-#     devdata/dataset.safetensors, devdata/gpu.yaml (hand-written kernels), devdata/gpu_cudnn.yaml.
+#     devdata/dataset.safetensors, devdata/gpu.yaml (hand-written kernels, FFMA),
+#     devdata/gpu_3xtf32.yaml (hand-written, 3×TF32 tensor cores), devdata/gpu_cudnn.yaml.
 #     Make it here (git ignores devdata/), then pass carry ["devdata"] to the device tool:
 #       build/aulens synth --out devdata/synthetic
 #       printf 'output: devdata\ndataset: {path: devdata/synthetic}\ntrain: {device: cuda}\n' > devdata/prep.yaml
 #       build/aulens prepare devdata/prep.yaml     # train.device cuda: the paper-sized set, no cpu: overrides
 #       printf 'output: devdata/run_handwritten\ntrain: {device: cuda, max_epochs: 40, patience: 8}\n' > devdata/gpu.yaml
+#       printf 'output: devdata/run_handwritten_3xtf32\ntrain: {device: cuda, fp32_conv: 3xtf32, max_epochs: 40, patience: 8}\n' > devdata/gpu_3xtf32.yaml
 #       printf 'output: devdata/run_cudnn\ntrain: {device: cuda, conv_backend: cudnn, max_epochs: 40, patience: 8}\n' > devdata/gpu_cudnn.yaml
 if [ -f devdata/dataset.safetensors ] && [ -x "$BUILD/aulens" ]; then
-  for backend in handwritten cudnn; do
+  for backend in handwritten handwritten_3xtf32 cudnn; do
     config=devdata/gpu.yaml
+    [ "$backend" = handwritten_3xtf32 ] && config=devdata/gpu_3xtf32.yaml
     [ "$backend" = cudnn ] && config=devdata/gpu_cudnn.yaml
     [ -f "$config" ] || continue
     mkdir -p "devdata/run_$backend"

@@ -21,18 +21,19 @@ struct SynthConfig {
 };
 
 struct DatasetConfig {
-  std::string source = "synthetic";   // synthetic | ckplus | manifest
-  std::filesystem::path path;         // CK+ root or manifest CSV (synthetic: where it is written)
+  std::string source = "synthetic";  // synthetic | ckplus | manifest
+  std::filesystem::path path;        // CK+ root or manifest CSV (synthetic: where it is written)
   SynthConfig synth;
-  std::string frames = "all_but_first";  // which frames carry emotion and AUs: all_but_first | last_3
-  bool neutral_class = false;            // add neutral (code 0) as an eighth class
-  float crop_margin = 0.1f;              // fraction of the landmark box added on each side
-  int crop_size = 99;                    // face crops are crop_size × crop_size grey
-  bool strict = false;                   // first bad item is fatal instead of skipped
-  std::string split = "subject_kfold";   // subject_kfold | random_200 (subject-overlapping)
+  std::string frames =
+      "all_but_first";         // which frames carry emotion and AUs: all_but_first | last_3
+  bool neutral_class = false;  // add neutral (code 0) as an eighth class
+  float crop_margin = 0.1f;    // fraction of the landmark box added on each side
+  int crop_size = 99;          // face crops are crop_size × crop_size grey
+  bool strict = false;         // first bad item is fatal instead of skipped
+  std::string split = "subject_kfold";  // subject_kfold | random_200 (subject-overlapping)
   int folds = 10;
-  int fold = 0;                          // which fold is the test split
-  int test_images = 200;                 // random_200
+  int fold = 0;           // which fold is the test split
+  int test_images = 200;  // random_200
   std::uint64_t split_seed = 1;
 };
 
@@ -43,14 +44,17 @@ struct AugmentConfig {
 };
 
 struct TrainConfig {
-  std::string device = "auto";          // cuda | cpu | auto
+  std::string device = "auto";               // cuda | cpu | auto
   std::string conv_backend = "handwritten";  // handwritten | cudnn
+  // How the hand-written convolutions reach fp32 accuracy when tf32 is false: ffma (FFMA on the
+  // CUDA cores) | 3xtf32 (error-compensated TF32 tensor cores). See aulens/cuda_math.h.
+  std::string fp32_conv = "ffma";
   bool tf32 = false;
   int batch = 64;
   int max_epochs = 50;
   int patience = 5;
   SgdConfig sgd;
-  std::string init = "he_normal";       // he_normal | unit_gaussian (the paper's literal setting)
+  std::string init = "he_normal";  // he_normal | unit_gaussian (the paper's literal setting)
   std::uint64_t seed = 1;
   AugmentConfig augment;
 };
@@ -82,8 +86,8 @@ struct RunConfig {
 };
 
 struct LoadOptions {
-  std::string device;               // overrides train.device when not empty (cuda | cpu | auto)
-  bool apply_cpu_overrides = true;  // apply `cpu:` when the resolved device is the CPU
+  std::string device;                  // overrides train.device when not empty (cuda | cpu | auto)
+  bool apply_cpu_overrides = true;     // apply `cpu:` when the resolved device is the CPU
   std::filesystem::path dataset_path;  // overrides dataset.path when not empty
 };
 

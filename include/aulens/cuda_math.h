@@ -1,4 +1,12 @@
-// The math mode of aulens' cuBLAS products (the fully connected layers), without CUDA types.
+// The math modes of aulens' CUDA products, without CUDA types: the hand-written convolutions
+// (conv_math) and the cuBLAS products of the fully connected layers (cublas_tf32). cuDNN's mode is
+// set separately (aulens/cudnn_conv.h).
+//
+// Hand-written convolutions (cuda/conv2d*.cu) run in one of three modes:
+//   ffma   — fp32 FFMA on the CUDA cores (the default; the reference GPU path);
+//   tf32x3 — 3×TF32 error-compensated tensor-core products: fp32-level accuracy (DESIGN §5);
+//   tf32   — plain TF32 tensor-core products (about 10 mantissa bits per product).
+// The tensor-core modes need compute capability 8.0 or newer; the launchers throw otherwise.
 //
 // By default every cuBLAS sgemm runs in plain fp32 (CUBLAS_DEFAULT_MATH: no TF32 tensor cores),
 // so the CUDA twin matches the CPU reference at float32 level. set_cublas_tf32(true) lets
@@ -7,15 +15,41 @@
 #pragma once
 
 #include <atomic>
+#include <string>
 
 namespace aulens {
+
+enum class ConvMath { ffma, tf32x3, tf32 };
 
 namespace detail {
 inline std::atomic<bool>& cublas_tf32_flag() {
   static std::atomic<bool> flag{false};
   return flag;
 }
+inline std::atomic<ConvMath>& conv_math_mode() {
+  static std::atomic<ConvMath> mode{ConvMath::ffma};
+  return mode;
+}
 }  // namespace detail
+
+// Read by every hand-written convolution launch, so it can be changed between calls.
+inline void set_conv_math(ConvMath math) {
+  detail::conv_math_mode().store(math);
+}
+inline ConvMath conv_math() {
+  return detail::conv_math_mode().load();
+}
+inline const char* conv_math_name(ConvMath math) {
+  switch (math) {
+    case ConvMath::ffma:
+      return "ffma";
+    case ConvMath::tf32x3:
+      return "3xtf32";
+    case ConvMath::tf32:
+      return "tf32";
+  }
+  return "?";
+}
 
 inline void set_cublas_tf32(bool enabled) {
   detail::cublas_tf32_flag().store(enabled);

@@ -86,7 +86,8 @@ void score(const std::vector<float>& logits, const std::vector<std::int32_t>& la
 template <class Ops>
 class Trainer {
  public:
-  Trainer(const RunConfig& cfg, const Dataset& data, const Split& split, const TrainOptions& options)
+  Trainer(const RunConfig& cfg, const Dataset& data, const Split& split,
+          const TrainOptions& options)
       : cfg_(cfg), data_(data), split_(split), options_(options), net_(cfg.model) {
     crops_ = data.crops.to(Ops::device);
     host_labels_ = data.labels.data<std::int32_t>();
@@ -103,8 +104,8 @@ class Trainer {
       report.history = history_from_json(state.metadata.at("history"));
       log("resuming from " + last_path.string() + " after epoch " + std::to_string(state.epoch));
     } else {
-      state.params = init_params(cfg_.model, cfg_.train.seed, Ops::device,
-                                 cfg_.train.init == "unit_gaussian");
+      state.params =
+          init_params(cfg_.model, cfg_.train.seed, Ops::device, cfg_.train.init == "unit_gaussian");
       state.momentum = Params::zeros(cfg_.model, Ops::device);
     }
     report.best_accuracy = state.best_accuracy;
@@ -140,7 +141,8 @@ class Trainer {
       log(progress_line(m, report));
     }
     // Once more with the stop reason, which is known only now.
-    write_file_atomically(options_.out_dir / "metrics.json", metrics_json(report, data_.class_names));
+    write_file_atomically(options_.out_dir / "metrics.json",
+                          metrics_json(report, data_.class_names));
     return report;
   }
 
@@ -176,8 +178,9 @@ class Trainer {
       net_.forward(state.params, input_, true, draw, acts_);
       const float loss = net_.backward(state.params, acts_, in.labels, grads_);
       if (!std::isfinite(loss)) {
-        throw Error("training stopped: the loss became " + std::string(std::isnan(loss) ? "NaN" : "Inf") +
-                    " at epoch " + std::to_string(epoch) + ", step " + std::to_string(state.step + 1) +
+        throw Error("training stopped: the loss became " +
+                    std::string(std::isnan(loss) ? "NaN" : "Inf") + " at epoch " +
+                    std::to_string(epoch) + ", step " + std::to_string(state.step + 1) +
                     " (try a lower train.sgd.lr, or train.init: he_normal)");
       }
       net_.sgd_step(state.params, grads_, state.momentum, cfg_.train.sgd);
@@ -229,8 +232,8 @@ class Trainer {
     for (int c = 0; c < classes; ++c) {
       std::int64_t total = 0;
       for (int p = 0; p < classes; ++p) total += eval.confusion[c * classes + p];
-      eval.per_class_accuracy.push_back(total ? static_cast<double>(eval.confusion[c * classes + c]) / total
-                                              : std::nan(""));
+      eval.per_class_accuracy.push_back(
+          total ? static_cast<double>(eval.confusion[c * classes + c]) / total : std::nan(""));
     }
     return eval;
   }
@@ -377,7 +380,14 @@ TrainReport train_network(const RunConfig& cfg, const Dataset& data, const Split
 #ifdef AULENS_HAVE_CUDA
   set_cublas_tf32(cfg.train.tf32);
   set_cudnn_math(cfg.train.tf32);
-  report.device = "cuda (" + cfg.train.conv_backend + ")";
+  set_conv_math(cfg.train.tf32                    ? ConvMath::tf32
+                : cfg.train.fp32_conv == "3xtf32" ? ConvMath::tf32x3
+                                                  : ConvMath::ffma);
+  report.device = "cuda (" + cfg.train.conv_backend +
+                  (cfg.train.conv_backend == "handwritten"
+                       ? std::string(", ") + conv_math_name(conv_math())
+                       : std::string(cfg.train.tf32 ? ", tf32" : ", fp32")) +
+                  ")";
   if (cfg.train.conv_backend == "cudnn") {
     return Trainer<CudnnOps>(cfg, data, split, options).run(std::move(report));
   }

@@ -1,5 +1,6 @@
 // GPU convolution kernels against their CPU twin (CpuOps, src/cpu/conv2d.cpp): the hand-written
-// kernels (CudaOps, cuda/conv2d*.cu) and the cuDNN backend (CudnnConv, fp32 and TF32), at small
+// kernels (CudaOps, cuda/conv2d*.cu) in each math mode (FFMA, 3×TF32, TF32; aulens/cuda_math.h)
+// and the cuDNN backend (CudnnConv, fp32 and TF32), at small
 // odd shapes that exercise every kernel path and edge, and at the network's layer shapes with a
 // small batch, and conv2/conv3 backward-filter at the training batch of 64 (where the split
 // reduction runs many splits, each spanning several images). Inputs are fresh random values (the
@@ -25,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "aulens/cuda_math.h"
 #include "aulens/cudnn_conv.h"
 #include "aulens/device.h"
 #include "aulens/ops.h"
@@ -141,20 +143,28 @@ void PrintTo(const ConvCase& c, std::ostream* os) {
   *os << c.name << " (" << shape_text(c.shape) << ")";
 }
 
-enum class Backend { hand, cudnn_fp32, cudnn_tf32 };
+// The fp32-accurate ones (FFMA, 3×TF32, cuDNN fp32) are held to kFp32, the TF32 ones to kTf32:
+// a 3×TF32 kernel that lost its correction terms fails kFp32.
+enum class Backend { hand, hand_3xtf32, hand_tf32, cudnn_fp32, cudnn_tf32 };
 
-// All three, or only the hand-written kernels when AULENS_CONV_TEST_BACKENDS=hand (used under
+// All five, or only the hand-written kernels when AULENS_CONV_TEST_BACKENDS=hand (used under
 // compute-sanitizer, where cuDNN's algorithm search would take minutes).
 std::vector<Backend> backends() {
   const char* only = std::getenv("AULENS_CONV_TEST_BACKENDS");
-  if (only != nullptr && std::string(only) == "hand") return {Backend::hand};
-  return {Backend::hand, Backend::cudnn_fp32, Backend::cudnn_tf32};
+  if (only != nullptr && std::string(only) == "hand")
+    return {Backend::hand, Backend::hand_3xtf32, Backend::hand_tf32};
+  return {Backend::hand, Backend::hand_3xtf32, Backend::hand_tf32, Backend::cudnn_fp32,
+          Backend::cudnn_tf32};
 }
 
 const char* backend_name(Backend b) {
   switch (b) {
     case Backend::hand:
-      return "hand-written";
+      return "hand-written FFMA";
+    case Backend::hand_3xtf32:
+      return "hand-written 3xTF32";
+    case Backend::hand_tf32:
+      return "hand-written TF32";
     case Backend::cudnn_fp32:
       return "cuDNN fp32";
     case Backend::cudnn_tf32:
@@ -162,29 +172,46 @@ const char* backend_name(Backend b) {
   }
   return "?";
 }
-Tolerance backend_tolerance(Backend b) {
-  return b == Backend::cudnn_tf32 ? kTf32 : kFp32;
+bool is_hand(Backend b) {
+  return b == Backend::hand || b == Backend::hand_3xtf32 || b == Backend::hand_tf32;
 }
+Tolerance backend_tolerance(Backend b) {
+  return b == Backend::cudnn_tf32 || b == Backend::hand_tf32 ? kTf32 : kFp32;
+}
+
+// Sets the math mode `b` needs for the scope, and back to the defaults (FFMA, cuDNN fp32) after.
+class BackendMath {
+ public:
+  explicit BackendMath(Backend b) {
+    set_conv_math(b == Backend::hand_3xtf32 ? ConvMath::tf32x3
+                  : b == Backend::hand_tf32 ? ConvMath::tf32
+                                            : ConvMath::ffma);
+    set_cudnn_math(b == Backend::cudnn_tf32);
+  }
+  ~BackendMath() {
+    set_conv_math(ConvMath::ffma);
+    set_cudnn_math(false);
+  }
+  BackendMath(const BackendMath&) = delete;
+  BackendMath& operator=(const BackendMath&) = delete;
+};
 
 void gpu_forward(Backend b, const ConvShape& s, const float* x, const float* w, const float* bias,
                  float* y) {
-  if (b == Backend::hand) return CudaOps::conv2d_forward(s, x, w, bias, y);
-  set_cudnn_math(b == Backend::cudnn_tf32);
+  const BackendMath math(b);
+  if (is_hand(b)) return CudaOps::conv2d_forward(s, x, w, bias, y);
   CudnnConv::forward(s, x, w, bias, y);
-  set_cudnn_math(false);
 }
 void gpu_backward_data(Backend b, const ConvShape& s, const float* dy, const float* w, float* dx) {
-  if (b == Backend::hand) return CudaOps::conv2d_backward_data(s, dy, w, dx);
-  set_cudnn_math(b == Backend::cudnn_tf32);
+  const BackendMath math(b);
+  if (is_hand(b)) return CudaOps::conv2d_backward_data(s, dy, w, dx);
   CudnnConv::backward_data(s, dy, w, dx);
-  set_cudnn_math(false);
 }
 void gpu_backward_filter(Backend b, const ConvShape& s, const float* x, const float* dy, float* dw,
                          float* db) {
-  if (b == Backend::hand) return CudaOps::conv2d_backward_filter(s, x, dy, dw, db);
-  set_cudnn_math(b == Backend::cudnn_tf32);
+  const BackendMath math(b);
+  if (is_hand(b)) return CudaOps::conv2d_backward_filter(s, x, dy, dw, db);
   CudnnConv::backward_filter(s, x, dy, dw, db);
-  set_cudnn_math(false);
 }
 
 class ConvGpu : public ::testing::TestWithParam<ConvCase> {
@@ -257,7 +284,7 @@ TEST_P(ConvGpu, BackwardData) {
 }
 
 // Backward-filter of every backend in `which` against the CPU twin: two calls into the same dw/db
-// (poisoned before the first), each compared with the CPU result; the hand-written kernel is also
+// (poisoned before the first), each compared with the CPU result; each hand-written kernel is also
 // run a third time (poisoned, without db) and must reproduce the first call's bits.
 void check_backward_filter(const ConvShape& s, const std::vector<float>& x_values,
                            const std::vector<float>& dy_values, const std::vector<Backend>& which) {
@@ -281,7 +308,7 @@ void check_backward_filter(const ConvShape& s, const std::vector<float>& x_value
       if (call == 1) first = std::move(got);
     }
     EXPECT_TRUE(x.holds(x_values) && dy.holds(dy_values)) << "backward_filter modified its inputs";
-    if (backend == Backend::hand) {
+    if (is_hand(backend)) {
       // Deterministic: another run (without db this time) gives the same bits.
       dw.poison();
       gpu_backward_filter(backend, s, x.get(), dy.get(), dw.get(), nullptr);
@@ -321,8 +348,9 @@ const ConvCase kNetworkCases[] = {
 
 // conv2 and conv3 backward-filter at the training batch (DESIGN §1.1): P = N·H·W is large enough
 // for the hand-written kernel to split the reduction into tens of splits of several images each
-// (the benchmark's shapes; small batches only reach splits of 256 pixels). The hand-written kernel
-// and cuDNN fp32 (the benchmark's reference) are both checked against the CPU twin.
+// (the benchmark's shapes; small batches only reach splits of 256 pixels). The fp32-accurate
+// backends (hand-written FFMA and 3×TF32, cuDNN fp32, the benchmark's reference) are all checked
+// against the CPU twin.
 const ConvCase kBatch64Cases[] = {
     {"conv2_n64", {64, 64, 48, 48, 128, 5}},
     {"conv3_n64", {64, 128, 24, 24, 256, 5}},
@@ -334,7 +362,7 @@ TEST_P(ConvGpuBatch64, BackwardFilter) {
   SCOPED_TRACE(trace());
   std::vector<Backend> which;
   for (Backend backend : backends())
-    if (backend != Backend::cudnn_tf32) which.push_back(backend);
+    if (backend_tolerance(backend).rtol == kFp32.rtol) which.push_back(backend);
   check_backward_filter(GetParam().shape, x_, dy_, which);
 }
 

@@ -1,16 +1,15 @@
-// Convolution benchmark: the hand-written kernels (CudaOps) against cuDNN (CudnnConv, fp32-accurate
-// and TF32) in the same process, for the network's three conv layers at batch 64 (DESIGN §1.1, §5).
-// Per layer and direction (forward with bias, backward-data, backward-filter with bias gradient):
-// CUDA events around each call, warm-up calls first (cuDNN's algorithm search happens there),
-// median of --repeats timed calls, achieved TFLOP/s (2·N·K·C·R²·H·W per call), the time ratio
-// hand / cuDNN-fp32 (> 1: the hand-written kernel is slower), and a cross-check of the outputs:
-// max |hand − cuDNN fp32| / RMS(cuDNN fp32) (and the same for TF32), and — unless --no-cpu-check —
-// each variant against the CPU twin (CpuOps, src/cpu/conv2d.cpp) at the same shape, so that a
+// Convolution benchmark: the hand-written kernels (CudaOps; FFMA, 3×TF32 and TF32 math,
+// aulens/cuda_math.h) against cuDNN (CudnnConv, fp32-accurate and TF32) in the same process, for
+// the network's three conv layers at batch 64 (DESIGN §1.1, §5). Per layer and direction (forward
+// with bias, backward-data, backward-filter with bias gradient): CUDA events around each call,
+// warm-up calls first (cuDNN's algorithm search happens there), median of --repeats timed calls,
+// achieved TFLOP/s (2·N·K·C·R²·H·W per call), time ratios to cuDNN of the same accuracy (> 1: the
+// hand-written kernel is slower), and a cross-check of every output against the CPU twin (CpuOps,
+// src/cpu/conv2d.cpp) at the same shape — or, with --no-cpu-check, against cuDNN fp32 — so that a
 // disagreement names the side that is wrong. Every variant starts from freshly uploaded inputs,
 // and after its last call the inputs are read back: a variant that writes into x, w, b or dy is
-// reported. Prints a table; --json PATH writes every number. Exit status 2 when a hand-written or
-// cuDNN fp32 result disagrees with the CPU twin (without the CPU check: hand with cuDNN fp32), or
-// when a variant modified its inputs.
+// reported. Prints a table; --json PATH writes every number. Exit status 2 when a variant
+// disagrees with the reference or modified its inputs.
 //
 //   aulens_bench [--json PATH] [--batch 64] [--repeats 25] [--warmup 3] [--cold-l2]
 //                [--no-cpu-check]
@@ -29,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "aulens/cuda_math.h"
 #include "aulens/cudnn_conv.h"
 #include "aulens/device.h"
 #include "aulens/ops.h"
@@ -136,10 +136,27 @@ double relative_difference(const std::vector<float>& a, const std::vector<float>
   return rms > 0 ? max_diff / rms : max_diff;
 }
 
-enum class Variant { hand, cudnn_fp32, cudnn_tf32 };
-const char* variant_key(Variant v) {
-  return v == Variant::hand ? "hand" : v == Variant::cudnn_fp32 ? "cudnn_fp32" : "cudnn_tf32";
-}
+// What is timed: the hand-written kernels in each math mode (aulens/cuda_math.h) and cuDNN in
+// each of its modes. fp32-accurate variants must agree with the reference within
+// kMaxAccurateDifference, TF32 variants within kMaxTf32Difference (both relative to its RMS).
+struct Variant {
+  const char* key;    // JSON key
+  const char* label;  // table column
+  bool hand;          // CudaOps (else CudnnConv)
+  aulens::ConvMath hand_math;
+  bool tf32;  // TF32 accuracy (cuDNN: TF32 allowed)
+};
+constexpr Variant kVariants[] = {
+    {"hand_ffma", "hand", true, aulens::ConvMath::ffma, false},
+    {"hand_3xtf32", "hand3x", true, aulens::ConvMath::tf32x3, false},
+    {"hand_tf32", "handTF", true, aulens::ConvMath::tf32, true},
+    {"cudnn_fp32", "cuDNN", false, aulens::ConvMath::ffma, false},
+    {"cudnn_tf32", "cuTF32", false, aulens::ConvMath::ffma, true},
+};
+constexpr int kVariantCount = sizeof(kVariants) / sizeof(kVariants[0]);
+constexpr int kCudnnFp32 = 3;  // index of the cuDNN fp32 variant (the reference without CPU check)
+constexpr double kMaxAccurateDifference = 1e-3;
+constexpr double kMaxTf32Difference = 5e-2;
 
 int run(const Options& options) {
   if (!aulens::device::available()) {
@@ -153,8 +170,6 @@ int run(const Options& options) {
       {"conv3", {n, 128, 24, 24, 256, 5}},
   };
   const char* ops[] = {"forward", "backward_data", "backward_filter"};
-  const Variant variants[] = {Variant::hand, Variant::cudnn_fp32, Variant::cudnn_tf32};
-  constexpr double kMaxHandDifference = 1e-3;  // vs cuDNN fp32, relative to the output RMS
 
   std::size_t l2_flush_bytes = 0;
   float* l2_flush = nullptr;
@@ -166,9 +181,13 @@ int run(const Options& options) {
   nlohmann::json results = nlohmann::json::array();
   bool all_agree = true;
   std::mt19937 rng(20261128);
-  std::printf("%-6s %-16s %10s %8s %10s %8s %7s %10s %8s %9s %9s %9s\n", "layer", "op", "hand ms",
-              "TFLOP/s", "cuDNN ms", "TFLOP/s", "hand/cu", "TF32 ms", "TFLOP/s", "hand-cu",
-              "hand-cpu", "cuDNN-cpu");
+  std::printf(
+      "median ms per call (TFLOP/s); ratios are time / cuDNN time of the same accuracy;\n"
+      "diff = max |variant - reference| / RMS(reference), reference = %s\n",
+      options.cpu_check ? "the CPU twin" : "cuDNN fp32");
+  std::printf("%-6s %-16s", "layer", "op");
+  for (const Variant& variant : kVariants) std::printf(" %16s", variant.label);
+  std::printf(" %7s %7s %7s\n", "hand/cu", "3x/cu", "TF/cuTF");
   for (const Layer& layer : layers) {
     const ConvShape& s = layer.shape;
     const std::size_t x_count = std::size_t(s.n) * s.c * s.h * s.w;
@@ -204,101 +223,102 @@ int run(const Options& options) {
                                                  cpu_output.data(), cpu_db.data());
         }
       }
-      std::vector<float> outputs[3];
-      double ms[3] = {};
-      bool inputs_kept[3] = {true, true, true};
-      for (int v = 0; v < 3; ++v) {
-        const Variant variant = variants[v];
-        aulens::set_cudnn_math(variant == Variant::cudnn_tf32);
+      std::vector<float> outputs[kVariantCount];
+      double ms[kVariantCount] = {};
+      std::string verdict;
+      bool agree = true;
+      for (int v = 0; v < kVariantCount; ++v) {
+        const Variant& variant = kVariants[v];
+        aulens::set_cudnn_math(!variant.hand && variant.tf32);
+        aulens::set_conv_math(variant.hand_math);
         for (DeviceFloats* input : {&x, &w, &b, &dy}) input->restore();
         std::function<void()> call;
         if (op_name == "forward") {
-          call = variant == Variant::hand
-                     ? std::function<void()>([&] {
-                         aulens::CudaOps::conv2d_forward(s, x.get(), w.get(), b.get(), y.get());
-                       })
-                     : std::function<void()>([&] {
-                         aulens::CudnnConv::forward(s, x.get(), w.get(), b.get(), y.get());
-                       });
+          call = [&, hand = variant.hand] {
+            if (hand)
+              aulens::CudaOps::conv2d_forward(s, x.get(), w.get(), b.get(), y.get());
+            else
+              aulens::CudnnConv::forward(s, x.get(), w.get(), b.get(), y.get());
+          };
         } else if (op_name == "backward_data") {
-          call = variant == Variant::hand
-                     ? std::function<void()>([&] {
-                         aulens::CudaOps::conv2d_backward_data(s, dy.get(), w.get(), dx.get());
-                       })
-                     : std::function<void()>([&] {
-                         aulens::CudnnConv::backward_data(s, dy.get(), w.get(), dx.get());
-                       });
+          call = [&, hand = variant.hand] {
+            if (hand)
+              aulens::CudaOps::conv2d_backward_data(s, dy.get(), w.get(), dx.get());
+            else
+              aulens::CudnnConv::backward_data(s, dy.get(), w.get(), dx.get());
+          };
         } else {
-          call = variant == Variant::hand ? std::function<void()>([&] {
-            aulens::CudaOps::conv2d_backward_filter(s, x.get(), dy.get(), dw.get(), db.get());
-          })
-                                          : std::function<void()>([&] {
-                                              aulens::CudnnConv::backward_filter(
-                                                  s, x.get(), dy.get(), dw.get(), db.get());
-                                            });
+          call = [&, hand = variant.hand] {
+            if (hand)
+              aulens::CudaOps::conv2d_backward_filter(s, x.get(), dy.get(), dw.get(), db.get());
+            else
+              aulens::CudnnConv::backward_filter(s, x.get(), dy.get(), dw.get(), db.get());
+          };
         }
         ms[v] = time_ms(call, options, l2_flush, l2_flush_bytes);
         call();  // one clean run for the cross-check
         outputs[v] = output.download();
-        inputs_kept[v] = x.unchanged() && w.unchanged() && b.unchanged() && dy.unchanged();
-        entry[variant_key(variant)] = {{"median_ms", ms[v]},
-                                       {"tflops", flop / (ms[v] * 1e-3) * 1e-12},
-                                       {"inputs_unchanged", inputs_kept[v]}};
-        if (options.cpu_check)
-          entry[variant_key(variant)]["max_diff_per_rms_vs_cpu"] =
-              relative_difference(outputs[v], cpu_output);
+        const bool inputs_kept = x.unchanged() && w.unchanged() && b.unchanged() && dy.unchanged();
+        entry[variant.key] = {{"median_ms", ms[v]},
+                              {"tflops", flop / (ms[v] * 1e-3) * 1e-12},
+                              {"inputs_unchanged", inputs_kept}};
+        if (!inputs_kept) {
+          agree = false;
+          verdict += std::string("  INPUTS MODIFIED by ") + variant.key;
+        }
       }
       aulens::set_cudnn_math(false);
-      const double hand_diff = relative_difference(outputs[0], outputs[1]);
-      const double tf32_diff = relative_difference(outputs[2], outputs[1]);
-      const double hand_cpu = options.cpu_check ? relative_difference(outputs[0], cpu_output) : NAN;
-      const double cudnn_cpu =
-          options.cpu_check ? relative_difference(outputs[1], cpu_output) : NAN;
-      // With the CPU twin, each side is judged against it; without, hand against cuDNN fp32.
-      const bool hand_ok =
-          options.cpu_check ? hand_cpu <= kMaxHandDifference : hand_diff <= kMaxHandDifference;
-      const bool cudnn_ok = !options.cpu_check || cudnn_cpu <= kMaxHandDifference;
-      const bool inputs_ok = inputs_kept[0] && inputs_kept[1] && inputs_kept[2];
-      const bool agree = hand_ok && cudnn_ok && inputs_ok;
-      all_agree = all_agree && agree;
-      std::string verdict;
-      if (!hand_ok) verdict += options.cpu_check ? "  HAND != CPU" : "  MISMATCH";
-      if (!cudnn_ok) verdict += "  CUDNN != CPU";
-      for (int v = 0; v < 3; ++v)
-        if (!inputs_kept[v])
-          verdict += std::string("  INPUTS MODIFIED by ") + variant_key(variants[v]);
-      entry["ratio_hand_over_cudnn_fp32"] = ms[0] / ms[1];
-      entry["ratio_hand_over_cudnn_tf32"] = ms[0] / ms[2];
-      entry["hand_max_diff_per_rms_vs_cudnn_fp32"] = hand_diff;
-      entry["tf32_max_diff_per_rms_vs_cudnn_fp32"] = tf32_diff;
-      if (options.cpu_check) {
-        entry["hand_max_diff_per_rms_vs_cpu"] = hand_cpu;
-        entry["cudnn_fp32_max_diff_per_rms_vs_cpu"] = cudnn_cpu;
+      aulens::set_conv_math(aulens::ConvMath::ffma);
+      // Each variant against the reference: the CPU twin, or cuDNN fp32 without it (which then
+      // is not judged itself).
+      double diff[kVariantCount];
+      for (int v = 0; v < kVariantCount; ++v) {
+        const Variant& variant = kVariants[v];
+        const bool judged = options.cpu_check || v != kCudnnFp32;
+        diff[v] = judged ? relative_difference(outputs[v],
+                                               options.cpu_check ? cpu_output : outputs[kCudnnFp32])
+                         : 0.0;
+        const bool ok = diff[v] <= (variant.tf32 ? kMaxTf32Difference : kMaxAccurateDifference);
+        entry[variant.key]["max_diff_per_rms_vs_reference"] = diff[v];
+        entry[variant.key]["agrees"] = ok;
+        if (!ok) {
+          agree = false;
+          verdict += std::string("  ") + variant.key + " DISAGREES";
+        }
       }
-      entry["hand_agrees"] = hand_ok;
-      entry["cudnn_fp32_agrees_with_cpu"] = cudnn_ok;
-      entry["inputs_unchanged"] = inputs_ok;
+      all_agree = all_agree && agree;
+      entry["ratio_hand_ffma_over_cudnn_fp32"] = ms[0] / ms[3];
+      entry["ratio_hand_3xtf32_over_cudnn_fp32"] = ms[1] / ms[3];
+      entry["ratio_hand_tf32_over_cudnn_tf32"] = ms[2] / ms[4];
+      entry["agrees"] = agree;
       results.push_back(entry);
-      auto tflops = [&](int v) { return flop / (ms[v] * 1e-3) * 1e-12; };
-      std::printf("%-6s %-16s %10.3f %8.2f %10.3f %8.2f %7.2f %10.3f %8.2f %9.1e %9.1e %9.1e%s\n",
-                  layer.name, op, ms[0], tflops(0), ms[1], tflops(1), ms[0] / ms[1], ms[2],
-                  tflops(2), hand_diff, hand_cpu, cudnn_cpu, verdict.c_str());
+      std::printf("%-6s %-16s", layer.name, op);
+      for (int v = 0; v < kVariantCount; ++v)
+        std::printf(" %7.3f (%6.1f)", ms[v], flop / (ms[v] * 1e-3) * 1e-12);
+      std::printf(" %7.2f %7.2f %7.2f%s\n", ms[0] / ms[3], ms[1] / ms[3], ms[2] / ms[4],
+                  verdict.c_str());
+      std::printf("%-6s %-16s", "", "  diff");
+      for (int v = 0; v < kVariantCount; ++v) std::printf(" %16.1e", diff[v]);
+      std::printf("\n");
     }
   }
   if (l2_flush != nullptr) aulens::device::free(l2_flush);
 
   if (!options.json_path.empty()) {
-    nlohmann::json doc{
-        {"benchmark", "conv"},
-        {"device", aulens::device::describe()},
-        {"batch", options.batch},
-        {"repeats", options.repeats},
-        {"warmup", options.warmup},
-        {"cold_l2", options.cold_l2},
-        {"ratio_meaning", "time hand / time cuDNN; > 1 means the hand-written kernel is slower"},
-        {"reference", options.cpu_check ? "CPU twin (CpuOps)" : "cuDNN fp32"},
-        {"all_results_agree_with_reference", all_agree},
-        {"results", results}};
+    nlohmann::json doc{{"benchmark", "conv"},
+                       {"device", aulens::device::describe()},
+                       {"batch", options.batch},
+                       {"repeats", options.repeats},
+                       {"warmup", options.warmup},
+                       {"cold_l2", options.cold_l2},
+                       {"ratio_meaning",
+                        "time hand / time cuDNN of the same accuracy; > 1 means the hand-written "
+                        "kernel is slower"},
+                       {"reference", options.cpu_check ? "CPU twin (CpuOps)" : "cuDNN fp32"},
+                       {"max_diff_per_rms",
+                        {{"fp32_accurate", kMaxAccurateDifference}, {"tf32", kMaxTf32Difference}}},
+                       {"all_results_agree_with_reference", all_agree},
+                       {"results", results}};
     std::ofstream out(options.json_path);
     out << doc.dump(2) << "\n";
     if (!out) throw aulens::Error("cannot write " + options.json_path);

@@ -1,7 +1,8 @@
 // Records, top-n and projection throughput (DESIGN §5 rows "conv3 records" and "256 maps × top-9
 // projections"), per backend, on random inputs:
 //   records      compute_records over --images random 99×99 crops (centre crop, standardize,
-//                forward, max_records), images/s; hand-written CUDA fp32, cuDNN fp32 and TF32
+//                forward, max_records), images/s; hand-written CUDA (FFMA, 3×TF32, TF32
+//                convolutions), cuDNN fp32 and TF32
 //   top-n        topn_select of --n over (images, 256) values, ms
 //   projections  deconv_project_windows of 256×n requests on distinct images, ms (op only; the
 //                CPU reference times only 64 requests)
@@ -157,8 +158,14 @@ int main(int argc, char** argv) try {
               "proj", "proj ms");
 #ifdef AULENS_HAVE_CUDA
   if (aulens::device::available()) {
-    out["results"].push_back(
-        bench_backend<aulens::CudaOps>("cuda handwritten fp32", a, a.images, a.reps, 1 << 30));
+    for (aulens::ConvMath math :
+         {aulens::ConvMath::ffma, aulens::ConvMath::tf32x3, aulens::ConvMath::tf32}) {
+      aulens::set_conv_math(math);
+      out["results"].push_back(bench_backend<aulens::CudaOps>(
+          std::string("cuda handwritten ") + aulens::conv_math_name(math), a, a.images, a.reps,
+          1 << 30));
+    }
+    aulens::set_conv_math(aulens::ConvMath::ffma);
     for (bool tf32 : {false, true}) {
       aulens::set_cudnn_math(tf32);
       out["results"].push_back(bench_backend<aulens::CudnnOps>(

@@ -1,6 +1,7 @@
 // Training-step throughput of the whole network: forward (with dropout), cross-entropy, backward
-// and the SGD update on random inputs, per backend (CPU reference, hand-written CUDA, cuDNN
-// convolutions), fp32 and TF32, at the given batch sizes. Also the peak device memory of a step.
+// and the SGD update on random inputs, per backend (CPU reference, hand-written CUDA with FFMA,
+// 3×TF32 or TF32 convolutions, cuDNN convolutions), fp32-accurate and TF32, at the given batch
+// sizes. Also the peak device memory of a step.
 //
 //   aulens_bench_train [--batches 64,256] [--steps 30] [--cpu-steps 2] [--json PATH]
 //
@@ -116,10 +117,10 @@ int main(int argc, char** argv) try {
   nlohmann::json out;
   out["gpu"] = aulens::device::describe();
   out["results"] = nlohmann::json::array();
-  std::printf("%-22s %6s %12s %12s %10s\n", "backend", "batch", "ms/step", "images/s", "peak MiB");
+  std::printf("%-24s %6s %12s %12s %10s\n", "backend", "batch", "ms/step", "images/s", "peak MiB");
   auto record = [&](const std::string& backend, int batch, std::pair<double, std::size_t> r) {
     const double ips = batch / r.first;
-    std::printf("%-22s %6d %12.3f %12.0f %10.1f\n", backend.c_str(), batch, r.first * 1e3, ips,
+    std::printf("%-24s %6d %12.3f %12.0f %10.1f\n", backend.c_str(), batch, r.first * 1e3, ips,
                 r.second / 1048576.0);
     out["results"].push_back({{"backend", backend},
                               {"batch", batch},
@@ -134,7 +135,17 @@ int main(int argc, char** argv) try {
         aulens::set_cublas_tf32(tf32);
         aulens::set_cudnn_math(tf32);
         const std::string mode = tf32 ? " tf32" : " fp32";
-        if (!tf32) record("cuda handwritten" + mode, batch, time_steps<aulens::CudaOps>(batch, args.steps, 5));
+        if (tf32) {
+          aulens::set_conv_math(aulens::ConvMath::tf32);
+          record("cuda handwritten tf32", batch, time_steps<aulens::CudaOps>(batch, args.steps, 5));
+        } else {
+          aulens::set_conv_math(aulens::ConvMath::ffma);
+          record("cuda handwritten ffma", batch, time_steps<aulens::CudaOps>(batch, args.steps, 5));
+          aulens::set_conv_math(aulens::ConvMath::tf32x3);
+          record("cuda handwritten 3xtf32", batch,
+                 time_steps<aulens::CudaOps>(batch, args.steps, 5));
+        }
+        aulens::set_conv_math(aulens::ConvMath::ffma);
         record("cuda cudnn" + mode, batch, time_steps<aulens::CudnnOps>(batch, args.steps, 5));
       }
       aulens::set_cublas_tf32(false);
