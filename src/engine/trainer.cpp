@@ -41,27 +41,40 @@ std::vector<std::int32_t> shuffled(std::vector<std::int32_t> items, std::uint64_
   return items;
 }
 
-// Index and augmentation-parameter tensors for one batch, on `device`.
+// Index, augmentation-parameter and label tensors for one batch, on the trainer's device.
 struct BatchInputs {
   Tensor indices;  // (N) i32 rows of the crop tensor
   Tensor params;   // (N · sizeof(AugmentParams)) u8, an array of AugmentParams
   Tensor labels;   // (N) i32
 };
 
-BatchInputs make_batch(const std::vector<std::int32_t>& rows, const std::vector<AugmentParams>& aug,
-                       const std::int32_t* all_labels, Device device) {
+// dst = host, on `device`; dst's storage is reused when the shape is unchanged (in the steady state
+// a batch allocates and frees nothing on the device, so no implicit synchronisation by cudaFree).
+void assign(Tensor& dst, const Tensor& host, Device device) {
+  if (dst.defined() && dst.shape() == host.shape() && dst.dtype() == host.dtype()) {
+    dst.copy_from(host);
+  } else {
+    dst = host.to(device);
+  }
+}
+
+// Fills `b` for the batch `rows` with augmentation `aug`; returns the labels on the host.
+std::vector<std::int32_t> upload_batch(const std::vector<std::int32_t>& rows,
+                                       const std::vector<AugmentParams>& aug,
+                                       const std::int32_t* all_labels, Device device,
+                                       BatchInputs& b) {
   const auto n = static_cast<std::int64_t>(rows.size());
   std::vector<std::int32_t> labels(rows.size());
   for (std::size_t i = 0; i < rows.size(); ++i) labels[i] = all_labels[rows[i]];
   std::vector<std::uint8_t> param_bytes(aug.size() * sizeof(AugmentParams));
   std::memcpy(param_bytes.data(), aug.data(), param_bytes.size());
-  BatchInputs b;
-  b.indices = Tensor::from_vector<std::int32_t>({n}, rows).to(device);
-  b.params = Tensor::from_vector<std::uint8_t>({static_cast<std::int64_t>(param_bytes.size())},
-                                               param_bytes)
-                 .to(device);
-  b.labels = Tensor::from_vector<std::int32_t>({n}, labels).to(device);
-  return b;
+  assign(b.indices, Tensor::from_vector<std::int32_t>({n}, rows), device);
+  assign(b.params,
+         Tensor::from_vector<std::uint8_t>({static_cast<std::int64_t>(param_bytes.size())},
+                                           param_bytes),
+         device);
+  assign(b.labels, Tensor::from_vector<std::int32_t>({n}, labels), device);
+  return labels;
 }
 
 const AugmentParams* params_of(const BatchInputs& b) {
@@ -167,7 +180,8 @@ class Trainer {
         aug[i] = augment_draw(cfg_.train.seed, epoch, rows[i], cfg_.train.augment.max_rotation_deg,
                               cfg_.train.augment.flip, crop, size);
       }
-      const BatchInputs in = make_batch(rows, aug, host_labels_, Ops::device);
+      upload_batch(rows, aug, host_labels_, Ops::device, batch_);
+      const BatchInputs& in = batch_;
       const int n = static_cast<int>(rows.size());
       ensure_input(n);
       Ops::augment_batch(n, crop, size, crops_.template data<std::uint8_t>(),
@@ -217,14 +231,15 @@ class Trainer {
       const std::size_t end = std::min(rows_all.size(), begin + kEvalBatch);
       std::vector<std::int32_t> rows(rows_all.begin() + begin, rows_all.begin() + end);
       std::vector<AugmentParams> aug(rows.size(), augment_centre(crop, size));
-      const BatchInputs in = make_batch(rows, aug, host_labels_, Ops::device);
+      const std::vector<std::int32_t> labels =
+          upload_batch(rows, aug, host_labels_, Ops::device, eval_batch_);
+      const BatchInputs& in = eval_batch_;
       const int n = static_cast<int>(rows.size());
       ensure_input(n);
       Ops::augment_batch(n, crop, size, crops_.template data<std::uint8_t>(),
                          in.indices.data<std::int32_t>(), params_of(in), input_.data<float>());
       net_.forward(params, input_, false, DropoutDraw{}, eval_acts_);
-      score(eval_acts_.logits.to_vector<float>(), in.labels.to_vector<std::int32_t>(), classes,
-            eval, loss_sum, correct);
+      score(eval_acts_.logits.to_vector<float>(), labels, classes, eval, loss_sum, correct);
     }
     eval.images = static_cast<std::int64_t>(rows_all.size());
     eval.loss = eval.images ? loss_sum / eval.images : 0.0;
@@ -338,6 +353,7 @@ class Trainer {
   Tensor crops_;
   const std::int32_t* host_labels_ = nullptr;
   Tensor input_;
+  BatchInputs batch_, eval_batch_;  // device storage reused from batch to batch
   Activations acts_, eval_acts_;
   Params grads_;
 };
