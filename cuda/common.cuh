@@ -6,10 +6,12 @@
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "aulens/check.h"
+#include "aulens/device.h"
 
 namespace aulens::cuda_detail {
 
@@ -21,7 +23,9 @@ namespace aulens::cuda_detail {
 const char* cublas_error_string(cublasStatus_t status);
 
 // The stream every aulens kernel is queued on (the legacy default stream for now).
-inline cudaStream_t stream() { return nullptr; }
+inline cudaStream_t stream() {
+  return nullptr;
+}
 
 inline unsigned blocks_for(std::int64_t count, int threads) {
   return static_cast<unsigned>((count + threads - 1) / threads);
@@ -30,34 +34,55 @@ inline unsigned blocks_for(std::int64_t count, int threads) {
 // After each launch: a launch error throws now; with AULENS_SYNC_LAUNCHES an execution error too.
 void check_launch(const char* kernel, const char* file, int line);
 
+// A device buffer that only grows; reused across calls on the aulens stream (stream order keeps
+// reuse safe; cudaFree synchronizes before a buffer is replaced).
+class ScratchBuffer {
+ public:
+  float* floats(std::size_t count) {
+    const std::size_t bytes = count * sizeof(float);
+    if (bytes > bytes_) {
+      device::free(ptr_);
+      ptr_ = nullptr;
+      bytes_ = 0;
+      ptr_ = device::malloc(bytes);
+      bytes_ = bytes;
+    }
+    return static_cast<float*>(ptr_);
+  }
+
+ private:
+  void* ptr_ = nullptr;
+  std::size_t bytes_ = 0;
+};
+
 cublasHandle_t cublas_handle();
 cudnnHandle_t cudnn_handle();
 
 }  // namespace aulens::cuda_detail
 
-#define AULENS_CUDA_CHECK(call)                                                            \
-  do {                                                                                     \
-    cudaError_t aulens_status_ = (call);                                                   \
-    if (aulens_status_ != cudaSuccess)                                                     \
-      ::aulens::cuda_detail::fail("CUDA", cudaGetErrorString(aulens_status_), #call,       \
-                                  __FILE__, __LINE__);                                     \
+#define AULENS_CUDA_CHECK(call)                                                                \
+  do {                                                                                         \
+    cudaError_t aulens_status_ = (call);                                                       \
+    if (aulens_status_ != cudaSuccess)                                                         \
+      ::aulens::cuda_detail::fail("CUDA", cudaGetErrorString(aulens_status_), #call, __FILE__, \
+                                  __LINE__);                                                   \
   } while (0)
 
-#define AULENS_CUBLAS_CHECK(call)                                                          \
-  do {                                                                                     \
-    cublasStatus_t aulens_status_ = (call);                                                \
-    if (aulens_status_ != CUBLAS_STATUS_SUCCESS)                                           \
-      ::aulens::cuda_detail::fail("cuBLAS",                                                \
+#define AULENS_CUBLAS_CHECK(call)                                                             \
+  do {                                                                                        \
+    cublasStatus_t aulens_status_ = (call);                                                   \
+    if (aulens_status_ != CUBLAS_STATUS_SUCCESS)                                              \
+      ::aulens::cuda_detail::fail("cuBLAS",                                                   \
                                   ::aulens::cuda_detail::cublas_error_string(aulens_status_), \
-                                  #call, __FILE__, __LINE__);                              \
+                                  #call, __FILE__, __LINE__);                                 \
   } while (0)
 
-#define AULENS_CUDNN_CHECK(call)                                                           \
-  do {                                                                                     \
-    cudnnStatus_t aulens_status_ = (call);                                                 \
-    if (aulens_status_ != CUDNN_STATUS_SUCCESS)                                            \
-      ::aulens::cuda_detail::fail("cuDNN", cudnnGetErrorString(aulens_status_), #call,     \
-                                  __FILE__, __LINE__);                                     \
+#define AULENS_CUDNN_CHECK(call)                                                                 \
+  do {                                                                                           \
+    cudnnStatus_t aulens_status_ = (call);                                                       \
+    if (aulens_status_ != CUDNN_STATUS_SUCCESS)                                                  \
+      ::aulens::cuda_detail::fail("cuDNN", cudnnGetErrorString(aulens_status_), #call, __FILE__, \
+                                  __LINE__);                                                     \
   } while (0)
 
 // Use right after kernel<<<...>>>(...): AULENS_CHECK_LAUNCH("kernel_name");

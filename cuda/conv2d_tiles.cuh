@@ -1,7 +1,6 @@
 // Shared pieces of the hand-written convolution kernels (cuda/conv2d.cu,
 // cuda/conv2d_backward_filter.cu): the tile accumulators of an implicit GEMM (FFMA, TF32 and
-// 3×TF32 tensor cores), the geometry struct the kernels take, and a grow-only device scratch
-// buffer.
+// 3×TF32 tensor cores) and the geometry struct the kernels take.
 //
 // Implicit GEMM, one block computes a BM×BN tile of C = A·B with the reduction cut into slices
 // of TK; each slice of A (TK×BM) and B (TK×BN) is staged in shared memory, reduction-major:
@@ -271,27 +270,6 @@ inline TileMath tile_math() {
                    "' needs TF32 tensor cores (compute capability 8.0 or newer); use 'ffma'");
   return math == ConvMath::tf32 ? TileMath::tf32 : TileMath::tf32x3;
 }
-
-// A device buffer that only grows; reused across calls on the aulens stream (stream order keeps
-// reuse safe; cudaFree synchronizes before a buffer is replaced).
-class ScratchBuffer {
- public:
-  float* floats(std::size_t count) {
-    const std::size_t bytes = count * sizeof(float);
-    if (bytes > bytes_) {
-      device::free(ptr_);
-      ptr_ = nullptr;
-      bytes_ = 0;
-      ptr_ = device::malloc(bytes);
-      bytes_ = bytes;
-    }
-    return static_cast<float*>(ptr_);
-  }
-
- private:
-  void* ptr_ = nullptr;
-  std::size_t bytes_ = 0;
-};
 
 // Multiprocessor count of device 0 (read once).
 inline int multiprocessor_count() {

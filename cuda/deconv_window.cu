@@ -12,8 +12,11 @@
 //   2 conv1 → ReLU → pool1: one thread per pool1 cell, 4 × 25 FMAs
 //   3 conv2 → ReLU → pool2: one thread per (pool2 row, conv2 map) pair: 2 conv2 rows × 10
 //     columns of accumulators, c1 × 25 weights, pool1 rows broadcast from shared memory (the
-//     threads of a warp share the pool2 row). This is ≈ 90% of the FLOPs: c2·100·c1·25 FMAs =
-//     20.5 M per request, 47 G FMAs for 256×9 requests (≈ 1.4 ms at the H200's fp32 peak).
+//     threads of a warp share the pool2 row and hold consecutive maps k, so they read the
+//     weights from a copy transposed to (c1, 25, c2): one coalesced line per warp and weight,
+//     where the (c2, c1, 5, 5) layout touched 32 lines). This is ≈ 90% of the FLOPs:
+//     c2·100·c1·25 FMAs = 20.5 M per request, 47 G FMAs for 256×9 requests (≈ 1.4 ms at the
+//     H200's fp32 peak).
 //   4 the seed: conv3 at (map, y, x), a block reduction of c2·25 products (fixed tree order)
 //   5 g2 = ReLU(w3[map]·seed) at the valid pool2 cells (conv3ᵀ, unpool2 is implicit, ReLU)
 //   6 conv2ᵀ scattered from the non-zero g2 only (unpool sparsity: one of 4 conv2 positions per
@@ -62,7 +65,23 @@ struct Shapes {
 
 struct Weights {
   const float *w1, *b1, *w2, *b2, *w3, *b3;
+  const float* w2t;  // w2 transposed: w2t[(c·25 + e)·c2 + k] = w2[(k·c1 + c)·25 + e]
 };
+
+// w2t[(c·rr + e)·k_count + k] = w2[(k·c_count + c)·rr + e];  w2: (K, C, rr)  w2t: (C, rr, K)
+__global__ void transpose_conv2_filters_kernel(int k_count, int c_count, int rr,
+                                               const float* __restrict__ w2,
+                                               float* __restrict__ w2t) {
+  const long long total = static_cast<long long>(k_count) * c_count * rr;
+  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const int k = static_cast<int>(i % k_count);
+    const long long ce = i / k_count;  // c·rr + e
+    const int e = static_cast<int>(ce % rr);
+    const int c = static_cast<int>(ce / rr);
+    w2t[i] = w2[(static_cast<long long>(k) * c_count + c) * rr + e];
+  }
+}
 
 std::size_t shared_bytes(int c1, int c2) {
   const std::size_t floats = kW * kW + static_cast<std::size_t>(c1) * kP1 * kP1 +
@@ -151,11 +170,12 @@ static __global__ void __launch_bounds__(kThreads)
     for (int j = 0; j < 2; ++j)
 #pragma unroll
       for (int t = 0; t < 10; ++t) acc[j][t] = 0.0f;
-    const float* wk = wt.w2 + static_cast<std::int64_t>(k) * sh.c1 * kR * kR;
+    const float* wk = wt.w2t + k;  // weight (c, e) of map k at wk[(c·25 + e)·c2]
     for (int c = 0; c < sh.c1; ++c) {
       float w[kR * kR];
 #pragma unroll
-      for (int e = 0; e < kR * kR; ++e) w[e] = __ldg(wk + c * kR * kR + e);
+      for (int e = 0; e < kR * kR; ++e)
+        w[e] = __ldg(wk + static_cast<std::int64_t>(c * kR * kR + e) * sh.c2);
       const float* plane = pool1 + c * kP1 * kP1 + (2 * my) * kP1;
 #pragma unroll
       for (int rr = 0; rr < kR + 1; ++rr) {  // pool1 rows 2my … 2my+5
@@ -230,22 +250,25 @@ static __global__ void __launch_bounds__(kThreads)
   }
   __syncthreads();
 
-  // 7. unpool1 → ReLU → conv1ᵀ, one thread per output pixel
+  // 7. unpool1 → ReLU → conv1ᵀ, one thread per output pixel: per channel, the ≤ 3×3 pool1 cells
+  //    whose conv1 pair of rows/columns meets the pixel's 5×5 reach; each contributes at its
+  //    switch position only (unpool sparsity), 9 switch reads instead of 25 tap tests.
   for (int e = tid; e < kW * kW; e += blockDim.x) {
     const int i = e / kW, j = e % kW;
     const int gy = oy + i, gx = ox + j;
     float acc = 0.0f;
     if (gy >= 0 && gy < size && gx >= 0 && gx < size) {
+      const int qy_begin = max(0, i - (kR - 1)) / 2, qy_end = min(kP1 - 1, i / 2);
+      const int qx_begin = max(0, j - (kR - 1)) / 2, qx_end = min(kP1 - 1, j / 2);
       for (int c = 0; c < sh.c1; ++c) {
         const float* w = wt.w1 + c * kR * kR;
-        for (int u = 0; u < kR; ++u) {
-          const int ci = i - u;  // conv1 window row
-          if (ci < 0 || ci >= kC1) continue;
-          for (int v = 0; v < kR; ++v) {
-            const int cj = j - v;
-            if (cj < 0 || cj >= kC1) continue;
-            const int q = c * kP1 * kP1 + (ci / 2) * kP1 + cj / 2;
-            if (switch1[q] != (ci % 2) * 2 + cj % 2) continue;
+        for (int qy = qy_begin; qy <= qy_end; ++qy) {
+          for (int qx = qx_begin; qx <= qx_end; ++qx) {
+            const int q = c * kP1 * kP1 + qy * kP1 + qx;
+            const std::uint8_t sw = switch1[q];
+            if (sw == kNoSwitch) continue;
+            const int u = i - (2 * qy + sw / 2), v = j - (2 * qx + sw % 2);  // tap of conv1ᵀ
+            if (u < 0 || u >= kR || v < 0 || v >= kR) continue;
             acc += __ldg(w + u * kR + v) * relu(pool1[q]);
           }
         }
@@ -279,12 +302,18 @@ void CudaOps::deconv_project_windows(int p, int n, int size, int c1, int c2, int
   AULENS_CHECK(bytes <= 227 * 1024, "deconv_project_windows: conv widths (" + std::to_string(c1) +
                                         ", " + std::to_string(c2) + ") need " +
                                         std::to_string(bytes) + " B of shared memory per block");
+  static cuda_detail::ScratchBuffer transposed_w2;
+  const long long w2_count = static_cast<long long>(c2) * c1 * kR * kR;
+  float* w2t = transposed_w2.floats(static_cast<std::size_t>(w2_count));
+  transpose_conv2_filters_kernel<<<cuda_detail::blocks_for(w2_count, 256), 256, 0,
+                                   cuda_detail::stream()>>>(c2, c1, kR * kR, w2, w2t);
+  AULENS_CHECK_LAUNCH("transpose_conv2_filters_kernel");
   AULENS_CUDA_CHECK(cudaFuncSetAttribute(deconv_project_windows_kernel,
                                          cudaFuncAttributeMaxDynamicSharedMemorySize,
                                          static_cast<int>(bytes)));
   deconv_project_windows_kernel<<<p, kThreads, bytes, cuda_detail::stream()>>>(
-      Shapes{n, size, c1, c2, c3}, Weights{w1, b1, w2, b2, w3, b3}, x, requests, windows, origins,
-      seeds);
+      Shapes{n, size, c1, c2, c3}, Weights{w1, b1, w2, b2, w3, b3, w2t}, x, requests, windows,
+      origins, seeds);
   AULENS_CHECK_LAUNCH("deconv_project_windows_kernel");
 }
 
