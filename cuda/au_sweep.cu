@@ -49,35 +49,16 @@ void check_sizes(const char* op, int m, int k, int a, int n) {
                    ", n " + std::to_string(n));
 }
 
-// A grow-only device buffer reused across calls (all work is on the one aulens stream).
-class Scratch {
- public:
-  ~Scratch() { device::free(ptr_); }
-  void* get(std::size_t bytes) {
-    if (bytes > bytes_) {
-      device::synchronize();
-      device::free(ptr_);
-      ptr_ = device::malloc(bytes);
-      bytes_ = bytes;
-    }
-    return ptr_;
-  }
-
- private:
-  void* ptr_ = nullptr;
-  std::size_t bytes_ = 0;
-};
-
-Scratch& rows_scratch() {
-  static Scratch s;
+cuda_detail::ScratchBuffer& rows_scratch() {
+  static cuda_detail::ScratchBuffer s;
   return s;
 }
-Scratch& sort_scratch() {
-  static Scratch s;
+cuda_detail::ScratchBuffer& sort_scratch() {
+  static cuda_detail::ScratchBuffer s;
   return s;
 }
-Scratch& shuffle_scratch() {
-  static Scratch s;
+cuda_detail::ScratchBuffer& shuffle_scratch() {
+  static cuda_detail::ScratchBuffer s;
   return s;
 }
 
@@ -100,7 +81,7 @@ static __global__ void pack_rows_kernel(int m, int a, const std::uint8_t* au_mas
 }
 
 std::uint64_t* pack_rows(int m, int a, const std::uint8_t* au_mask) {
-  auto* rows = static_cast<std::uint64_t*>(rows_scratch().get(sizeof(std::uint64_t) * m));
+  auto* rows = static_cast<std::uint64_t*>(rows_scratch().bytes(sizeof(std::uint64_t) * m));
   pack_rows_kernel<<<grid_for(m, 256), 256, 0, cuda_detail::stream()>>>(m, a, au_mask, rows);
   AULENS_CHECK_LAUNCH("pack_rows_kernel");
   return rows;
@@ -391,7 +372,7 @@ void CudaOps::au_sweep_rank(int m, int k, const float* values, float* sorted_val
       static_cast<const int*>(nullptr), 0, 32, cuda_detail::stream()));
   const std::size_t keys_bytes = (sizeof(float) * total + 255) / 256 * 256;
   const std::size_t offsets_bytes = (sizeof(int) * (k + 1) + 255) / 256 * 256;
-  auto* base = static_cast<char*>(sort_scratch().get(2 * keys_bytes + offsets_bytes + cub_bytes));
+  auto* base = static_cast<char*>(sort_scratch().bytes(2 * keys_bytes + offsets_bytes + cub_bytes));
   auto* keys = reinterpret_cast<float*>(base);
   auto* images = reinterpret_cast<std::int32_t*>(base + keys_bytes);
   auto* offsets = reinterpret_cast<int*>(base + 2 * keys_bytes);
@@ -453,7 +434,7 @@ void CudaOps::au_sweep_permutation_max(int m, int k, int a, int n, float epsilon
   const std::size_t row_bytes = sizeof(std::uint64_t) * m;
   const int chunk = static_cast<int>(
       std::max<std::size_t>(1, std::min<std::size_t>(count, kShuffleScratchBytes / row_bytes)));
-  auto* shuffled = static_cast<std::uint64_t*>(shuffle_scratch().get(row_bytes * chunk));
+  auto* shuffled = static_cast<std::uint64_t*>(shuffle_scratch().bytes(row_bytes * chunk));
   const bool in_shared = row_bytes <= static_cast<std::size_t>(max_shared_optin());
   if (in_shared) {
     AULENS_CUDA_CHECK(cudaFuncSetAttribute(shuffle_rows_kernel,

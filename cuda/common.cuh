@@ -35,20 +35,29 @@ inline unsigned blocks_for(std::int64_t count, int threads) {
 void check_launch(const char* kernel, const char* file, int line);
 
 // A device buffer that only grows; reused across calls on the aulens stream (stream order keeps
-// reuse safe; cudaFree synchronizes before a buffer is replaced).
+// reuse safe; the device is synchronised before a buffer is replaced). Meant for function-local
+// statics: it is never freed, since at exit the allocation bookkeeping of aulens/device.h (a
+// static constructed after it) may already be gone; the process's end releases the memory.
 class ScratchBuffer {
  public:
-  float* floats(std::size_t count) {
-    const std::size_t bytes = count * sizeof(float);
-    if (bytes > bytes_) {
+  ScratchBuffer() = default;
+  ScratchBuffer(const ScratchBuffer&) = delete;
+  ScratchBuffer& operator=(const ScratchBuffer&) = delete;
+
+  // At least `count` bytes.
+  void* bytes(std::size_t count) {
+    if (count > bytes_) {
+      device::synchronize();
       device::free(ptr_);
       ptr_ = nullptr;
       bytes_ = 0;
-      ptr_ = device::malloc(bytes);
-      bytes_ = bytes;
+      ptr_ = device::malloc(count);
+      bytes_ = count;
     }
-    return static_cast<float*>(ptr_);
+    return ptr_;
   }
+  // At least `count` floats.
+  float* floats(std::size_t count) { return static_cast<float*>(bytes(count * sizeof(float))); }
 
  private:
   void* ptr_ = nullptr;
