@@ -13,6 +13,14 @@
 // flipped and transposed, w'[c][k][r][s] = w[k][c][R−1−r][R−1−s], materialised in a scratch buffer.
 // When the GEMM has few rows (M < 16, e.g. dx of conv1 with C = 1) a direct kernel — one thread
 // per pixel, 4 output channels per thread, filters in shared memory, always FFMA — replaces it.
+//
+// conv2d_relu_records fuses ReLU and the activation records (max and first argmax per map and
+// image) into the GEMM epilogue: each output becomes a 64-bit key (value bits ≥ +0 or the
+// canonical NaN, then 2³²−1−position, so a larger key is a larger value or the same value
+// earlier, and NaN wins), reduced per (map, image) in shared memory — a 128-pixel tile meets at
+// most two images when H·W ≥ 128 — and then by one global atomicMax per tile row and image; a last
+// kernel unpacks the keys. The maps are never written. Other shapes (H·W < 128, or the direct
+// kernel's M < 16) run the convolution into a scratch buffer, then relu_forward and max_records.
 #include <limits>
 
 #include "aulens/cuda_math.h"
@@ -30,11 +38,20 @@ using cuda_detail::TileMath;
 
 // ---- tiled implicit GEMM ----
 // in: (N, Cin, H, W)  filt: (M, Cin, R, R)  bias: (M) or nullptr  out: (N, M, H, W)
-template <int BM, int BN, TileMath Math>
+// (value, position) of a post-ReLU output as an order-preserving key (see the file comment).
+__device__ __forceinline__ unsigned long long record_key(float relu_value, int position) {
+  const unsigned bits = relu_value != relu_value ? 0x7fc00000u : __float_as_uint(relu_value);
+  return (static_cast<unsigned long long>(bits) << 32) |
+         (0xFFFFFFFFu - static_cast<unsigned>(position));
+}
+
+// Records = false: out = conv (+ bias).  Records = true: record_keys (N, M) ← atomicMax of the keys
+// of ReLU(conv + bias) (zeroed by the caller; needs H·W ≥ BN), `out` unused.
+template <int BM, int BN, TileMath Math, bool Records>
 __global__ void __launch_bounds__(kConvThreads, 2)
     conv_same_gemm_kernel(ConvGeometry g, const float* __restrict__ in,
                           const float* __restrict__ filt, const float* __restrict__ bias,
-                          float* __restrict__ out) {
+                          float* __restrict__ out, unsigned long long* __restrict__ record_keys) {
   constexpr int TK = cuda_detail::slice_depth<Math>();
   constexpr int kStrideA = BM + kSmemPad;
   constexpr int kStrideB = BN + kSmemPad;
@@ -145,6 +162,29 @@ __global__ void __launch_bounds__(kConvThreads, 2)
   }
 
   // Epilogue: out[n][m][yx] = acc + bias[m]. (The loop's last barrier freed smem_a as scratch.)
+  if constexpr (Records) {
+    __shared__ unsigned long long tile_keys[BM][2];  // per tile row: the tile's first two images
+    for (int i = t; i < 2 * BM; i += kConvThreads) tile_keys[i / 2][i % 2] = 0;
+    __syncthreads();
+    const int n_first = p_block / g.hw;
+    acc.for_each(&smem_a[0][0], [&](int row, int col, float value) {
+      const int p = p_block + col;
+      const int m = m_block + row;
+      if (p >= g.p || m >= g.m) return;
+      const int n = p / g.hw;
+      const float v = value + (bias != nullptr ? __ldg(bias + m) : 0.0f);
+      const float relu_v = (v > 0.0f || v != v) ? v : 0.0f;
+      atomicMax(&tile_keys[row][n - n_first], record_key(relu_v, p - n * g.hw));
+    });
+    __syncthreads();
+    for (int i = t; i < 2 * BM; i += kConvThreads) {
+      const int m = m_block + i / 2, n = n_first + i % 2;
+      const unsigned long long key = tile_keys[i / 2][i % 2];
+      if (key != 0 && m < g.m && n < g.n)
+        atomicMax(record_keys + static_cast<long long>(n) * g.m + m, key);
+    }
+    return;
+  }
   acc.for_each(&smem_a[0][0], [&](int row, int col, float value) {
     const int p = p_block + col;
     const int m = m_block + row;
@@ -232,27 +272,42 @@ void check_geometry(const ConvShape& s, const char* op) {
                std::string(op) + ": tensor too large for 32-bit indexing");
 }
 
-template <int BM, int BN, TileMath Math>
+constexpr int kGemmPixels = 128;  // BN of every GEMM tile
+
+template <int BM, TileMath Math, bool Records>
 void launch_gemm(const ConvGeometry& g, const float* in, const float* filt, const float* bias,
-                 float* out) {
+                 float* out, unsigned long long* record_keys) {
+  constexpr int BN = kGemmPixels;
   const dim3 grid((g.p + BN - 1) / BN, (g.m + BM - 1) / BM);
   AULENS_CHECK(grid.y <= 65535, "conv2d: too many output channels for one grid");
-  conv_same_gemm_kernel<BM, BN, Math>
-      <<<grid, kConvThreads, 0, cuda_detail::stream()>>>(g, in, filt, bias, out);
+  conv_same_gemm_kernel<BM, BN, Math, Records>
+      <<<grid, kConvThreads, 0, cuda_detail::stream()>>>(g, in, filt, bias, out, record_keys);
   AULENS_CHECK_LAUNCH("conv_same_gemm_kernel");
 }
 
-template <int BM, int BN>
+template <int BM, bool Records>
 void launch_gemm(const ConvGeometry& g, const float* in, const float* filt, const float* bias,
-                 float* out) {
+                 float* out, unsigned long long* record_keys) {
   switch (cuda_detail::tile_math()) {
     case TileMath::ffma:
-      return launch_gemm<BM, BN, TileMath::ffma>(g, in, filt, bias, out);
+      return launch_gemm<BM, TileMath::ffma, Records>(g, in, filt, bias, out, record_keys);
     case TileMath::tf32:
-      return launch_gemm<BM, BN, TileMath::tf32>(g, in, filt, bias, out);
+      return launch_gemm<BM, TileMath::tf32, Records>(g, in, filt, bias, out, record_keys);
     case TileMath::tf32x3:
-      return launch_gemm<BM, BN, TileMath::tf32x3>(g, in, filt, bias, out);
+      return launch_gemm<BM, TileMath::tf32x3, Records>(g, in, filt, bias, out, record_keys);
   }
+}
+
+// keys (rows) → value, position (see record_key).
+__global__ void unpack_record_keys_kernel(long long rows,
+                                          const unsigned long long* __restrict__ keys,
+                                          float* __restrict__ value,
+                                          std::int32_t* __restrict__ position) {
+  const long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x;
+  if (i >= rows) return;
+  const unsigned long long key = keys[i];
+  value[i] = __uint_as_float(static_cast<unsigned>(key >> 32));
+  position[i] = static_cast<std::int32_t>(0xFFFFFFFFu - static_cast<unsigned>(key & 0xFFFFFFFFu));
 }
 
 // out = same-convolution of `in` with `filt` (+ bias), picking the kernel for the shape.
@@ -266,9 +321,9 @@ void conv_same(const ConvGeometry& g, const float* in, const float* filt, const 
         g, in, filt, bias, out);
     AULENS_CHECK_LAUNCH("conv_same_direct_kernel");
   } else if (g.m <= 64) {
-    launch_gemm<64, 128>(g, in, filt, bias, out);
+    launch_gemm<64, false>(g, in, filt, bias, out, nullptr);
   } else {
-    launch_gemm<128, 128>(g, in, filt, bias, out);
+    launch_gemm<128, false>(g, in, filt, bias, out, nullptr);
   }
 }
 
@@ -280,6 +335,36 @@ void CudaOps::conv2d_forward(const ConvShape& s, const float* x, const float* w,
   AULENS_CHECK(x != nullptr && w != nullptr && y != nullptr, "conv2d_forward: null tensor");
   if (s.n == 0) return;
   conv_same(cuda_detail::make_geometry(s.n, s.c, s.h, s.w, s.k, s.r), x, w, b, y);
+}
+
+void CudaOps::conv2d_relu_records(const ConvShape& s, const float* x, const float* w,
+                                  const float* b, float* value, std::int32_t* position) {
+  check_geometry(s, "conv2d_relu_records");
+  AULENS_CHECK(x != nullptr && w != nullptr && value != nullptr && position != nullptr,
+               "conv2d_relu_records: null tensor");
+  if (s.n == 0) return;
+  const ConvGeometry g = cuda_detail::make_geometry(s.n, s.c, s.h, s.w, s.k, s.r);
+  const long long rows = static_cast<long long>(s.n) * s.k;
+  static cuda_detail::ScratchBuffer scratch;
+  if (g.m < 16 || g.hw < kGemmPixels) {  // unfused: the maps into scratch, then ReLU and records
+    float* y = scratch.floats(static_cast<std::size_t>(rows) * g.hw);
+    conv_same(g, x, w, b, y);
+    relu_forward(rows * g.hw, y, y);
+    max_records(s.n, s.k, g.hw, y, value, position);
+    return;
+  }
+  auto* keys = static_cast<unsigned long long*>(
+      scratch.bytes(sizeof(unsigned long long) * static_cast<std::size_t>(rows)));
+  AULENS_CUDA_CHECK(
+      cudaMemsetAsync(keys, 0, sizeof(unsigned long long) * rows, cuda_detail::stream()));
+  if (g.m <= 64) {
+    launch_gemm<64, true>(g, x, w, b, nullptr, keys);
+  } else {
+    launch_gemm<128, true>(g, x, w, b, nullptr, keys);
+  }
+  unpack_record_keys_kernel<<<cuda_detail::blocks_for(rows, 256), 256, 0, cuda_detail::stream()>>>(
+      rows, keys, value, position);
+  AULENS_CHECK_LAUNCH("unpack_record_keys_kernel");
 }
 
 void CudaOps::conv2d_backward_data(const ConvShape& s, const float* dy, const float* w, float* dx) {

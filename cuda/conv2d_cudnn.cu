@@ -233,6 +233,18 @@ void CudnnConv::forward(const ConvShape& s, const float* x, const float* w, cons
         cudnnAddTensor(cuda_detail::cudnn_handle(), &kOne, plan.bias, b, &kOne, plan.y, y));
 }
 
+void CudnnConv::forward_relu_records(const ConvShape& s, const float* x, const float* w,
+                                     const float* b, float* value, std::int32_t* position) {
+  AULENS_CHECK(value != nullptr && position != nullptr, "cuDNN conv2d records: null tensor");
+  if (s.n == 0) return;
+  static cuda_detail::ScratchBuffer maps;
+  const std::int64_t count = static_cast<std::int64_t>(s.n) * s.k * s.h * s.w;
+  float* y = maps.floats(static_cast<std::size_t>(count));
+  forward(s, x, w, b, y);
+  CudaOps::relu_forward(count, y, y);
+  CudaOps::max_records(s.n, s.k, s.h * s.w, y, value, position);
+}
+
 void CudnnConv::backward_data(const ConvShape& s, const float* dy, const float* w, float* dx) {
   AULENS_CHECK(dy != nullptr && w != nullptr && dx != nullptr,
                "cuDNN conv2d backward_data: null tensor");

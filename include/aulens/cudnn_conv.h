@@ -8,6 +8,8 @@
 // fp32-accurate kernels (CUDNN_FMA_MATH: no TF32) unless set_cudnn_math(true) allows TF32.
 #pragma once
 
+#include <cstdint>
+
 namespace aulens {
 
 struct ConvShape;
@@ -15,6 +17,10 @@ struct ConvShape;
 struct CudnnConv {
   // x: (N,C,H,W)  w: (K,C,R,R)  b: (K) or nullptr  y: (N,K,H,W)
   static void forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y);
+  // forward into a scratch buffer, then CudaOps::relu_forward and max_records: the contract of
+  // conv2d_relu_records (value, position (N,K)).
+  static void forward_relu_records(const ConvShape& s, const float* x, const float* w,
+                                   const float* b, float* value, std::int32_t* position);
   // dy: (N,K,H,W)  w: (K,C,R,R)  dx: (N,C,H,W)
   static void backward_data(const ConvShape& s, const float* dy, const float* w, float* dx);
   // x: (N,C,H,W)  dy: (N,K,H,W)  dw: (K,C,R,R)  db: (K) or nullptr

@@ -92,6 +92,13 @@ class Network {
   void forward(const Params& params, const Tensor& x, bool train, DropoutDraw draw,
                Activations& acts) const;
 
+  // The evaluation forward pass up to pool2 (acts.conv1 … acts.switches2, as forward fills them),
+  // then conv3's activation records without the conv3 maps: value and position (N, c3) on
+  // Ops::device, as max_records over ReLU(conv3) (Ops::conv2d_relu_records, fused on the GPU).
+  // acts.conv3 and everything after it are left untouched.
+  void forward_records(const Params& params, const Tensor& x, Activations& acts, float* value,
+                       std::int32_t* position) const;
+
   // Mean softmax cross-entropy of acts.logits against `labels` (N) int32, and the gradient of
   // every parameter into `grads` (overwritten; allocated when not of the right shapes). Returns the
   // loss (one float copied to the host). Uses the dropout mask and p recorded in `acts`.
@@ -113,6 +120,9 @@ class Network {
     Tensor d_pool2, d_conv2;      // (N,c2,S/4,S/4) (N,c2,S/2,S/2)
     Tensor d_pool1, d_conv1;      // (N,c1,S/2,S/2) (N,c1,S,S)
   };
+  // forward's checks and its conv1 → pool2 part, into `acts`; returns the batch size.
+  int forward_to_pool2(const Params& params, const Tensor& x, Activations& acts) const;
+
   NetConfig cfg_;
   mutable Scratch scratch_;
 };

@@ -65,12 +65,15 @@ struct CudnnOps : CudaOps {
                              float* y) {
     CudnnConv::forward(s, x, w, b, y);
   }
-  static void conv2d_backward_data(const ConvShape& s, const float* dy, const float* w,
-                                   float* dx) {
+  static void conv2d_backward_data(const ConvShape& s, const float* dy, const float* w, float* dx) {
     CudnnConv::backward_data(s, dy, w, dx);
   }
-  static void conv2d_backward_filter(const ConvShape& s, const float* x, const float* dy,
-                                     float* dw, float* db) {
+  static void conv2d_relu_records(const ConvShape& s, const float* x, const float* w,
+                                  const float* b, float* value, std::int32_t* position) {
+    CudnnConv::forward_relu_records(s, x, w, b, value, position);
+  }
+  static void conv2d_backward_filter(const ConvShape& s, const float* x, const float* dy, float* dw,
+                                     float* db) {
     CudnnConv::backward_filter(s, x, dy, dw, db);
   }
 };

@@ -17,6 +17,10 @@ bool g_allow_tf32 = false;
 void CudnnConv::forward(const ConvShape&, const float*, const float*, const float*, float*) {
   no_cudnn();
 }
+void CudnnConv::forward_relu_records(const ConvShape&, const float*, const float*, const float*,
+                                     float*, std::int32_t*) {
+  no_cudnn();
+}
 void CudnnConv::backward_data(const ConvShape&, const float*, const float*, float*) {
   no_cudnn();
 }

@@ -1,5 +1,6 @@
 // CPU reference twin of cuda/records.cu: activation records, the maximum of every map of every
-// image and where it is.
+// image and where it is; and of the fused conv2d_relu_records (cuda/conv2d.cu), which is defined
+// as exactly the composition conv2d_forward → relu_forward → max_records.
 //
 //   value[n,k]    = max over p of y[n,k,p]
 //   position[n,k] = the smallest p where that maximum occurs (row-major over the H·W plane); a
@@ -7,6 +8,7 @@
 // Shapes: y (N,K,HW) fp32 post-ReLU; value (N,K) fp32; position (N,K) int32.
 // Glossary: N images, K maps, HW positions per map (H·W flattened).
 #include <cmath>
+#include <vector>
 
 #include "aulens/ops.h"
 
@@ -33,6 +35,18 @@ void CpuOps::max_records(int n, int k, int hw, const float* y, float* value,
     value[row] = best;
     position[row] = best_at;
   }
+}
+
+void CpuOps::conv2d_relu_records(const ConvShape& s, const float* x, const float* w, const float* b,
+                                 float* value, std::int32_t* position) {
+  AULENS_CHECK(s.n >= 0 && s.k >= 1 && s.h >= 1 && s.w >= 1,
+               "conv2d_relu_records: need N >= 0 and K, H, W >= 1");
+  if (s.n == 0) return;
+  const std::int64_t count = static_cast<std::int64_t>(s.n) * s.k * s.h * s.w;
+  std::vector<float> maps(static_cast<std::size_t>(count));
+  conv2d_forward(s, x, w, b, maps.data());
+  relu_forward(count, maps.data(), maps.data());
+  max_records(s.n, s.k, s.h * s.w, maps.data(), value, position);
 }
 
 }  // namespace aulens

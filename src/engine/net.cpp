@@ -50,8 +50,7 @@ Layers layer_shapes(const NetConfig& cfg, int n) {
 }  // namespace
 
 template <class Ops>
-void Network<Ops>::forward(const Params& params, const Tensor& x, bool train, DropoutDraw draw,
-                           Activations& acts) const {
+int Network<Ops>::forward_to_pool2(const Params& params, const Tensor& x, Activations& acts) const {
   constexpr Device dev = Ops::device;
   const std::int64_t s = cfg_.input_size;
   params.check(cfg_, dev, "Network::forward parameters");
@@ -63,7 +62,7 @@ void Network<Ops>::forward(const Params& params, const Tensor& x, bool train, Dr
                    device_name(x.device()));
   const std::int64_t n = x.dim(0);
   const Layers l = layer_shapes(cfg_, static_cast<int>(n));
-  const std::int64_t c1 = cfg_.conv1, c2 = cfg_.conv2, c3 = cfg_.conv3, fc = cfg_.fc;
+  const std::int64_t c1 = cfg_.conv1, c2 = cfg_.conv2;
 
   ensure(acts.conv1, {n, c1, s, s}, DType::f32, dev);
   ensure(acts.pool1, {n, c1, s / 2, s / 2}, DType::f32, dev);
@@ -71,13 +70,6 @@ void Network<Ops>::forward(const Params& params, const Tensor& x, bool train, Dr
   ensure(acts.conv2, {n, c2, s / 2, s / 2}, DType::f32, dev);
   ensure(acts.pool2, {n, c2, s / 4, s / 4}, DType::f32, dev);
   ensure(acts.switches2, {n, c2, s / 4, s / 4}, DType::i32, dev);
-  ensure(acts.conv3, {n, c3, s / 4, s / 4}, DType::f32, dev);
-  ensure(acts.pool3, {n, c3, s / 8, s / 8}, DType::f32, dev);
-  ensure(acts.switches3, {n, c3, s / 8, s / 8}, DType::i32, dev);
-  ensure(acts.fc1, {n, fc}, DType::f32, dev);
-  ensure(acts.dropout_mask, {n, fc}, DType::u8, dev);
-  ensure(acts.fc1_dropped, {n, fc}, DType::f32, dev);
-  ensure(acts.logits, {n, cfg_.classes}, DType::f32, dev);
   acts.input = x;
 
   // x (N,1,S,S) → conv1 (N,c1,S,S) → ReLU → pool1 (N,c1,S/2,S/2)
@@ -90,7 +82,27 @@ void Network<Ops>::forward(const Params& params, const Tensor& x, bool train, Dr
                       f32(acts.conv2));
   Ops::relu_forward(acts.conv2.numel(), f32(acts.conv2), f32(acts.conv2));
   Ops::maxpool2x2_forward(l.pool2, f32(acts.conv2), f32(acts.pool2), i32(acts.switches2));
-  // → conv3 (N,c3,S/4,S/4) → ReLU → pool3 (N,c3,S/8,S/8), read as (N,I) in PyTorch flatten order
+  return static_cast<int>(n);
+}
+
+template <class Ops>
+void Network<Ops>::forward(const Params& params, const Tensor& x, bool train, DropoutDraw draw,
+                           Activations& acts) const {
+  constexpr Device dev = Ops::device;
+  const std::int64_t s = cfg_.input_size;
+  const std::int64_t n = forward_to_pool2(params, x, acts);
+  const Layers l = layer_shapes(cfg_, static_cast<int>(n));
+  const std::int64_t c3 = cfg_.conv3, fc = cfg_.fc;
+  ensure(acts.conv3, {n, c3, s / 4, s / 4}, DType::f32, dev);
+  ensure(acts.pool3, {n, c3, s / 8, s / 8}, DType::f32, dev);
+  ensure(acts.switches3, {n, c3, s / 8, s / 8}, DType::i32, dev);
+  ensure(acts.fc1, {n, fc}, DType::f32, dev);
+  ensure(acts.dropout_mask, {n, fc}, DType::u8, dev);
+  ensure(acts.fc1_dropped, {n, fc}, DType::f32, dev);
+  ensure(acts.logits, {n, cfg_.classes}, DType::f32, dev);
+
+  // pool2 → conv3 (N,c3,S/4,S/4) → ReLU → pool3 (N,c3,S/8,S/8), read as (N,I) in PyTorch flatten
+  // order
   Ops::conv2d_forward(l.conv3, f32(acts.pool2), f32(params.conv3_weight), f32(params.conv3_bias),
                       f32(acts.conv3));
   Ops::relu_forward(acts.conv3.numel(), f32(acts.conv3), f32(acts.conv3));
@@ -106,6 +118,16 @@ void Network<Ops>::forward(const Params& params, const Tensor& x, bool train, Dr
                        f32(acts.fc1_dropped), acts.dropout_mask.data<std::uint8_t>());
   Ops::linear_forward(l.fc2, f32(acts.fc1_dropped), f32(params.fc2_weight), f32(params.fc2_bias),
                       f32(acts.logits));
+}
+
+template <class Ops>
+void Network<Ops>::forward_records(const Params& params, const Tensor& x, Activations& acts,
+                                   float* value, std::int32_t* position) const {
+  AULENS_CHECK(value != nullptr && position != nullptr, "Network::forward_records: null output");
+  const int n = forward_to_pool2(params, x, acts);
+  const Layers l = layer_shapes(cfg_, n);
+  Ops::conv2d_relu_records(l.conv3, f32(acts.pool2), f32(params.conv3_weight),
+                           f32(params.conv3_bias), value, position);
 }
 
 template <class Ops>

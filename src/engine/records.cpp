@@ -1,7 +1,8 @@
 // Activation records and top-n (aulens/records.h), written only in terms of the backend-neutral
-// ops: per batch, centre crop + standardize (augment_batch), the evaluation forward pass, and
-// max_records on conv3 (conv1/conv2 on request), so only (M, maps) values and positions are kept.
-// The forward pass also runs pool3/fc1/fc2, about 4% of its FLOPs, which records do not need.
+// ops: per batch, centre crop + standardize (augment_batch), the evaluation forward pass up to
+// pool2, and conv3 with ReLU and its records fused (conv2d_relu_records: the conv3 maps are never
+// written, and pool3/fc1/fc2 are not run); conv1/conv2 records on request by max_records on the
+// stored post-ReLU maps. Only (M, maps) values and positions are kept.
 //
 // Glossary: M recorded images, B batch, S input size, C crop size, c1 c2 c3 conv widths.
 #include <algorithm>
@@ -91,8 +92,8 @@ Records compute_records(const NetConfig& cfg, const Params& params, const Tensor
     const std::int64_t end = std::min<std::int64_t>(m, row + options.batch);
     const std::vector<std::int32_t> batch_ids(image_ids.begin() + row, image_ids.begin() + end);
     const Tensor inputs = centre_inputs<Ops>(cfg.input_size, crops, batch_ids);
-    net.forward(params, inputs, /*train=*/false, DropoutDraw{}, acts);
-    record_layer<Ops>(acts.conv3, row, r.conv3_value, r.conv3_position);
+    net.forward_records(params, inputs, acts, r.conv3_value.data<float>() + row * cfg.conv3,
+                        r.conv3_position.data<std::int32_t>() + row * cfg.conv3);
     if (options.conv1) record_layer<Ops>(acts.conv1, row, r.conv1_value, r.conv1_position);
     if (options.conv2) record_layer<Ops>(acts.conv2, row, r.conv2_value, r.conv2_position);
   }

@@ -1,13 +1,13 @@
 // Records, top-n and windowed projections: CUDA kernels (cuda/records.cu, topn.cu,
-// deconv_window.cu) against their CPU twins, on fresh random inputs (the seed is printed on
-// failure), with every GPU output poisoned (0xFF bytes: NaN / −1) before the kernel runs.
-// Tolerances: max_records and topn_select are selections — values, positions and lists must be
-// identical (ties and NaN included). deconv_project_windows: origins identical; seeds
-// |gpu − cpu| ≤ 1e-5·max(1, |cpu|) (fp32 sums of c2·25 products in another order, FMA);
-// windows |gpu − cpu| ≤ 1e-4·max|cpu window| + 1e-4·|cpu| per pixel (the forward sums and the
-// conv1ᵀ gather differ in order from the CPU's; a pool switch decided by a near-tie below fp32
-// rounding would exceed it, which is rare for continuous random inputs).
-// Skipped with a message when no GPU is present.
+// deconv_window.cu, and the fused conv2d_relu_records of cuda/conv2d.cu) against their CPU twins,
+// on fresh random inputs (the seed is printed on failure), with every GPU output poisoned (0xFF
+// bytes: NaN / −1) before the kernel runs. Tolerances: max_records and topn_select are selections —
+// values, positions and lists must be identical (ties and NaN included). deconv_project_windows:
+// origins identical; seeds |gpu − cpu| ≤ 1e-5·max(1, |cpu|) (fp32 sums of c2·25 products in another
+// order, FMA); windows |gpu − cpu| ≤ 1e-4·max|cpu window| + 1e-4·|cpu| per pixel (the forward sums
+// and the conv1ᵀ gather differ in order from the CPU's; a pool switch decided by a near-tie below
+// fp32 rounding would exceed it, which is rare for continuous random inputs). Skipped with a
+// message when no GPU is present.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "aulens/cuda_math.h"
 #include "aulens/deconv.h"
 #include "aulens/device.h"
 #include "aulens/net.h"
@@ -204,6 +205,111 @@ TEST(RecordsGpu, WindowedProjectionsEqualCpu) {
                           << ", max |cpu window| " << window_max;
   }
   EXPECT_GT(nonzero_requests, p / 4) << "too few non-zero projections to mean anything";
+}
+
+// conv2d_relu_records (the fused conv3 epilogue, cuda/conv2d.cu) in every hand-written math mode:
+// (1) bit-identical to the unfused GPU path conv2d_forward → relu_forward → max_records in the
+//     same mode (same mainloop, same bias addition: the same floats reach the max), values and
+//     positions, NaN and the all-zero ties included;
+// (2) for the fp32-accurate modes, against the CPU twin: values within 1e-4·(1 + |cpu|); a
+//     position may differ only where the CPU maps hold equal-within-tolerance values at both.
+// Shapes: the fused path with both tile heights (K = 256, 64; H·W = 576), the unfused fallbacks
+// (H·W < 128; K < 16), without bias, a bias so negative that every map is all zeros after ReLU
+// (ties: position 0), and a NaN in the input (the first NaN position wins).
+TEST(RecordsGpu, FusedConvReluRecordsEqualUnfusedAndCpu) {
+  SKIP_WITHOUT_GPU();
+  const std::uint32_t seed = fresh_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  struct Case {
+    const char* name;
+    ConvShape shape;
+    bool bias;
+    float bias_shift;  // added to every bias value
+    bool nan_input;
+  };
+  const Case cases[] = {
+      {"conv3_n5", {5, 128, 24, 24, 256, 5}, true, 0.0f, false},
+      {"narrow_conv3_n3", {3, 32, 24, 24, 64, 5}, true, 0.0f, false},
+      {"ragged_k70_n2_17x13", {2, 9, 17, 13, 70, 5}, false, 0.0f, false},
+      {"small_hw_fallback", {3, 8, 7, 9, 40, 5}, true, 0.0f, false},
+      {"few_maps_fallback", {2, 6, 20, 20, 5, 5}, true, 0.0f, false},
+      {"all_zero_ties", {2, 16, 24, 24, 64, 5}, true, -1e4f, false},
+      {"nan_input", {2, 16, 24, 24, 64, 5}, true, 0.0f, true},
+  };
+  const ConvMath modes[] = {ConvMath::ffma, ConvMath::tf32x3, ConvMath::tf32};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const ConvShape& s = c.shape;
+    const int hw = s.h * s.w;
+    std::vector<float> x(static_cast<std::size_t>(s.n) * s.c * hw), w(s.k * s.c * s.r * s.r),
+        b(s.k);
+    for (float& v : x) v = normal(rng);
+    for (float& v : w) v = normal(rng) * 0.1f;
+    for (float& v : b) v = normal(rng) * 0.1f + c.bias_shift;
+    if (c.nan_input) x[(static_cast<std::size_t>(1) * s.c + 3) * hw + 7 * s.w + 11] = NAN;
+    const float* bias_host = c.bias ? b.data() : nullptr;
+    // CPU twin, and the CPU maps for judging near-ties.
+    std::vector<float> maps(static_cast<std::size_t>(s.n) * s.k * hw);
+    CpuOps::conv2d_forward(s, x.data(), w.data(), bias_host, maps.data());
+    CpuOps::relu_forward(static_cast<std::int64_t>(maps.size()), maps.data(), maps.data());
+    std::vector<float> cpu_value(s.n * s.k);
+    std::vector<std::int32_t> cpu_position(s.n * s.k);
+    CpuOps::conv2d_relu_records(s, x.data(), w.data(), bias_host, cpu_value.data(),
+                                cpu_position.data());
+
+    const Tensor x_dev = Tensor::from_vector<float>({s.n, s.c, s.h, s.w}, x).to(Device::cuda);
+    const Tensor w_dev = Tensor::from_vector<float>({s.k, s.c, s.r, s.r}, w).to(Device::cuda);
+    const Tensor b_dev = Tensor::from_vector<float>({s.k}, b).to(Device::cuda);
+    const float* bias_dev = c.bias ? b_dev.data<float>() : nullptr;
+    Tensor maps_dev({s.n, s.k, s.h, s.w}, DType::f32, Device::cuda);
+    for (ConvMath mode : modes) {
+      SCOPED_TRACE(conv_math_name(mode));
+      set_conv_math(mode);
+      Tensor fused_value = poisoned({s.n, s.k}, DType::f32);
+      Tensor fused_position = poisoned({s.n, s.k}, DType::i32);
+      CudaOps::conv2d_relu_records(s, x_dev.data<float>(), w_dev.data<float>(), bias_dev,
+                                   fused_value.data<float>(), fused_position.data<std::int32_t>());
+      Tensor plain_value = poisoned({s.n, s.k}, DType::f32);
+      Tensor plain_position = poisoned({s.n, s.k}, DType::i32);
+      CudaOps::conv2d_forward(s, x_dev.data<float>(), w_dev.data<float>(), bias_dev,
+                              maps_dev.data<float>());
+      CudaOps::relu_forward(maps_dev.numel(), maps_dev.data<float>(), maps_dev.data<float>());
+      CudaOps::max_records(s.n, s.k, hw, maps_dev.data<float>(), plain_value.data<float>(),
+                           plain_position.data<std::int32_t>());
+      device::synchronize();
+      set_conv_math(ConvMath::ffma);
+      const auto got_value = fused_value.to_vector<float>();
+      const auto got_position = fused_position.to_vector<std::int32_t>();
+      const auto plain_v = plain_value.to_vector<float>();
+      const auto plain_p = plain_position.to_vector<std::int32_t>();
+      for (int row = 0; row < s.n * s.k; ++row) {
+        ASSERT_EQ(got_position[row], plain_p[row]) << "fused vs unfused, row " << row;
+        ASSERT_TRUE(same(got_value[row], plain_v[row]))
+            << "fused vs unfused, row " << row << ": " << got_value[row] << " vs " << plain_v[row];
+      }
+      if (mode == ConvMath::tf32) continue;  // TF32 is not held to the fp32 CPU twin
+      for (int row = 0; row < s.n * s.k; ++row) {
+        const float want = cpu_value[row], got = got_value[row];
+        if (std::isnan(want)) {
+          ASSERT_TRUE(std::isnan(got)) << "row " << row;
+          ASSERT_EQ(got_position[row], cpu_position[row]) << "first NaN, row " << row;
+          continue;
+        }
+        const float tol = 1e-4f * (1.0f + std::fabs(want));
+        ASSERT_NEAR(got, want, tol) << "row " << row;
+        if (got_position[row] != cpu_position[row]) {
+          ASSERT_GE(got_position[row], 0);
+          ASSERT_LT(got_position[row], hw);
+          const float at_got = maps[static_cast<std::size_t>(row) * hw + got_position[row]];
+          ASSERT_NEAR(at_got, want, tol)
+              << "row " << row << ": position " << got_position[row] << " vs the CPU's "
+              << cpu_position[row] << " is not a near-tie";
+        }
+      }
+    }
+  }
 }
 
 }  // namespace
