@@ -52,8 +52,8 @@ echo "targets: $GPU_TARGETS"
 step build build.log 300 cmake --build "$BUILD" -j "$JOBS" --target $GPU_TARGETS -- -k 0
 
 # 2. every GPU test
-step "ctest -L gpu" ctest_gpu.log 150 \
-  ctest --test-dir "$BUILD" -L gpu --output-on-failure --timeout 120 --output-junit "$OUT/ctest_gpu.xml"
+step "ctest -L gpu" ctest_gpu.log 240 \
+  ctest --test-dir "$BUILD" -L gpu --output-on-failure --timeout 200 --output-junit "$OUT/ctest_gpu.xml"
 
 # 3. sanitizers on small shapes
 SANITIZER="$(command -v compute-sanitizer || true)"
