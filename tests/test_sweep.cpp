@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
+#include <random>
 #include <string>
 
 #include "aulens/sweep.h"
@@ -48,6 +50,8 @@ TEST(Sweep, PlantedMapWinsWithTheSmallestPValue) {
   EXPECT_EQ(au12.exceed, 0);
   EXPECT_DOUBLE_EQ(au12.p_value, 1.0 / 201.0);
   EXPECT_EQ(au12.with + au12.without, 1500);
+  EXPECT_EQ(au12.auc_map, 29);
+  EXPECT_FLOAT_EQ(au12.auc_map_auc, 1.0f);
 
   const SweepAu& au25 = r.best[3];
   EXPECT_EQ(au25.au, 25);
@@ -61,7 +65,47 @@ TEST(Sweep, PlantedMapWinsWithTheSmallestPValue) {
     EXPECT_NE(s.best_map, s.second_map);
     EXPECT_GE(s.margin, 0.0f);
     EXPECT_DOUBLE_EQ(r.p_values.data<double>()[j], s.p_value);
+    const float* auc_row = r.auc.data<float>() + j * 48;
+    for (int map = 0; map < 48; ++map) {  // the AUC column: farthest from 0.5, first on ties
+      const float here = std::fabs(auc_row[map] - 0.5f);
+      const float chosen = std::fabs(s.auc_map_auc - 0.5f);
+      EXPECT_TRUE(here < chosen || (here == chosen && map >= s.auc_map)) << "AU " << s.au;
+    }
+    EXPECT_EQ(s.auc_map_auc, auc_row[s.auc_map]);
   }
+}
+
+// The paper's distance is not normalised across maps: a map with 1000× larger activations that
+// ignores the AU beats a map that separates it well but lives on a small scale, because the top-n
+// of the larger set Sᶜ sits higher than the top-n of S by chance alone. The AUC column names the
+// separating map. (Seeded data; the margins below are several times the run-to-run spread.)
+TEST(Sweep, DistanceFavoursLargeScaleMapsTheAucColumnNamesTheDetector) {
+  const int m = 1500, k = 4, large = 0, detector = 1;
+  std::mt19937 rng(2026);
+  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  std::normal_distribution<float> normal(0.0f, 0.1f);
+  Tensor values({m, k}, DType::f32);
+  Tensor aus = Tensor::zeros({m, 1}, DType::f32);
+  for (int i = 0; i < m; ++i) {
+    const bool carries = u(rng) < 0.2f;
+    aus.data<float>()[i] = carries ? 1.0f : 0.0f;
+    float* row = values.data<float>() + i * k;
+    row[large] = 1000.0f * u(rng);  // independent of the AU
+    row[detector] = std::max(0.0f, 1.0f + (carries ? 0.3f : 0.0f) + normal(rng));
+    row[2] = u(rng);
+    row[3] = u(rng);
+  }
+  SweepConfig cfg = test_config();
+  cfg.permutations = 0;
+  const SweepResult r = run_sweep<CpuOps>(values, aus, {12}, cfg);
+  ASSERT_EQ(r.best.size(), 1u);
+  const SweepAu& s = r.best[0];
+  EXPECT_EQ(s.best_map, large) << "distances " << r.distance.data<float>()[large] << " vs "
+                               << r.distance.data<float>()[detector];
+  EXPECT_FALSE(s.higher_with_au) << "the larger set's top-n is the higher one";
+  EXPECT_NEAR(s.best_auc, 0.5f, 0.06f);
+  EXPECT_EQ(s.auc_map, detector);
+  EXPECT_GT(s.auc_map_auc, 0.95f);
 }
 
 TEST(Sweep, SameSeedSameResultsOtherSeedOtherNull) {

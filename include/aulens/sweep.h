@@ -30,6 +30,12 @@ struct SweepAu {
   // Σ R > Σ Q for the best map. The paper's distance is symmetric, so it also finds maps that
   // go quiet when the AU is present (AUC < 0.5); this says which kind won.
   bool higher_with_au = true;
+  // Beside the paper's choice: the map whose AUC is farthest from 0.5 (either way; ties: the
+  // smaller map), and its AUC. The distance is not normalised across maps, so a map with large
+  // activations, or one that is zero on most images (ε floor), can win it with an AUC near 0.5;
+  // this column names the best separating detector by rank instead.
+  int auc_map = -1;
+  float auc_map_auc = 0.0f;
   int exceed = 0;        // permutations whose best distance ≥ best_distance
   double p_value = 1.0;  // (1 + exceed) / (1 + permutations); 1 when permutations = 0
 };

@@ -69,6 +69,14 @@ void summarise(SweepResult& r) {
     s.second_distance = s.second_map >= 0 ? row[s.second_map] : 0.0f;
     s.margin = s.second_map >= 0 ? s.best_distance - s.second_distance : 0.0f;
     s.best_auc = auc[static_cast<std::int64_t>(j) * k + s.best_map];
+    const float* auc_row = auc + static_cast<std::int64_t>(j) * k;
+    for (int map = 0; map < k; ++map) {
+      if (!std::isfinite(auc_row[map])) continue;
+      if (s.auc_map < 0 || std::fabs(auc_row[map] - 0.5f) > std::fabs(auc_row[s.auc_map] - 0.5f)) {
+        s.auc_map = map;
+      }
+    }
+    s.auc_map_auc = s.auc_map >= 0 ? auc_row[s.auc_map] : std::nanf("");
     const std::int64_t cell = (static_cast<std::int64_t>(j) * k + s.best_map) * r.top_n;
     double sum_r = 0.0, sum_q = 0.0;
     for (int t = 0; t < r.top_n; ++t) {

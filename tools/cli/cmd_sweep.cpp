@@ -6,8 +6,9 @@
 // atomically, into <output>:
 //   sweep.csv          au,map,distance,rank,auc — every analysed AU × map (rank 1 = largest D)
 //   best_maps.csv      per AU: name, best map, distance, second map, margin, p-value, AUC,
-//                      direction (higher|lower: the best map's R above or below Q), images
-//                      with/without, status ("ok" or "skipped: why", with the counts)
+//                      direction (higher|lower: the best map's R above or below Q), the map
+//                      whose AUC is farthest from 0.5 and that AUC (auc_best_map, auc_best_auc),
+//                      images with/without, status ("ok" or "skipped: why", with the counts)
 //   sweep.safetensors  distance (A,K), auc (A,K), top_pos R and top_neg Q (A,K,n), p_values (A),
 //                      null_max (P,A), au_ids (A), best_map (A), images (M_analysed)
 //   sweep_info.json    which images were analysed (visualize.images, the frame rule from the
@@ -113,28 +114,30 @@ std::string sweep_csv(const aulens::SweepResult& r) {
 
 std::string best_maps_csv(const aulens::SweepResult& r) {
   std::ostringstream out;
-  out << "au,au_name,best_map,distance,second_map,margin,p_value,auc,direction,images_with,"
-         "images_without,status\n";
+  out << "au,au_name,best_map,distance,second_map,margin,p_value,auc,direction,auc_best_map,"
+         "auc_best_auc,images_with,images_without,status\n";
   for (const aulens::SweepAu& s : r.best) {
     out << s.au << "," << csv_field(aulens::facs_au_name(s.au)) << "," << s.best_map << ","
         << number(s.best_distance, 8) << "," << s.second_map << "," << number(s.margin, 8) << ","
         << number(s.p_value, 6) << "," << number(s.best_auc, 6) << ","
-        << (s.higher_with_au ? "higher" : "lower") << "," << s.with << "," << s.without << ",ok\n";
+        << (s.higher_with_au ? "higher" : "lower") << "," << s.auc_map << ","
+        << number(s.auc_map_auc, 6) << "," << s.with << "," << s.without << ",ok\n";
   }
   for (const aulens::SweepSkip& s : r.skipped) {
-    out << s.au << "," << csv_field(aulens::facs_au_name(s.au)) << ",,,,,,,," << s.with << ","
+    out << s.au << "," << csv_field(aulens::facs_au_name(s.au)) << ",,,,,,,,,," << s.with << ","
         << s.without << "," << csv_field("skipped: " + s.reason) << "\n";
   }
   return out.str();
 }
 
 void print_table(const aulens::SweepResult& r) {
-  std::printf("%-5s %-24s %8s %12s %10s %9s %6s %-6s %7s %7s\n", "AU", "name", "best map",
-              "distance", "margin", "p-value", "AUC", "value", "with", "without");
+  std::printf("%-5s %-24s %8s %12s %10s %9s %6s %-6s %8s %6s %7s %7s\n", "AU", "name", "best map",
+              "distance", "margin", "p-value", "AUC", "value", "AUC map", "AUC", "with", "without");
   for (const aulens::SweepAu& s : r.best) {
-    std::printf("%-5d %-24s %8d %12.5g %10.4g %9.4g %6.3f %-6s %7d %7d\n", s.au,
+    std::printf("%-5d %-24s %8d %12.5g %10.4g %9.4g %6.3f %-6s %8d %6.3f %7d %7d\n", s.au,
                 aulens::facs_au_name(s.au).c_str(), s.best_map, s.best_distance, s.margin,
-                s.p_value, s.best_auc, s.higher_with_au ? "higher" : "lower", s.with, s.without);
+                s.p_value, s.best_auc, s.higher_with_au ? "higher" : "lower", s.auc_map,
+                s.auc_map_auc, s.with, s.without);
   }
   for (const aulens::SweepSkip& s : r.skipped) {
     std::printf("%-5d %-24s skipped: %s (with %d, without %d)\n", s.au,
