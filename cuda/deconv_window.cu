@@ -13,7 +13,7 @@
 //   3 conv2 → ReLU → pool2: one thread per (pool2 row, conv2 map) pair: 2 conv2 rows × 10
 //     columns of accumulators, c1 × 25 weights, pool1 rows broadcast from shared memory (the
 //     threads of a warp share the pool2 row and hold consecutive maps k, so they read the
-//     weights from a copy transposed to (c1, 25, c2): one coalesced line per warp and weight,
+//     weights from a copy permuted to (c1, 25, c2): one coalesced line per warp and weight,
 //     where the (c2, c1, 5, 5) layout touched 32 lines). This is ≈ 90% of the FLOPs:
 //     c2·100·c1·25 FMAs = 20.5 M per request, 47 G FMAs for 256×9 requests (≈ 1.4 ms at the
 //     H200's fp32 peak).
@@ -21,7 +21,7 @@
 //   5 g2 = ReLU(w3[map]·seed) at the valid pool2 cells (conv3ᵀ, unpool2 is implicit, ReLU)
 //   6 conv2ᵀ scattered from the non-zero g2 only (unpool sparsity: one of 4 conv2 positions per
 //     pool2 cell): each thread owns a band of rows of one pool1 channel, so the scatter needs no
-//     atomics and adds in (k2, cell) order, like the CPU twin
+//     atomics and adds in (k2, cell) order, like the CPU twin; weights from a (c2, 25, c1) copy
 //   7 unpool1 → ReLU → conv1ᵀ as a gather: one thread per output pixel, c1·25 switch tests
 // Differences from the CPU twin: FMA contraction and the seed's reduction tree (fp32 rounding of
 // the forward sums; a pool switch decided by a near-tie below that rounding could differ) and the
@@ -64,22 +64,25 @@ struct Shapes {
 };
 
 struct Weights {
-  const float *w1, *b1, *w2, *b2, *w3, *b3;
-  const float* w2t;  // w2 transposed: w2t[(c·25 + e)·c2 + k] = w2[(k·c1 + c)·25 + e]
+  const float *w1, *b1, *b2, *w3, *b3;  // w2 is read through the two copies below
+  // Copies of w2 (c2, c1, 5, 5) with other axis orders, so that a warp reads one line per weight:
+  const float* w2_cek;  // (c1, 25, c2): w2_cek[(c·25 + e)·c2 + k] (phase 3: lanes = maps k)
+  const float* w2_kec;  // (c2, 25, c1): w2_kec[(k·25 + e)·c1 + c] (phase 6: lanes = channels c)
 };
 
-// w2t[(c·rr + e)·k_count + k] = w2[(k·c_count + c)·rr + e];  w2: (K, C, rr)  w2t: (C, rr, K)
-__global__ void transpose_conv2_filters_kernel(int k_count, int c_count, int rr,
-                                               const float* __restrict__ w2,
-                                               float* __restrict__ w2t) {
+// out[k·stride_k + c·stride_c + e·stride_e] = w2[(k·C + c)·rr + e];  w2: (K, C, rr)
+__global__ void permute_conv2_filters_kernel(int k_count, int c_count, int rr, long long stride_k,
+                                             long long stride_c, long long stride_e,
+                                             const float* __restrict__ w2,
+                                             float* __restrict__ out) {
   const long long total = static_cast<long long>(k_count) * c_count * rr;
   for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<long long>(gridDim.x) * blockDim.x) {
-    const int k = static_cast<int>(i % k_count);
-    const long long ce = i / k_count;  // c·rr + e
-    const int e = static_cast<int>(ce % rr);
-    const int c = static_cast<int>(ce / rr);
-    w2t[i] = w2[(static_cast<long long>(k) * c_count + c) * rr + e];
+    const int e = static_cast<int>(i % rr);
+    const long long kc = i / rr;
+    const int c = static_cast<int>(kc % c_count);
+    const int k = static_cast<int>(kc / c_count);
+    out[k * stride_k + c * stride_c + e * stride_e] = w2[i];
   }
 }
 
@@ -170,7 +173,7 @@ static __global__ void __launch_bounds__(kThreads)
     for (int j = 0; j < 2; ++j)
 #pragma unroll
       for (int t = 0; t < 10; ++t) acc[j][t] = 0.0f;
-    const float* wk = wt.w2t + k;  // weight (c, e) of map k at wk[(c·25 + e)·c2]
+    const float* wk = wt.w2_cek + k;  // weight (c, e) of map k at wk[(c·25 + e)·c2]
     for (int c = 0; c < sh.c1; ++c) {
       float w[kR * kR];
 #pragma unroll
@@ -227,15 +230,17 @@ static __global__ void __launch_bounds__(kThreads)
   }
   __syncthreads();
 
-  // 6. conv2ᵀ into g1 (pool1's buffer): unit = (channel c, band of rows), owned by one thread
+  // 6. conv2ᵀ into g1 (pool1's buffer): unit = (channel c, band of rows), owned by one thread;
+  //    c varies fastest, so a warp's lanes share the band (uniform loops) and read the weights of
+  //    consecutive channels from w2_kec (one line per weight)
   const int bands = max(1, min(kP1, static_cast<int>(blockDim.x) / sh.c1));
   for (int unit = tid; unit < sh.c1 * bands; unit += blockDim.x) {
-    const int c = unit / bands, band = unit % bands;
+    const int c = unit % sh.c1, band = unit / sh.c1;
     const int row_begin = band * kP1 / bands, row_end = (band + 1) * kP1 / bands;
     float* g1 = pool1 + c * kP1 * kP1;
     for (int e = row_begin * kP1; e < row_end * kP1; ++e) g1[e] = 0.0f;
     for (int k = 0; k < sh.c2; ++k) {
-      const float* w = wt.w2 + (static_cast<std::int64_t>(k) * sh.c1 + c) * kR * kR;
+      const float* w = wt.w2_kec + static_cast<std::int64_t>(k) * kR * kR * sh.c1 + c;
       for (int m = 0; m < kP2 * kP2; ++m) {
         const float g = pool2[k * kP2 * kP2 + m];
         if (g == 0.0f) continue;
@@ -244,7 +249,8 @@ static __global__ void __launch_bounds__(kThreads)
         const int u_begin = max(0, row_begin - rr), u_end = min(kR, row_end - rr);
         for (int u = u_begin; u < u_end; ++u)
 #pragma unroll
-          for (int v = 0; v < kR; ++v) g1[(rr + u) * kP1 + tt + v] += __ldg(w + u * kR + v) * g;
+          for (int v = 0; v < kR; ++v)
+            g1[(rr + u) * kP1 + tt + v] += __ldg(w + (u * kR + v) * sh.c1) * g;
       }
     }
   }
@@ -302,18 +308,24 @@ void CudaOps::deconv_project_windows(int p, int n, int size, int c1, int c2, int
   AULENS_CHECK(bytes <= 227 * 1024, "deconv_project_windows: conv widths (" + std::to_string(c1) +
                                         ", " + std::to_string(c2) + ") need " +
                                         std::to_string(bytes) + " B of shared memory per block");
-  static cuda_detail::ScratchBuffer transposed_w2;
-  const long long w2_count = static_cast<long long>(c2) * c1 * kR * kR;
-  float* w2t = transposed_w2.floats(static_cast<std::size_t>(w2_count));
-  transpose_conv2_filters_kernel<<<cuda_detail::blocks_for(w2_count, 256), 256, 0,
-                                   cuda_detail::stream()>>>(c2, c1, kR * kR, w2, w2t);
-  AULENS_CHECK_LAUNCH("transpose_conv2_filters_kernel");
+  static cuda_detail::ScratchBuffer permuted_w2;
+  const int rr = kR * kR;
+  const long long w2_count = static_cast<long long>(c2) * c1 * rr;
+  float* w2_cek = permuted_w2.floats(static_cast<std::size_t>(2 * w2_count));
+  float* w2_kec = w2_cek + w2_count;
+  const unsigned blocks = cuda_detail::blocks_for(w2_count, 256);
+  permute_conv2_filters_kernel<<<blocks, 256, 0, cuda_detail::stream()>>>(
+      c2, c1, rr, /*k*/ 1, /*c*/ static_cast<long long>(rr) * c2, /*e*/ c2, w2, w2_cek);
+  AULENS_CHECK_LAUNCH("permute_conv2_filters_kernel");
+  permute_conv2_filters_kernel<<<blocks, 256, 0, cuda_detail::stream()>>>(
+      c2, c1, rr, /*k*/ static_cast<long long>(rr) * c1, /*c*/ 1, /*e*/ c1, w2, w2_kec);
+  AULENS_CHECK_LAUNCH("permute_conv2_filters_kernel");
   AULENS_CUDA_CHECK(cudaFuncSetAttribute(deconv_project_windows_kernel,
                                          cudaFuncAttributeMaxDynamicSharedMemorySize,
                                          static_cast<int>(bytes)));
   deconv_project_windows_kernel<<<p, kThreads, bytes, cuda_detail::stream()>>>(
-      Shapes{n, size, c1, c2, c3}, Weights{w1, b1, w2, b2, w3, b3, w2t}, x, requests, windows,
-      origins, seeds);
+      Shapes{n, size, c1, c2, c3}, Weights{w1, b1, b2, w3, b3, w2_cek, w2_kec}, x, requests,
+      windows, origins, seeds);
   AULENS_CHECK_LAUNCH("deconv_project_windows_kernel");
 }
 
