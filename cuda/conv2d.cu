@@ -6,9 +6,11 @@
 // Glossary: N batch, C input channels, K filters, H W image size, R kernel size (odd), pad R/2,
 // P = N·H·W output pixels. x: (N,C,H,W)  w: (K,C,R,R)  b: (K)  y: (N,K,H,W), all NCHW fp32.
 //
-// Forward is an implicit GEMM  y[k][p] = Σ_q w[k][q] · im2col(x)[q][p],  q = (c, r, s) < C·R·R,
-// p = (n, oy, ox) < P, tiles of BM filters × 128 pixels (BM = 128, or 64 when K ≤ 64), the im2col
-// matrix gathered on the fly from x (zero outside the image). Backward-data is the same kernel:
+// Forward is an implicit GEMM  y[k][p] = Σ_q w[k][q] · im2col(x)[q][p] over the C·R·R taps
+// q = (c, r, s) and the pixels p = (n, oy, ox) < P, in tiles of BM filters × 128 pixels (BM = 128,
+// or 64 when K ≤ 64), the im2col matrix gathered on the fly from x (zero outside the image). The
+// reduction runs tap by tap over blocks of channels when the slice depth divides C (one bounds
+// test per slice), else in (c, r, s) order. Backward-data is the same kernel:
 // with pad = (R−1)/2 the transposed convolution equals a same-convolution of dy with the filters
 // flipped and transposed, w'[c][k][r][s] = w[k][c][R−1−r][R−1−s], materialised in a scratch buffer.
 // When the GEMM has few rows (M < 16, e.g. dx of conv1 with C = 1) a direct kernel — one thread
@@ -100,7 +102,32 @@ __global__ void __launch_bounds__(kConvThreads, 2)
 
   float reg_a[kLoadA];
   float reg_b[kLoadB];
+  // Reduction order. When TK divides Cin, slice = (tap rs, channel block): q runs over TK
+  // consecutive channels of one filter tap, so a thread's im2col rows share one (iy, ix) and one
+  // bounds test and sit H·W apart. Otherwise (conv1, Cin = 1) q runs in (c, r, s) order.
+  const bool channels_inner = g.cin % TK == 0;  // uniform over the grid
+  const int channel_blocks = g.cin / TK;
+  const int taps = g.r * g.r;
   auto load_slice = [&](int slice) {
+    if (channels_inner) {
+      const int rs = slice / channel_blocks;
+      const int c0 = (slice - rs * channel_blocks) * TK;
+      const int r = rs / g.r;
+#pragma unroll
+      for (int j = 0; j < kLoadA; ++j)
+        reg_a[j] = m_a < g.m ? __ldg(filt_row + (c0 + q_a_local + j) * taps + rs) : 0.0f;
+      const int iy = oy + r - g.pad;
+      const int ix = ox + (rs - r * g.r) - g.pad;
+      const bool inside = p_b_valid && static_cast<unsigned>(iy) < static_cast<unsigned>(g.h) &&
+                          static_cast<unsigned>(ix) < static_cast<unsigned>(g.w);
+      const float* src = in_image +
+                         (static_cast<long long>(c0 + q_b_local) * g.h + (inside ? iy : 0)) * g.w +
+                         (inside ? ix : 0);
+#pragma unroll
+      for (int j = 0; j < kLoadB; ++j)
+        reg_b[j] = inside ? __ldg(src + static_cast<long long>(j) * g.hw) : 0.0f;
+      return;
+    }
     const int q0 = slice * TK;
 #pragma unroll
     for (int j = 0; j < kLoadA; ++j) {
