@@ -201,7 +201,9 @@ __global__ void __launch_bounds__(kConvThreads, 2)
       const int n = p / g.hw;
       const float v = value + (bias != nullptr ? __ldg(bias + m) : 0.0f);
       const float relu_v = (v > 0.0f || v != v) ? v : 0.0f;
-      atomicMax(&tile_keys[row][n - n_first], record_key(relu_v, p - n * g.hw));
+      const unsigned long long key = record_key(relu_v, p - n * g.hw);
+      // Most outputs are not a new maximum: a plain read first spares the contended atomic.
+      if (key > tile_keys[row][n - n_first]) atomicMax(&tile_keys[row][n - n_first], key);
     });
     __syncthreads();
     for (int i = t; i < 2 * BM; i += kConvThreads) {
@@ -354,7 +356,24 @@ void conv_same(const ConvGeometry& g, const float* in, const float* filt, const 
   }
 }
 
+// Compiled like every kernel here, so its attributes say which code the device runs.
+__global__ void tensor_tiles_probe_kernel() {}
+
 }  // namespace
+
+namespace cuda_detail {
+bool tensor_tiles_supported() {
+  static const bool supported = [] {
+    int device = 0, major = 0;
+    AULENS_CUDA_CHECK(cudaGetDevice(&device));
+    AULENS_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+    cudaFuncAttributes attributes{};
+    AULENS_CUDA_CHECK(cudaFuncGetAttributes(&attributes, tensor_tiles_probe_kernel));
+    return major >= 8 && attributes.ptxVersion >= 80;
+  }();
+  return supported;
+}
+}  // namespace cuda_detail
 
 void CudaOps::conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* b,
                              float* y) {

@@ -148,11 +148,16 @@ struct TileAccumulator<BM, BN, TileMath::ffma> {
 };
 
 // v with the low 13 mantissa bits rounded away (round half away from zero in magnitude): a TF32
-// value held exactly in a float, so v − tf32_big(v) is exact. (Finite v far from FLT_MAX.)
+// value held exactly in a float, so v − tf32_big(v) is exact. (Finite v; near FLT_MAX the result
+// can overflow to inf, which split() handles.)
 __device__ __forceinline__ float tf32_big(float v) {
   return __uint_as_float((__float_as_uint(v) + 0x1000u) & 0xffffe000u);
 }
 
+// The tensor-core accumulator exists only where the TF32 WMMA types do: the host pass and device
+// passes for sm_80 or newer. A device pass for an older architecture gets a stub that traps; the
+// launchers never reach it (tensor_tiles_supported() checks the code the device actually runs).
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
 template <int BM, int BN, TileMath Math>
 struct TileAccumulator {
   static_assert(Math == TileMath::tf32 || Math == TileMath::tf32x3, "tensor-core modes");
@@ -189,8 +194,9 @@ struct TileAccumulator {
       const float v = big.x[e];
       if constexpr (Math == TileMath::tf32x3) {
         const float hi = tf32_big(v);
-        big.x[e] = hi;
-        small.x[e] = nvcuda::wmma::__float_to_tf32(v - hi);
+        const bool finite = isfinite(v) && isfinite(hi);  // inf and NaN pass through as big
+        big.x[e] = finite ? hi : v;
+        small.x[e] = finite ? nvcuda::wmma::__float_to_tf32(v - hi) : 0.0f;
       } else {
         big.x[e] = nvcuda::wmma::__float_to_tf32(v);
       }
@@ -199,7 +205,6 @@ struct TileAccumulator {
 
   __device__ __forceinline__ void product(const float* __restrict__ a,
                                           const float* __restrict__ b) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
     const int row0 = warp_row0(), col0 = warp_col0();
 #pragma unroll
     for (int kk = 0; kk < slice_depth<Math>(); kk += 8) {
@@ -225,9 +230,6 @@ struct TileAccumulator {
         }
       }
     }
-#else
-    __trap();  // tensor-core tiles need sm_80 or newer; the launchers check before launching
-#endif
   }
 
   // Each warp stages one fragment at a time in its 256-float slice of `scratch`.
@@ -249,17 +251,20 @@ struct TileAccumulator {
       }
   }
 };
+#else
+template <int BM, int BN, TileMath Math>
+struct TileAccumulator {
+  __device__ void zero() {}
+  __device__ void product(const float*, const float*) { __trap(); }
+  template <class F>
+  __device__ void for_each(float*, F&&) const {}
+};
+#endif
 
-// True when device 0 can run the tensor-core tiles (compute capability 8.0 or newer).
-inline bool tensor_tiles_supported() {
-  static const bool supported = [] {
-    int device = 0, major = 0;
-    AULENS_CUDA_CHECK(cudaGetDevice(&device));
-    AULENS_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-    return major >= 8;
-  }();
-  return supported;
-}
+// True when device 0 can run the tensor-core tiles: compute capability 8.0 or newer, and the
+// aulens code it runs was compiled (SASS or PTX) for sm_80 or newer, so the tiles are real
+// (cuda/conv2d.cu).
+bool tensor_tiles_supported();
 
 // The tile math of aulens::conv_math(), checked against the device.
 inline TileMath tile_math() {

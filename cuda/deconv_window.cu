@@ -22,10 +22,11 @@
 //   6 conv2ᵀ scattered from the non-zero g2 only (unpool sparsity: one of 4 conv2 positions per
 //     pool2 cell): each thread owns a band of rows of one pool1 channel, so the scatter needs no
 //     atomics and adds in (k2, cell) order, like the CPU twin; weights from a (c2, 25, c1) copy
-//   7 unpool1 → ReLU → conv1ᵀ as a gather: one thread per output pixel, c1·25 switch tests
+//   7 unpool1 → ReLU → conv1ᵀ as a gather: one thread per output pixel, per channel the ≤ 3×3 pool1
+//     cells that reach it (switch read once per cell)
 // Differences from the CPU twin: FMA contraction and the seed's reduction tree (fp32 rounding of
-// the forward sums; a pool switch decided by a near-tie below that rounding could differ) and the
-// gather order of phase 7.
+// the forward sums; a pool switch decided by a near-tie below that rounding could differ), and
+// phase 7 adds w·0 where the CPU skips a zero gradient (an infinite weight gives NaN here).
 // Glossary: P requests, N images, S input size, c1 c2 c3 conv widths.
 #include <cstdint>
 
@@ -231,8 +232,8 @@ static __global__ void __launch_bounds__(kThreads)
   __syncthreads();
 
   // 6. conv2ᵀ into g1 (pool1's buffer): unit = (channel c, band of rows), owned by one thread;
-  //    c varies fastest, so a warp's lanes share the band (uniform loops) and read the weights of
-  //    consecutive channels from w2_kec (one line per weight)
+  //    c varies fastest, so a warp's lanes read the weights of consecutive channels from w2_kec
+  //    (one line per weight) and, when c1 is a multiple of 32, share the band (uniform loops)
   const int bands = max(1, min(kP1, static_cast<int>(blockDim.x) / sh.c1));
   for (int unit = tid; unit < sh.c1 * bands; unit += blockDim.x) {
     const int c = unit % sh.c1, band = unit / sh.c1;

@@ -16,6 +16,7 @@
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -179,6 +180,29 @@ Tolerance backend_tolerance(Backend b) {
   return b == Backend::cudnn_tf32 || b == Backend::hand_tf32 ? kTf32 : kFp32;
 }
 
+// The math modes must be real: where the tensor-core GEMM runs, the TF32 result is farther from the
+// CPU twin than the 3×TF32 one by a wide margin (TF32 rounds each operand to 11 bits, 3×TF32 keeps
+// about 22). Fails when a mode is ignored (both would equal FFMA) or 3×TF32 lost its corrections.
+class ModeErrors {
+ public:
+  void add(Backend b, const std::vector<float>& got, const std::vector<float>& want) {
+    double worst = 0.0;
+    for (std::size_t i = 0; i < got.size(); ++i)
+      worst = std::max(worst, std::fabs(static_cast<double>(got[i]) - want[i]));
+    worst_[static_cast<int>(b)] = worst;
+  }
+  void check(bool tensor_gemm_runs) const {
+    const double tf32 = worst_[static_cast<int>(Backend::hand_tf32)];
+    const double tf32x3 = worst_[static_cast<int>(Backend::hand_3xtf32)];
+    if (!tensor_gemm_runs || tf32 < 0 || tf32x3 < 0) return;
+    EXPECT_GT(tf32, 4.0 * tf32x3) << "max |error|: TF32 " << tf32 << ", 3xTF32 " << tf32x3
+                                  << " (a math mode ignored, or 3xTF32 without its corrections)";
+  }
+
+ private:
+  double worst_[5] = {-1, -1, -1, -1, -1};
+};
+
 // Sets the math mode `b` needs for the scope, and back to the defaults (FFMA, cuDNN fp32) after.
 class BackendMath {
  public:
@@ -251,16 +275,20 @@ TEST_P(ConvGpu, Forward) {
     std::vector<float> want(count(s.n, s.k));
     CpuOps::conv2d_forward(s, x_.data(), w_.data(), with_bias ? b_.data() : nullptr, want.data());
     DeviceFloats x(x_), w(w_), b(b_), y(want.size());
+    ModeErrors errors;
     for (Backend backend : backends()) {
       SCOPED_TRACE(std::string(backend_name(backend)) + (with_bias ? ", bias" : ", no bias"));
       y.poison();
       for (int call = 1; call <= 2; ++call) {  // the second call writes over the first's output
         SCOPED_TRACE("call " + std::to_string(call));
         gpu_forward(backend, s, x.get(), w.get(), with_bias ? b.get() : nullptr, y.get());
-        EXPECT_TRUE(all_close(y.download(), want, dims, backend_tolerance(backend)));
+        const std::vector<float> got = y.download();
+        EXPECT_TRUE(all_close(got, want, dims, backend_tolerance(backend)));
+        errors.add(backend, got, want);
       }
       EXPECT_TRUE(x.holds(x_) && w.holds(w_) && b.holds(b_)) << "forward modified its inputs";
     }
+    errors.check(/*tensor_gemm_runs=*/s.k >= 16);  // fewer maps: the FFMA direct kernel
   }
 }
 
@@ -271,16 +299,20 @@ TEST_P(ConvGpu, BackwardData) {
   std::vector<float> want(count(s.n, s.c));
   CpuOps::conv2d_backward_data(s, dy_.data(), w_.data(), want.data());
   DeviceFloats dy(dy_), w(w_), dx(want.size());
+  ModeErrors errors;
   for (Backend backend : backends()) {
     SCOPED_TRACE(backend_name(backend));
     dx.poison();
     for (int call = 1; call <= 2; ++call) {  // the second call writes over the first's output
       SCOPED_TRACE("call " + std::to_string(call));
       gpu_backward_data(backend, s, dy.get(), w.get(), dx.get());
-      EXPECT_TRUE(all_close(dx.download(), want, dims, backend_tolerance(backend)));
+      const std::vector<float> got = dx.download();
+      EXPECT_TRUE(all_close(got, want, dims, backend_tolerance(backend)));
+      errors.add(backend, got, want);
     }
     EXPECT_TRUE(dy.holds(dy_) && w.holds(w_)) << "backward_data modified its inputs";
   }
+  errors.check(/*tensor_gemm_runs=*/s.c >= 16);  // fewer channels: the FFMA direct kernel
 }
 
 // Backward-filter of every backend in `which` against the CPU twin: two calls into the same dw/db
@@ -294,6 +326,7 @@ void check_backward_filter(const ConvShape& s, const std::vector<float>& x_value
   CpuOps::conv2d_backward_filter(s, x_values.data(), dy_values.data(), want_dw.data(),
                                  want_db.data());
   DeviceFloats x(x_values), dy(dy_values), dw(want_dw.size()), db(want_db.size());
+  ModeErrors errors;
   for (Backend backend : which) {
     SCOPED_TRACE(backend_name(backend));
     dw.poison();
@@ -305,6 +338,7 @@ void check_backward_filter(const ConvShape& s, const std::vector<float>& x_value
       std::vector<float> got = dw.download();
       EXPECT_TRUE(all_close(got, want_dw, w_dims, backend_tolerance(backend))) << "dw";
       EXPECT_TRUE(all_close(db.download(), want_db, b_dims, kFp32)) << "db";
+      errors.add(backend, got, want_dw);
       if (call == 1) first = std::move(got);
     }
     EXPECT_TRUE(x.holds(x_values) && dy.holds(dy_values)) << "backward_filter modified its inputs";
@@ -319,6 +353,7 @@ void check_backward_filter(const ConvShape& s, const std::vector<float>& x_value
       EXPECT_EQ(differing, 0u) << "hand-written backward_filter is not bitwise reproducible";
     }
   }
+  errors.check(/*tensor_gemm_runs=*/true);
 }
 
 TEST_P(ConvGpu, BackwardFilter) {
