@@ -375,6 +375,10 @@ bool tensor_tiles_supported() {
 }
 }  // namespace cuda_detail
 
+bool conv_tensor_cores_available() {
+  return device::available() && cuda_detail::tensor_tiles_supported();
+}
+
 void CudaOps::conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* b,
                              float* y) {
   check_geometry(s, "conv2d_forward");

@@ -39,6 +39,10 @@ inline void set_conv_math(ConvMath math) {
 inline ConvMath conv_math() {
   return detail::conv_math_mode().load();
 }
+// True when the GPU can run the tensor-core modes (tf32x3, tf32): compute capability 8.0 or
+// newer and aulens compiled for it. False without a GPU or in a build without CUDA.
+bool conv_tensor_cores_available();
+
 inline const char* conv_math_name(ConvMath math) {
   switch (math) {
     case ConvMath::ffma:

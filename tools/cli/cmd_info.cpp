@@ -1,6 +1,7 @@
 // `aulens info`: what this build is and which GPU it sees.
 #include <iostream>
 
+#include "aulens/cuda_math.h"
 #include "aulens/device.h"
 #include "command.h"
 
@@ -19,6 +20,11 @@ const aulens::cli::CommandRegistrar kInfo([](CLI::App& app) {
     std::cout << "OpenCV: not built (image stages unavailable)\n";
 #endif
     std::cout << "GPU: " << aulens::device::describe() << "\n";
+    std::cout << "hand-written conv math (train.fp32_conv, train.tf32): ffma"
+              << (aulens::conv_tensor_cores_available()
+                      ? ", 3xtf32, tf32 (tensor cores available)"
+                      : " only (3xtf32 and tf32 need a GPU with compute capability 8.0+)")
+              << "\n";
   });
 });
 }  // namespace
