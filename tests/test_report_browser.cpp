@@ -151,7 +151,8 @@ RunConfig write_fixture_run(const fs::path& dir) {
   for (const std::int32_t au : kAus)
     for (int k = 0; k < kMaps; ++k)
       sweep += std::to_string(au) + "," + std::to_string(k) + "," +
-               std::to_string(au == 1 ? 4.0 - k : 1.0 + k) + "," + std::to_string(k + 1) + ",0.6\n";
+               std::to_string(au == 1 ? 4.0 - k : 1.0 + k) + "," + std::to_string(k + 1) + "," +
+               (au == 12 && k == 2 ? "0.25" : "0.6") + "\n";
   write_text(dir / "sweep.csv", sweep);
   write_text(dir / "best_maps.csv",
              "au,name,best_map,distance,margin,p_value,images_with,images_without\n"
@@ -221,6 +222,10 @@ TEST_F(ReportTest, EscapesDatasetStringsAndAddsGroundTruthColumns) {
   EXPECT_TRUE(fs::exists(dir_ / "report" / "chart.js"));
   // AU 1 → map 0 hits; AU 12 → map 1 too: its energy (input rows 70..85, columns 30..53 → crop
   // 71..86, 31..54) lies inside AU 12's box [30,70)×[60,90) (own box or the median, the same).
+  // The AUC columns: AU 1's best map 0 has AUC 0.6 and every map ties at 0.6, so map 0 (first) is
+  // also its best by AUC; AU 12's map 2 (AUC 0.25, farthest from 0.5) is its best by AUC.
+  EXPECT_NE(html.find("<td class=\"num\">map 0 (0.60)</td>"), std::string::npos);
+  EXPECT_NE(html.find("<td class=\"num\">map 2 (0.25)</td>"), std::string::npos);
   EXPECT_EQ(result.scored, 2);
   EXPECT_EQ(result.hits, 2);
   const std::string csv = read_text(dir_ / "best_maps.csv");

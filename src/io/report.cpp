@@ -340,6 +340,21 @@ ReportResult write_report(const RunConfig& cfg, const fs::path& run_dir) {
       for (int k = 0; k < sweep.maps; ++k)
         distances.push_back(number_or_null(sweep.distance[r * sweep.maps + k]));
       row["distances"] = distances;
+      // The best map's AUC, and the map whose AUC is farthest from 0.5 (the detector by rank;
+      // the paper's distance can favour large-scale or mostly-zero maps).
+      if (sweep.auc.size() >= (r + 1) * static_cast<std::size_t>(sweep.maps)) {
+        const float* auc = sweep.auc.data() + r * sweep.maps;
+        if (b.map >= 0 && b.map < sweep.maps) row["auc"] = number_or_null(auc[b.map]);
+        int by_auc = -1;
+        for (int k = 0; k < sweep.maps; ++k) {
+          if (!std::isfinite(auc[k])) continue;
+          if (by_auc < 0 || std::fabs(auc[k] - 0.5f) > std::fabs(auc[by_auc] - 0.5f)) by_auc = k;
+        }
+        if (by_auc >= 0) {
+          row["auc_map"] = by_auc;
+          row["auc_map_auc"] = auc[by_auc];
+        }
+      }
     }
     const int column = au_column(data, b.au);
     if (proj.present && b.map >= 0 && b.map < proj.maps && column >= 0 && has_regions) {

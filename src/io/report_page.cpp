@@ -262,7 +262,8 @@ std::string render_page(const json& doc, bool with_charts) {
        "<span style=\"background:#00e600\"></span>the image's AU region"
        "<span style=\"background:#ffdc00\"></span>the AU's median region (image has none)</p>\n";
   h += "<table id=\"au-table\"><tr><th>AU</th><th>images with / without</th><th>best map</th>"
-       "<th>distance</th><th>margin</th><th>p-value</th><th>region share (baseline)</th>"
+       "<th>distance</th><th>margin</th><th>p-value</th><th>AUC</th>"
+       "<th>best map by AUC</th><th>region share (baseline)</th>"
        "<th>face crops carrying the AU · best map's top projections</th></tr>\n";
   for (const auto& au : doc["aus"]) {
     h += "<tr class=\"au\"><td><b>" + esc(au["label"]) + "</b><br>" + esc(au["name"]) + "</td>";
@@ -271,6 +272,12 @@ std::string render_page(const json& doc, bool with_charts) {
     h += "<td class=\"num\">" + fixed(au["distance"], 3) + "</td>";
     h += "<td class=\"num\">" + fixed(au["margin"], 3) + "</td>";
     h += "<td class=\"num\">" + p_text(au["p_value"]) + "</td>";
+    h += "<td class=\"num\">" + fixed(au.value("auc", json()), 2) + "</td>";
+    h += "<td class=\"num\">" +
+         (au.contains("auc_map")
+              ? "map " + esc(au["auc_map"]) + " (" + fixed(au["auc_map_auc"], 2) + ")"
+              : std::string("–")) +
+         "</td>";
     if (au.contains("region")) {
       const json& r = au["region"];
       h += std::string("<td class=\"num ") + (r["hit"].get<bool>() ? "hit\">" : "miss\">") +
