@@ -224,9 +224,14 @@ TEST_F(ReportTest, EscapesDatasetStringsAndAddsGroundTruthColumns) {
   // 71..86, 31..54) lies inside AU 12's box [30,70)×[60,90) (own box or the median, the same).
   // The AUC columns: AU 1's best map 0 has AUC 0.6 and every map ties at 0.6, so map 0 (first) is
   // also its best by AUC; AU 12's map 2 (AUC 0.25, farthest from 0.5) is its best by AUC.
-  EXPECT_NE(html.find("<td class=\"num\">map 0 (0.60)</td>"), std::string::npos);
-  EXPECT_NE(html.find("<td class=\"num\">map 2 (0.25)</td>"), std::string::npos);
+  EXPECT_NE(html.find("<td class=\"num\">map 0 (0.60)<br>"), std::string::npos);
+  EXPECT_NE(html.find("<td class=\"num\">map 2 (0.25)<br>"), std::string::npos);
   EXPECT_EQ(result.scored, 2);
+  // AU 1's best map by AUC is its best map (a hit); AU 12's is map 2, scored on its own.
+  EXPECT_EQ(result.auc_scored, 2);
+  EXPECT_GE(result.auc_hits, 1);
+  EXPECT_NE(html.find("id=\"auc-hits\">" + std::to_string(result.auc_hits) + " of 2<"),
+            std::string::npos);
   EXPECT_EQ(result.hits, 2);
   const std::string csv = read_text(dir_ / "best_maps.csv");
   EXPECT_NE(csv.find(",region_share,region_baseline,region_hit\n"), std::string::npos) << csv;

@@ -27,7 +27,9 @@ struct ReportResult {
   std::filesystem::path index_html;
   std::vector<RegionScore> ground_truth;  // one per AU of best_maps.csv that could be scored
   int hits = 0, scored = 0;
-  double hit_rate = 0.0;           // hits / scored (0 when none scored)
+  double hit_rate = 0.0;  // hits / scored (0 when none scored)
+  // The same score for each AU's best map by AUC (farthest from 0.5), for comparison.
+  int auc_hits = 0, auc_scored = 0;
   std::vector<std::string> notes;  // inputs that were missing, what was left out
 };
 

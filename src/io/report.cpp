@@ -333,6 +333,7 @@ ReportResult write_report(const RunConfig& cfg, const fs::path& run_dir) {
     row["p_value"] = number_or_null(b.p_value);
     row["with"] = b.with;
     row["without"] = b.without;
+    int by_auc = -1;  // the map whose AUC is farthest from 0.5
     const auto it = std::find(sweep.au_ids.begin(), sweep.au_ids.end(), b.au);
     if (it != sweep.au_ids.end()) {
       const std::size_t r = static_cast<std::size_t>(it - sweep.au_ids.begin());
@@ -345,7 +346,6 @@ ReportResult write_report(const RunConfig& cfg, const fs::path& run_dir) {
       if (sweep.auc.size() >= (r + 1) * static_cast<std::size_t>(sweep.maps)) {
         const float* auc = sweep.auc.data() + r * sweep.maps;
         if (b.map >= 0 && b.map < sweep.maps) row["auc"] = number_or_null(auc[b.map]);
-        int by_auc = -1;
         for (int k = 0; k < sweep.maps; ++k) {
           if (!std::isfinite(auc[k])) continue;
           if (by_auc < 0 || std::fabs(auc[k] - 0.5f) > std::fabs(auc[by_auc] - 0.5f)) by_auc = k;
@@ -369,6 +369,15 @@ ReportResult write_report(const RunConfig& cfg, const fs::path& run_dir) {
                          {"hit", score.hit},
                          {"images", score.images},
                          {"own_region", score.own_region}};
+      }
+    }
+    if (proj.present && by_auc >= 0 && by_auc < proj.maps && column >= 0 && has_regions) {
+      const RegionScore score = score_region(proj.projections, proj.origins, proj.top_images, data,
+                                             column, by_auc, input_size);
+      if (score.scored) {
+        ++result.auc_scored;
+        if (score.hit) ++result.auc_hits;
+        row["auc_region"] = {{"share", score.share}, {"hit", score.hit}};
       }
     }
 #ifdef AULENS_HAVE_OPENCV
@@ -395,10 +404,9 @@ ReportResult write_report(const RunConfig& cfg, const fs::path& run_dir) {
   }
   doc["aus"] = aus;
   result.hit_rate = result.scored > 0 ? static_cast<double>(result.hits) / result.scored : 0.0;
-  doc["ground_truth"] = {{"hits", result.hits},
-                         {"scored", result.scored},
-                         {"hit_rate", result.hit_rate},
-                         {"threshold", kGroundTruthHitShare},
+  doc["ground_truth"] = {{"hits", result.hits},         {"scored", result.scored},
+                         {"auc_hits", result.auc_hits}, {"auc_scored", result.auc_scored},
+                         {"hit_rate", result.hit_rate}, {"threshold", kGroundTruthHitShare},
                          {"available", has_regions}};
 
   // ---- gallery: every map, with its strongest AU ----

@@ -253,7 +253,9 @@ std::string render_page(const json& doc, bool with_charts) {
          "</b>. Share = the projection energy (sum of squares) inside the AU's box over the total, "
          "averaged over the map's top images; an image without its own box for the AU uses the "
          "AU's median box. Baseline = the share an even spread over the receptive field would "
-         "get.</p>\n";
+         "get. Scored the same way, the best maps by AUC hit <b id=\"auc-hits\">" +
+         esc(gt.value("auc_hits", json())) + " of " + esc(gt.value("auc_scored", json())) +
+         "</b>.</p>\n";
   } else {
     h += "<p>No ground-truth regions for this dataset (only the synthetic set records them).</p>\n";
   }
@@ -277,6 +279,10 @@ std::string render_page(const json& doc, bool with_charts) {
          (au.contains("auc_map")
               ? "map " + esc(au["auc_map"]) + " (" + fixed(au["auc_map_auc"], 2) + ")"
               : std::string("–")) +
+         (au.contains("auc_region")
+              ? std::string("<br>") + fixed(au["auc_region"]["share"], 2) + " " +
+                    (au["auc_region"]["hit"].get<bool>() ? "hit" : "miss")
+              : std::string()) +
          "</td>";
     if (au.contains("region")) {
       const json& r = au["region"];

@@ -106,6 +106,9 @@ void report_stage(const RunConfig& cfg) {
                   "AU region), hit rate %.2f\n",
                   result.hits, result.scored, result.hit_rate);
     std::cout << line;
+    std::snprintf(line, sizeof(line), "ground truth, best map by AUC instead: %d of %d AUs hit\n",
+                  result.auc_hits, result.auc_scored);
+    std::cout << line;
   }
   std::cout << "wrote " << result.index_html.string() << "\n";
 }
