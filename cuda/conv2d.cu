@@ -49,7 +49,9 @@ __device__ __forceinline__ unsigned long long record_key(float relu_value, int p
 
 // Records = false: out = conv (+ bias).  Records = true: record_keys (N, M) ← atomicMax of the keys
 // of ReLU(conv + bias) (zeroed by the caller; needs H·W ≥ BN), `out` unused.
-template <int BM, int BN, TileMath Math, bool Records>
+// ChannelsInner: the slice depth divides Cin (the tap-major reduction below); a compile-time
+// choice, so each instantiation carries one loader only (fewer registers, no spills at sm_90).
+template <int BM, int BN, TileMath Math, bool Records, bool ChannelsInner>
 __global__ void __launch_bounds__(kConvThreads, 2)
     conv_same_gemm_kernel(ConvGeometry g, const float* __restrict__ in,
                           const float* __restrict__ filt, const float* __restrict__ bias,
@@ -105,11 +107,10 @@ __global__ void __launch_bounds__(kConvThreads, 2)
   // Reduction order. When TK divides Cin, slice = (tap rs, channel block): q runs over TK
   // consecutive channels of one filter tap, so a thread's im2col rows share one (iy, ix) and one
   // bounds test and sit H·W apart. Otherwise (conv1, Cin = 1) q runs in (c, r, s) order.
-  const bool channels_inner = g.cin % TK == 0;  // uniform over the grid
   const int channel_blocks = g.cin / TK;
   const int taps = g.r * g.r;
   auto load_slice = [&](int slice) {
-    if (channels_inner) {
+    if constexpr (ChannelsInner) {
       const int rs = slice / channel_blocks;
       const int c0 = (slice - rs * channel_blocks) * TK;
       const int r = rs / g.r;
@@ -126,41 +127,41 @@ __global__ void __launch_bounds__(kConvThreads, 2)
 #pragma unroll
       for (int j = 0; j < kLoadB; ++j)
         reg_b[j] = inside ? __ldg(src + static_cast<long long>(j) * g.hw) : 0.0f;
-      return;
-    }
-    const int q0 = slice * TK;
+    } else {
+      const int q0 = slice * TK;
 #pragma unroll
-    for (int j = 0; j < kLoadA; ++j) {
-      const int q = q0 + q_a_local + j;
-      reg_a[j] = (m_a < g.m && q < g.crr) ? __ldg(filt_row + q) : 0.0f;
-    }
-    int c = c_b, r = r_b, s = s_b;
+      for (int j = 0; j < kLoadA; ++j) {
+        const int q = q0 + q_a_local + j;
+        reg_a[j] = (m_a < g.m && q < g.crr) ? __ldg(filt_row + q) : 0.0f;
+      }
+      int c = c_b, r = r_b, s = s_b;
 #pragma unroll
-    for (int j = 0; j < kLoadB; ++j) {
-      const int iy = oy + r - g.pad;
-      const int ix = ox + s - g.pad;
-      const bool inside = p_b_valid && c < g.cin &&
-                          static_cast<unsigned>(iy) < static_cast<unsigned>(g.h) &&
-                          static_cast<unsigned>(ix) < static_cast<unsigned>(g.w);
-      reg_b[j] =
-          inside ? __ldg(in_image + (static_cast<long long>(c) * g.h + iy) * g.w + ix) : 0.0f;
-      if (++s == g.r) {
-        s = 0;
-        if (++r == g.r) {
-          r = 0;
-          ++c;
+      for (int j = 0; j < kLoadB; ++j) {
+        const int iy = oy + r - g.pad;
+        const int ix = ox + s - g.pad;
+        const bool inside = p_b_valid && c < g.cin &&
+                            static_cast<unsigned>(iy) < static_cast<unsigned>(g.h) &&
+                            static_cast<unsigned>(ix) < static_cast<unsigned>(g.w);
+        reg_b[j] =
+            inside ? __ldg(in_image + (static_cast<long long>(c) * g.h + iy) * g.w + ix) : 0.0f;
+        if (++s == g.r) {
+          s = 0;
+          if (++r == g.r) {
+            r = 0;
+            ++c;
+          }
         }
       }
-    }
-    // Advance the slice origin by TK rows for the next call.
-    s_b += TK;
-    while (s_b >= g.r) {
-      s_b -= g.r;
-      ++r_b;
-    }
-    while (r_b >= g.r) {
-      r_b -= g.r;
-      ++c_b;
+      // Advance the slice origin by TK rows for the next call.
+      s_b += TK;
+      while (s_b >= g.r) {
+        s_b -= g.r;
+        ++r_b;
+      }
+      while (r_b >= g.r) {
+        r_b -= g.r;
+        ++c_b;
+      }
     }
   };
   auto store_slice = [&](int buffer) {
@@ -309,8 +310,13 @@ void launch_gemm(const ConvGeometry& g, const float* in, const float* filt, cons
   constexpr int BN = kGemmPixels;
   const dim3 grid((g.p + BN - 1) / BN, (g.m + BM - 1) / BM);
   AULENS_CHECK(grid.y <= 65535, "conv2d: too many output channels for one grid");
-  conv_same_gemm_kernel<BM, BN, Math, Records>
-      <<<grid, kConvThreads, 0, cuda_detail::stream()>>>(g, in, filt, bias, out, record_keys);
+  if (g.cin % cuda_detail::slice_depth<Math>() == 0) {
+    conv_same_gemm_kernel<BM, BN, Math, Records, true>
+        <<<grid, kConvThreads, 0, cuda_detail::stream()>>>(g, in, filt, bias, out, record_keys);
+  } else {
+    conv_same_gemm_kernel<BM, BN, Math, Records, false>
+        <<<grid, kConvThreads, 0, cuda_detail::stream()>>>(g, in, filt, bias, out, record_keys);
+  }
   AULENS_CHECK_LAUNCH("conv_same_gemm_kernel");
 }
 
