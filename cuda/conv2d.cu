@@ -40,6 +40,19 @@ using cuda_detail::TileMath;
 
 // ---- tiled implicit GEMM ----
 // in: (N, Cin, H, W)  filt: (M, Cin, R, R)  bias: (M) or nullptr  out: (N, M, H, W)
+// Moves the tap (c, r, s) of a C×R×R reduction `steps` positions on in (c, r, s) order.
+__device__ __forceinline__ void advance_taps(int steps, int r_count, int& c, int& r, int& s) {
+  s += steps;
+  while (s >= r_count) {
+    s -= r_count;
+    ++r;
+  }
+  while (r >= r_count) {
+    r -= r_count;
+    ++c;
+  }
+}
+
 // (value, position) of a post-ReLU output as an order-preserving key (see the file comment).
 __device__ __forceinline__ unsigned long long record_key(float relu_value, int position) {
   const unsigned bits = relu_value != relu_value ? 0x7fc00000u : __float_as_uint(relu_value);
@@ -92,15 +105,8 @@ __global__ void __launch_bounds__(kConvThreads, 2)
     in_image = in + static_cast<long long>(n) * g.cin * g.hw;
   }
   // (c, r, s) of row q_b_local of the current slice, advanced by TK per slice.
-  int c_b = 0, r_b = 0, s_b = q_b_local;
-  while (s_b >= g.r) {
-    s_b -= g.r;
-    ++r_b;
-  }
-  while (r_b >= g.r) {
-    r_b -= g.r;
-    ++c_b;
-  }
+  int c_b = 0, r_b = 0, s_b = 0;
+  advance_taps(q_b_local, g.r, c_b, r_b, s_b);
 
   float reg_a[kLoadA];
   float reg_b[kLoadB];
@@ -152,16 +158,7 @@ __global__ void __launch_bounds__(kConvThreads, 2)
           }
         }
       }
-      // Advance the slice origin by TK rows for the next call.
-      s_b += TK;
-      while (s_b >= g.r) {
-        s_b -= g.r;
-        ++r_b;
-      }
-      while (r_b >= g.r) {
-        r_b -= g.r;
-        ++c_b;
-      }
+      advance_taps(TK, g.r, c_b, r_b, s_b);  // the slice origin of the next call
     }
   };
   auto store_slice = [&](int buffer) {

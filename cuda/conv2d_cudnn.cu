@@ -22,7 +22,6 @@
 #include "aulens/cudnn_conv.h"
 #include "aulens/ops.h"
 #include "common.cuh"
-#include "conv2d_tiles.cuh"
 
 namespace aulens {
 namespace {

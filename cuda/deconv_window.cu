@@ -39,7 +39,7 @@ namespace {
 
 constexpr int kThreads = 320;  // = 5 pool2 rows × 64: phase 3 runs 2 rounds for c2 = 128
 constexpr int kR = 5;
-constexpr int kW = kWindow, kC1 = kWindowConv1, kP1 = kWindowPool1, kP2 = kWindowPool2;
+constexpr int kW = kWindow, kP1 = kWindowPool1, kP2 = kWindowPool2;
 constexpr std::uint8_t kNoSwitch = 255;
 
 __device__ __forceinline__ float relu(float v) {

@@ -183,7 +183,7 @@ class Trainer {
       upload_batch(rows, aug, host_labels_, Ops::device, batch_);
       const BatchInputs& in = batch_;
       const int n = static_cast<int>(rows.size());
-      ensure_input(n);
+      ensure_input(input_, n);
       Ops::augment_batch(n, crop, size, crops_.template data<std::uint8_t>(),
                          in.indices.data<std::int32_t>(), params_of(in), input_.data<float>());
       const DropoutDraw draw{mix64(cfg_.train.seed ^ kDropoutStream),
@@ -235,10 +235,10 @@ class Trainer {
           upload_batch(rows, aug, host_labels_, Ops::device, eval_batch_);
       const BatchInputs& in = eval_batch_;
       const int n = static_cast<int>(rows.size());
-      ensure_input(n);
+      ensure_input(eval_input_, n);
       Ops::augment_batch(n, crop, size, crops_.template data<std::uint8_t>(),
-                         in.indices.data<std::int32_t>(), params_of(in), input_.data<float>());
-      net_.forward(params, input_, false, DropoutDraw{}, eval_acts_);
+                         in.indices.data<std::int32_t>(), params_of(in), eval_input_.data<float>());
+      net_.forward(params, eval_input_, false, DropoutDraw{}, eval_acts_);
       score(eval_acts_.logits.to_vector<float>(), labels, classes, eval, loss_sum, correct);
     }
     eval.images = static_cast<std::int64_t>(rows_all.size());
@@ -264,10 +264,12 @@ class Trainer {
     return correct;
   }
 
-  void ensure_input(int n) {
+  // (Re)allocates `input` for a batch of n (training and evaluation keep their own, so switching
+  // between them each epoch reallocates nothing).
+  void ensure_input(Tensor& input, int n) {
     const int size = cfg_.model.input_size;
-    if (!input_.defined() || input_.numel() == 0 || input_.dim(0) != n) {
-      input_ = Tensor({n, 1, size, size}, DType::f32, Ops::device);
+    if (!input.defined() || input.numel() == 0 || input.dim(0) != n) {
+      input = Tensor({n, 1, size, size}, DType::f32, Ops::device);
     }
   }
 
@@ -352,7 +354,7 @@ class Trainer {
   Network<Ops> net_;
   Tensor crops_;
   const std::int32_t* host_labels_ = nullptr;
-  Tensor input_;
+  Tensor input_, eval_input_;
   BatchInputs batch_, eval_batch_;  // device storage reused from batch to batch
   Activations acts_, eval_acts_;
   Params grads_;
