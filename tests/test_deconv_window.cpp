@@ -29,6 +29,7 @@
 
 #include "aulens/deconv.h"
 #include "aulens/net.h"
+#include "dyadic_net.h"
 
 namespace aulens {
 namespace {
@@ -42,12 +43,6 @@ NetConfig full_width_config() {
   NetConfig cfg;  // 96, 64/128/256
   cfg.fc = 16;
   return cfg;
-}
-
-// Rounds every element of `t` to a multiple of 1/scale.
-void quantize(Tensor& t, float scale) {
-  float* v = t.data<float>();
-  for (std::int64_t i = 0; i < t.numel(); ++i) v[i] = std::nearbyint(v[i] * scale) / scale;
 }
 
 struct Fixture {
@@ -67,17 +62,7 @@ struct Fixture {
     const int s = cfg.input_size;
     x = Tensor({2, 1, s, s}, DType::f32);
     for (std::int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = normal(rng);
-    if (dyadic) {
-      for (std::int64_t i = 0; i < x.numel(); ++i) {
-        x.data<float>()[i] = std::clamp(std::nearbyint(x.data<float>()[i]), -2.0f, 2.0f);
-      }
-      quantize(params.conv1_weight, 8);
-      quantize(params.conv1_bias, 8);
-      quantize(params.conv2_weight, 64);
-      quantize(params.conv2_bias, 64);
-      quantize(params.conv3_weight, 128);
-      quantize(params.conv3_bias, 128);
-    }
+    if (dyadic) testing::make_dyadic(params, x);
     Network<CpuOps>(cfg).forward(params, x, false, {}, acts);
   }
 

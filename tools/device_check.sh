@@ -1,46 +1,67 @@
 #!/usr/bin/env bash
-# The GPU check (see DEVICE.md): on a machine with a GPU, in well under 5 minutes,
-#   1. configure and build everything in build-gpu (Ninja, -j16, sm_90, no OpenCV);
+# The GPU check (see DEVICE.md): on a machine with a GPU, inside one deadline
+# ($AULENS_DEVICE_DEADLINE_S, default 480 s, so that one device call leaves time for a second),
+#   1. configure and build the GPU targets in build-gpu (Ninja, -j16, sm_90, no OpenCV);
 #   2. run every GPU test (ctest -L gpu: each kernel against its CPU twin);
-#   3. run the conv GPU test's small shapes under compute-sanitizer memcheck (the hand-written
+#   3. run every benchmark found: build-gpu/aulens_bench* and build-gpu/bench_* executables, and
+#      the PyTorch peers tools/bench/*.py, each with --json <name>.json;
+#   4. run the conv GPU test's small shapes under compute-sanitizer memcheck (the hand-written
 #      kernels only) and the small cases of the suites in $AULENS_SANITIZE (default: the ops);
-#   4. run every benchmark found: build-gpu/aulens_bench* and build-gpu/bench_* executables, and
-#      the PyTorch peers tools/bench/*.py, each with --json $OUT/<name>.json;
-#   5. write logs and $OUT/device_check.json (step results + every benchmark JSON), then print a
-#      short table last.
-# Usage: OUT=/some/dir tools/device_check.sh      (OUT defaults to ./device_out)
+#   5. train on the synthetic default set when devdata/ was carried (tools/make_devdata.sh);
+#   6. write device_check.json (step results + every benchmark JSON) and print a short table last.
+# The steps run in this order of importance; a step that would pass the deadline is cut to the time
+# left, and one with under 10 s left is recorded as SKIPPED.
+# Output: the device tool brings back at most 8 files from $OUT, so $OUT receives exactly three:
+#   device_check.json, summary.txt (the table), device_check.tar.gz (every log and JSON).
+# Usage: OUT=/some/dir AULENS_COMMIT=<sha> tools/device_check.sh     (OUT defaults to ./device_out)
 # Exit status: 0 when every step passed, 1 otherwise (all steps run regardless).
 set -u -o pipefail
 
 cd "$(dirname "$0")/.."
 OUT="${OUT:-$PWD/device_out}"
-mkdir -p "$OUT"
+WORK="${AULENS_DEVICE_WORK:-$PWD/device_work}"  # logs and JSONs, packed into $OUT at the end
+mkdir -p "$OUT" "$WORK"
 BUILD="${AULENS_DEVICE_BUILD_DIR:-build-gpu}"  # overridable for a dry run elsewhere
 JOBS="${AULENS_DEVICE_JOBS:-16}"
+DEADLINE_S="${AULENS_DEVICE_DEADLINE_S:-480}"
+PACK_RESERVE_S=15  # kept back for the packing at the end
+COMMIT="${AULENS_COMMIT:-$(git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)}"
 declare -a STEP_NAMES=() STEP_STATUS=() STEP_SECONDS=() STEP_LOGS=()
 
-# step NAME LOG TIMEOUT_S COMMAND...: runs COMMAND with a time limit, output to $OUT/LOG.
+record() {  # record NAME STATUS SECONDS LOG
+  STEP_NAMES+=("$1"); STEP_STATUS+=("$2"); STEP_SECONDS+=("$3"); STEP_LOGS+=("$4")
+}
+
+# step NAME LOG TIMEOUT_S COMMAND...: runs COMMAND with a time limit (cut to what the deadline
+# leaves), output to $WORK/LOG.
 step() {
   local name="$1" log="$2" limit="$3"
   shift 3
+  local left=$((DEADLINE_S - PACK_RESERVE_S - SECONDS))
+  if [ "$left" -lt 10 ]; then
+    echo "== $name: SKIPPED (${left}s left before the deadline)"
+    record "$name" SKIPPED 0 "$log"
+    return 1
+  fi
+  [ "$limit" -gt "$left" ] && limit=$left
   local start=$SECONDS status
   echo "== $name (limit ${limit}s, log $log)"
-  timeout --kill-after=10 "$limit" "$@" >"$OUT/$log" 2>&1
+  timeout --kill-after=10 "$limit" "$@" >"$WORK/$log" 2>&1
   status=$?
   local result="ok"
   if [ $status -eq 124 ] || [ $status -eq 137 ]; then result="TIMEOUT"; elif [ $status -ne 0 ]; then result="FAIL($status)"; fi
-  STEP_NAMES+=("$name"); STEP_STATUS+=("$result"); STEP_SECONDS+=($((SECONDS - start))); STEP_LOGS+=("$log")
+  record "$name" "$result" $((SECONDS - start)) "$log"
   echo "   -> $result in $((SECONDS - start))s"
   return $status
 }
 
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "commit: $(git rev-parse HEAD 2>/dev/null || echo unknown)"
+  echo "commit: $COMMIT"
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>&1
   nvcc --version 2>&1 | tail -1
-} >"$OUT/machine.txt"
-cat "$OUT/machine.txt"
+} >"$WORK/machine.txt"
+cat "$WORK/machine.txt"
 
 # 1. configure + build (keep going past failures so that what builds can still run)
 step configure configure.log 120 \
@@ -53,9 +74,24 @@ step build build.log 300 cmake --build "$BUILD" -j "$JOBS" --target $GPU_TARGETS
 
 # 2. every GPU test
 step "ctest -L gpu" ctest_gpu.log 240 \
-  ctest --test-dir "$BUILD" -L gpu --output-on-failure --timeout 200 --output-junit "$OUT/ctest_gpu.xml"
+  ctest --test-dir "$BUILD" -L gpu --output-on-failure --timeout 200 --output-junit "$WORK/ctest_gpu.xml"
 
-# 3. sanitizers on small shapes
+# 3. benchmarks and their PyTorch peers
+declare -a BENCH_JSONS=()
+for bench_bin in "$BUILD"/aulens_bench* "$BUILD"/bench_*; do
+  [ -x "$bench_bin" ] && [ -f "$bench_bin" ] || continue
+  name="$(basename "$bench_bin")"
+  step "bench $name" "$name.log" 120 "$bench_bin" --json "$WORK/$name.json"
+  [ -f "$WORK/$name.json" ] && BENCH_JSONS+=("$WORK/$name.json")
+done
+for peer in tools/bench/*.py; do
+  [ -f "$peer" ] || continue
+  name="$(basename "$peer" .py)"
+  step "peer $name" "$name.log" 120 python3 "$peer" --json "$WORK/$name.json"
+  [ -f "$WORK/$name.json" ] && BENCH_JSONS+=("$WORK/$name.json")
+done
+
+# 4. sanitizers on small shapes
 SANITIZER="$(command -v compute-sanitizer || true)"
 for candidate in /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/compute-sanitizer/compute-sanitizer; do
   [ -z "$SANITIZER" ] && [ -x "$candidate" ] && SANITIZER="$candidate"
@@ -78,82 +114,62 @@ else
   echo "compute-sanitizer not found: sanitizer steps skipped"
 fi
 
-# 3b. training on the synthetic default set, when a prepared dataset cache was carried along in
-#     devdata/ (the GPU machine has no OpenCV, so it cannot run synth/prepare itself):
-#     devdata/dataset.safetensors, devdata/gpu.yaml (hand-written kernels, FFMA),
-#     devdata/gpu_3xtf32.yaml (hand-written, 3×TF32 tensor cores), devdata/gpu_cudnn.yaml.
-#     Make it here (git ignores devdata/), then pass carry ["devdata"] to the device tool. The
-#     carried paths may hold 64 MiB in all: the images go outside devdata/, only the 42 MB cache
-#     and the YAML files travel (checked 2026-12-02: synth 17 s, prepare 6 s on 2 cores):
-#       build/aulens synth --out /tmp/aulens-devsynth
-#       printf 'output: devdata\ndataset: {path: /tmp/aulens-devsynth}\ntrain: {device: cuda}\n' > devdata/prep.yaml
-#       build/aulens prepare devdata/prep.yaml     # train.device cuda: the paper-sized set, no cpu: overrides
-#       printf 'output: devdata/run_handwritten\ntrain: {device: cuda, max_epochs: 40, patience: 8}\n' > devdata/gpu.yaml
-#       printf 'output: devdata/run_handwritten_3xtf32\ntrain: {device: cuda, fp32_conv: 3xtf32, max_epochs: 40, patience: 8}\n' > devdata/gpu_3xtf32.yaml
-#       printf 'output: devdata/run_cudnn\ntrain: {device: cuda, conv_backend: cudnn, max_epochs: 40, patience: 8}\n' > devdata/gpu_cudnn.yaml
+# 5. training on the synthetic default set, when tools/make_devdata.sh made devdata/ here and it
+#    was carried along (carry ["devdata"]; the GPU machine has no OpenCV, so it cannot run
+#    synth/prepare itself): devdata/dataset.safetensors and one YAML per configuration.
 if [ -f devdata/dataset.safetensors ] && [ -x "$BUILD/aulens" ]; then
-  for backend in handwritten handwritten_3xtf32 cudnn; do
-    config=devdata/gpu.yaml
-    [ "$backend" = handwritten_3xtf32 ] && config=devdata/gpu_3xtf32.yaml
-    [ "$backend" = cudnn ] && config=devdata/gpu_cudnn.yaml
+  for run in handwritten_3xtf32 handwritten_tf32 handwritten cudnn; do  # new modes first
+    config="devdata/gpu_$run.yaml"
     [ -f "$config" ] || continue
-    mkdir -p "devdata/run_$backend"
-    ln -sf ../dataset.safetensors "devdata/run_$backend/dataset.safetensors"
-    step "train $backend" "train_$backend.log" 150 "$BUILD/aulens" train "$config"
-    [ -f "devdata/run_$backend/metrics.json" ] && cp "devdata/run_$backend/metrics.json" "$OUT/metrics_$backend.json"
+    mkdir -p "devdata/run_$run"
+    ln -sf ../dataset.safetensors "devdata/run_$run/dataset.safetensors"
+    step "train $run" "train_$run.log" 150 "$BUILD/aulens" train "$config"
+    [ -f "devdata/run_$run/metrics.json" ] && cp "devdata/run_$run/metrics.json" "$WORK/metrics_$run.json"
   done
 fi
 
-# 4. benchmarks
-declare -a BENCH_JSONS=()
-for bench_bin in "$BUILD"/aulens_bench* "$BUILD"/bench_*; do
-  [ -x "$bench_bin" ] && [ -f "$bench_bin" ] || continue
-  name="$(basename "$bench_bin")"
-  step "bench $name" "$name.log" 120 "$bench_bin" --json "$OUT/$name.json"
-  [ -f "$OUT/$name.json" ] && BENCH_JSONS+=("$OUT/$name.json")
-done
-# The aulens_bench executable is the conv benchmark; DEVICE.md names its JSON bench_conv.json.
-[ -f "$OUT/aulens_bench.json" ] && cp "$OUT/aulens_bench.json" "$OUT/bench_conv.json"
-for peer in tools/bench/*.py; do
-  [ -f "$peer" ] || continue
-  name="$(basename "$peer" .py)"
-  step "peer $name" "$name.log" 120 python3 "$peer" --json "$OUT/$name.json"
-  [ -f "$OUT/$name.json" ] && BENCH_JSONS+=("$OUT/$name.json")
-done
-
-# 5. one JSON and the table
+# 6. one JSON, the table, and the pack
+STEPS_TSV="$WORK/steps.tsv"
+: >"$STEPS_TSV"
 failed=0
-{
-  echo "{"
-  echo "  \"commit\": \"$(git rev-parse HEAD 2>/dev/null || echo unknown)\","
-  echo "  \"gpu\": \"$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)\","
-  echo "  \"steps\": ["
-  for i in "${!STEP_NAMES[@]}"; do
-    sep=","; [ "$i" -eq $((${#STEP_NAMES[@]} - 1)) ] && sep=""
-    echo "    {\"name\": \"${STEP_NAMES[$i]}\", \"status\": \"${STEP_STATUS[$i]}\", \"seconds\": ${STEP_SECONDS[$i]}, \"log\": \"${STEP_LOGS[$i]}\"}$sep"
-  done
-  echo "  ],"
-  echo "  \"benchmarks\": {"
-  for i in "${!BENCH_JSONS[@]}"; do
-    sep=","; [ "$i" -eq $((${#BENCH_JSONS[@]} - 1)) ] && sep=""
-    echo "    \"$(basename "${BENCH_JSONS[$i]}" .json)\": $(cat "${BENCH_JSONS[$i]}")$sep"
-  done
-  echo "  }"
-  echo "}"
-} >"$OUT/device_check.json"
-
-echo
-for bench_log in "$OUT"/aulens_bench*.log "$OUT"/bench_*.log; do
-  [ -f "$bench_log" ] || continue
-  echo "---- $(basename "$bench_log" .log)"
-  tail -n 15 "$bench_log"
-done
-grep -h -E "tests passed|tests failed" "$OUT/ctest_gpu.log" 2>/dev/null | sed 's/^/ctest: /'
-echo
-printf "%-36s %-12s %6s  %s\n" "step" "result" "s" "log"
 for i in "${!STEP_NAMES[@]}"; do
-  printf "%-36s %-12s %6s  %s\n" "${STEP_NAMES[$i]}" "${STEP_STATUS[$i]}" "${STEP_SECONDS[$i]}" "${STEP_LOGS[$i]}"
+  printf "%s\t%s\t%s\t%s\n" "${STEP_NAMES[$i]}" "${STEP_STATUS[$i]}" "${STEP_SECONDS[$i]}" "${STEP_LOGS[$i]}" >>"$STEPS_TSV"
   [ "${STEP_STATUS[$i]}" = ok ] || failed=1
 done
-echo "total ${SECONDS}s; logs and device_check.json in $OUT"
+GPU_NAME="$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)"
+python3 - "$OUT/device_check.json" "$COMMIT" "$GPU_NAME" "$STEPS_TSV" "${BENCH_JSONS[@]}" <<'PY'
+import json, os, sys
+out, commit, gpu, steps_tsv, *benches = sys.argv[1:]
+steps = []
+for line in open(steps_tsv):
+    name, status, seconds, log = line.rstrip("\n").split("\t")
+    steps.append({"name": name, "status": status, "seconds": int(seconds), "log": log})
+results = {}
+for path in benches:
+    key = os.path.basename(path)[: -len(".json")]
+    try:
+        results[key] = json.load(open(path))
+    except (OSError, ValueError) as err:  # a benchmark cut off mid-write: say so, keep the rest
+        results[key] = {"error": f"unreadable JSON: {err}"}
+json.dump({"commit": commit, "gpu": gpu, "steps": steps, "benchmarks": results},
+          open(out, "w"), indent=2)
+PY
+
+{
+  for bench_log in "$WORK"/aulens_bench*.log "$WORK"/bench_*.log; do
+    [ -f "$bench_log" ] || continue
+    echo "---- $(basename "$bench_log" .log)"
+    tail -n 15 "$bench_log"
+  done
+  grep -h -E "tests passed|tests failed" "$WORK/ctest_gpu.log" 2>/dev/null | sed 's/^/ctest: /'
+  echo
+  printf "%-36s %-12s %6s  %s\n" "step" "result" "s" "log"
+  for i in "${!STEP_NAMES[@]}"; do
+    printf "%-36s %-12s %6s  %s\n" "${STEP_NAMES[$i]}" "${STEP_STATUS[$i]}" "${STEP_SECONDS[$i]}" "${STEP_LOGS[$i]}"
+  done
+  echo "total ${SECONDS}s (deadline ${DEADLINE_S}s); every log and JSON in device_check.tar.gz"
+} >"$OUT/summary.txt"
+cp "$OUT/summary.txt" "$OUT/device_check.json" "$WORK/" 2>/dev/null
+tar -czf "$OUT/device_check.tar.gz" -C "$WORK" .
+cat "$OUT/summary.txt"
 exit $failed
