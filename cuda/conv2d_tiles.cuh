@@ -16,19 +16,19 @@
 // TF32(v − big)) and accumulates small·big + big·small + big·big, which keeps about 22 bits of
 // every product: fp32-level accuracy on tensor cores (DESIGN §5).
 //
+// Device code only, and no CUDA header but <mma.h> under nvcc, so tests/emu/block_emu.h (which
+// supplies the WMMA types itself) can run these tiles on the host; the host-side helpers that go
+// with them are in conv2d_host.cuh.
+//
 // Glossary: N batch, C/K input/output channels, H W image size, R kernel size, P = N·H·W output
 // pixels, M the GEMM row count (output channels of the same-convolution being computed).
 #pragma once
 
+#if defined(__CUDACC__)
 #include <mma.h>
+#endif
 
 #include <cstddef>
-
-#include <string>
-
-#include "aulens/cuda_math.h"
-#include "aulens/device.h"
-#include "common.cuh"
 
 namespace aulens::cuda_detail {
 
@@ -261,30 +261,17 @@ struct TileAccumulator {
 };
 #endif
 
-// True when device 0 can run the tensor-core tiles: compute capability 8.0 or newer, and the
-// aulens code it runs was compiled (SASS or PTX) for sm_80 or newer, so the tiles are real
-// (cuda/conv2d.cu).
-bool tensor_tiles_supported();
-
-// The tile math of aulens::conv_math(), checked against the device.
-inline TileMath tile_math() {
-  const ConvMath math = conv_math();
-  if (math == ConvMath::ffma) return TileMath::ffma;
-  AULENS_CHECK(tensor_tiles_supported(),
-               std::string("conv math '") + conv_math_name(math) +
-                   "' needs TF32 tensor cores (compute capability 8.0 or newer); use 'ffma'");
-  return math == ConvMath::tf32 ? TileMath::tf32 : TileMath::tf32x3;
-}
-
-// Multiprocessor count of device 0 (read once).
-inline int multiprocessor_count() {
-  static const int count = [] {
-    int device = 0, sms = 0;
-    AULENS_CUDA_CHECK(cudaGetDevice(&device));
-    AULENS_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-    return sms;
-  }();
-  return count;
-}
-
 }  // namespace aulens::cuda_detail
+
+// Short names for the kernel headers (conv2d_gemm_kernel.cuh, conv2d_filter_grad_kernel.cuh). Their
+// kernels have internal linkage on purpose: the launcher's TU (device code) and an emulation
+// test's TU (host code, tests/emu/block_emu.h) each get their own copy, and the two never meet at
+// link time.
+namespace aulens {
+namespace {
+using cuda_detail::ConvGeometry;
+using cuda_detail::kConvThreads;
+using cuda_detail::kSmemPad;
+using cuda_detail::TileMath;
+}  // namespace
+}  // namespace aulens

@@ -1,16 +1,29 @@
-// Runs CUDA kernel source on the host, one block at a time, one std::thread per CUDA thread, so
-// that CI (which has no GPU) can check a kernel's indexing, its phase structure and its arithmetic
-// against the CPU twin. Include it before a kernel header that includes no CUDA header (such as
-// cuda/deconv_window_kernel.cuh), then call emu::launch instead of <<<…>>>.
+// Runs CUDA kernel source on the host, one block at a time, one fiber (ucontext) per CUDA thread,
+// so that CI (which has no GPU) can check a kernel's indexing, its phase structure and its
+// arithmetic against the CPU twin. Include it before a kernel header that includes no CUDA header
+// (such as cuda/deconv_window_kernel.cuh), then call emu::launch instead of <<<…>>>.
 //
 // What it models: threadIdx/blockIdx/blockDim/gridDim; __syncthreads as a barrier of the block's
-// threads (a thread that returns early leaves the barrier, as on a GPU); function-scope __shared__
-// arrays (one copy for the whole run; blocks run one after another) and dynamic shared memory
-// through AULENS_DYNAMIC_SHARED (a zero-filled, then poisoned buffer per block); __ldg.
-// What it does not model: warps (no shuffles, ballots, warp-synchronous code: such a kernel does
-// not compile here), atomics, FMA contraction (the host compiler decides; on x86-64 without -mfma
-// there is none), the memory model beyond the barrier, and speed. A kernel that passes here has
-// correct indexing and sums; only a GPU run tells whether it is fast and race-free on hardware.
+// threads and __syncwarp as a barrier of the warp's 32 (a thread that returns early leaves both, as
+// on a GPU); function-scope __shared__ arrays (one copy for the whole run; blocks run one after
+// another) and dynamic shared memory through AULENS_DYNAMIC_SHARED (a buffer per block filled
+// with a NaN pattern, so reading a cell no thread wrote shows); __ldg, fmaf (a true fused
+// multiply-add on the host too), float4, bit casts, atomicMax on 64-bit words; and the TF32 WMMA
+// API (nvcuda::wmma m16n16k8, below).
+// What it does not model: shuffles, ballots and other warp intrinsics (such a kernel does not
+// compile here), FMA contraction of a·b + c written out (the host compiler decides; on x86-64
+// without -mfma there is none), the memory model beyond the barriers, and speed. A kernel that
+// passes here has correct indexing, layouts and sums; only a GPU run tells whether it is fast and
+// race-free on hardware.
+//
+// WMMA: every lane's fragment holds the whole matrix (num_elements = rows·cols, row-major in x[]),
+// so element-wise code over x[0 … num_elements) sees every element once per lane, as on a GPU
+// where the lanes share them out. load_matrix_sync honours the layout and ldm; mma_sync and
+// store_matrix_sync do their work in lane 0 only (the other lanes' accumulators go stale, which
+// only a kernel reading accumulator elements directly would notice). The tensor-core product
+// ignores the low 13 mantissa bits of each operand, as the hardware does, and sums the eight
+// exact products in double before adding to the accumulator (the hardware's accumulation is
+// reported to truncate; this is the ideal it approximates).
 #pragma once
 
 #if defined(__CUDACC__)
@@ -18,14 +31,19 @@
 #endif
 
 #include <algorithm>
-#include <barrier>
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <thread>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
 #include <vector>
+
+#include <ucontext.h>
 
 #define __global__
 #define __device__
@@ -33,6 +51,7 @@
 #define __forceinline__ inline
 #define __shared__ static
 #define __launch_bounds__(...)
+#define __align__(n) __attribute__((aligned(n)))
 #define AULENS_DYNAMIC_SHARED(type, name) type* name = ::emu::dynamic_shared<type>()
 
 namespace emu {
@@ -41,9 +60,7 @@ struct Dim3 {
   unsigned x = 1, y = 1, z = 1;
 };
 
-inline thread_local Dim3 thread_index, block_index;
-inline Dim3 block_dim, grid_dim;
-inline std::barrier<>* block_barrier = nullptr;
+inline Dim3 thread_index, block_index, block_dim, grid_dim;
 inline std::vector<std::max_align_t> shared_storage;
 
 template <class T>
@@ -51,9 +68,126 @@ T* dynamic_shared() {
   return reinterpret_cast<T*>(shared_storage.data());
 }
 
+namespace detail {
+
+constexpr std::size_t kStackBytes = std::size_t{256} << 10;  // per CUDA thread (WMMA fragments)
+
+// A barrier of a group of fibers (the block, or one warp): the last live member to arrive opens
+// it; a member that returns from the kernel stops counting.
+struct Barrier {
+  int live = 0, arrived = 0;
+  unsigned long long generation = 0;
+};
+
+struct Fiber {
+  ucontext_t context{};
+  Dim3 index;
+  int warp = 0;
+  bool done = false;
+  Barrier* waiting_on = nullptr;  // while blocked: the barrier and the generation it waits out
+  unsigned long long waiting_generation = 0;
+};
+
+struct Block {
+  std::vector<Fiber> fibers;
+  Barrier block;
+  std::vector<Barrier> warps;
+  ucontext_t scheduler{};
+  int current = -1;
+  void (*body)(void*) = nullptr;
+  void* body_arg = nullptr;
+};
+
+inline Block* running = nullptr;
+
+// Fiber stacks, kept from block to block (allocated once, never zero-filled).
+inline char* stack_of(unsigned thread) {
+  static std::vector<std::unique_ptr<char[]>> stacks;
+  while (stacks.size() <= thread) stacks.emplace_back(new char[kStackBytes]);
+  return stacks[thread].get();
+}
+
+inline void arrive_and_wait(Barrier& barrier) {
+  if (++barrier.arrived == barrier.live) {  // the last one in opens it and goes on
+    barrier.arrived = 0;
+    ++barrier.generation;
+    return;
+  }
+  Fiber& self = running->fibers[running->current];
+  self.waiting_on = &barrier;
+  self.waiting_generation = barrier.generation;
+  swapcontext(&self.context, &running->scheduler);
+}
+
+inline void leave(Barrier& barrier) {
+  --barrier.live;
+  if (barrier.arrived > 0 && barrier.arrived == barrier.live) {
+    barrier.arrived = 0;
+    ++barrier.generation;
+  }
+}
+
+inline void fiber_entry() {
+  Block& b = *running;
+  b.body(b.body_arg);
+  Fiber& self = b.fibers[b.current];
+  self.done = true;
+  leave(b.block);
+  leave(b.warps[self.warp]);
+}  // returns to the scheduler through uc_link
+
+// Runs one block: every fiber until it blocks or ends, round robin; throws on a deadlock (a
+// barrier that some live thread never reaches, e.g. __syncthreads in divergent code).
+inline void run_block(unsigned threads, void (*body)(void*), void* arg) {
+  Block b;
+  b.body = body;
+  b.body_arg = arg;
+  b.block.live = static_cast<int>(threads);
+  b.warps.resize((threads + 31) / 32);
+  b.fibers.resize(threads);
+  for (unsigned t = 0; t < threads; ++t) {
+    Fiber& f = b.fibers[t];
+    f.index =
+        Dim3{t % block_dim.x, (t / block_dim.x) % block_dim.y, t / (block_dim.x * block_dim.y)};
+    f.warp = static_cast<int>(t / 32);
+    ++b.warps[f.warp].live;
+    getcontext(&f.context);
+    f.context.uc_stack.ss_sp = stack_of(t);
+    f.context.uc_stack.ss_size = kStackBytes;
+    f.context.uc_link = &b.scheduler;
+    makecontext(&f.context, fiber_entry, 0);
+  }
+  running = &b;
+  for (unsigned left = threads; left > 0;) {
+    bool progress = false;
+    for (unsigned t = 0; t < threads; ++t) {
+      Fiber& f = b.fibers[t];
+      if (f.done) continue;
+      if (f.waiting_on != nullptr) {
+        if (f.waiting_on->generation == f.waiting_generation) continue;
+        f.waiting_on = nullptr;
+      }
+      b.current = static_cast<int>(t);
+      thread_index = f.index;
+      swapcontext(&b.scheduler, &f.context);
+      progress = true;
+      if (f.done) --left;
+    }
+    if (!progress) {
+      running = nullptr;
+      throw std::runtime_error("block emulation: deadlock, " + std::to_string(left) +
+                               " threads wait at a barrier the others never reach");
+    }
+  }
+  running = nullptr;
+}
+
+}  // namespace detail
+
 // Runs kernel(args...) for every block of `grid` (in order) with `block` threads each and
 // `shared_bytes` of dynamic shared memory, filled with a NaN pattern so that reading a cell no
-// thread wrote shows up in the results.
+// thread wrote shows up in the results. Deterministic: one OS thread, the CUDA threads are fibers
+// that switch only at barriers.
 template <class Kernel, class... Args>
 void launch(Dim3 grid, Dim3 block, std::size_t shared_bytes, Kernel kernel, Args... args) {
   grid_dim = grid;
@@ -61,24 +195,15 @@ void launch(Dim3 grid, Dim3 block, std::size_t shared_bytes, Kernel kernel, Args
   const unsigned threads = block.x * block.y * block.z;
   shared_storage.assign((shared_bytes + sizeof(std::max_align_t) - 1) / sizeof(std::max_align_t),
                         std::max_align_t{});
+  auto body = [&] { kernel(args...); };
+  using Body = decltype(body);
   for (unsigned bz = 0; bz < grid.z; ++bz) {
     for (unsigned by = 0; by < grid.y; ++by) {
       for (unsigned bx = 0; bx < grid.x; ++bx) {
         std::memset(shared_storage.data(), 0xFF, shared_storage.size() * sizeof(std::max_align_t));
-        std::barrier<> barrier(static_cast<std::ptrdiff_t>(threads));
-        block_barrier = &barrier;
-        std::vector<std::thread> pool;
-        pool.reserve(threads);
-        for (unsigned t = 0; t < threads; ++t) {
-          pool.emplace_back([&, t] {
-            thread_index = Dim3{t % block.x, (t / block.x) % block.y, t / (block.x * block.y)};
-            block_index = Dim3{bx, by, bz};
-            kernel(args...);
-            barrier.arrive_and_drop();
-          });
-        }
-        for (std::thread& th : pool) th.join();
-        block_barrier = nullptr;
+        block_index = Dim3{bx, by, bz};
+        detail::run_block(
+            threads, [](void* f) { (*static_cast<Body*>(f))(); }, &body);
       }
     }
   }
@@ -92,8 +217,108 @@ void launch(Dim3 grid, Dim3 block, std::size_t shared_bytes, Kernel kernel, Args
 #define gridDim (::emu::grid_dim)
 
 inline void __syncthreads() {
-  emu::block_barrier->arrive_and_wait();
+  emu::detail::arrive_and_wait(emu::detail::running->block);
 }
+// The whole warp, whatever the mask (the kernels here always pass all lanes).
+inline void __syncwarp(unsigned /*mask*/ = 0xFFFFFFFFu) {
+  emu::detail::Block& b = *emu::detail::running;
+  emu::detail::arrive_and_wait(b.warps[b.fibers[b.current].warp]);
+}
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
+inline unsigned __float_as_uint(float v) {
+  return std::bit_cast<unsigned>(v);
+}
+inline float __uint_as_float(unsigned v) {
+  return std::bit_cast<float>(v);
+}
+using std::fmaf;
+using std::isfinite;
+inline unsigned long long atomicMax(unsigned long long* address, unsigned long long value) {
+  const unsigned long long old = *address;  // one OS thread: no other thread can interleave
+  if (value > old) *address = value;
+  return old;
+}
+
+namespace nvcuda::wmma {
+
+struct matrix_a {};
+struct matrix_b {};
+struct accumulator {};
+struct row_major {};
+struct col_major {};
+namespace precision {
+struct tf32 {};
+}  // namespace precision
+enum layout_t { mem_row_major, mem_col_major };
+
+template <class Use, int M, int N, int K, class T, class Layout = void>
+struct fragment {
+  static constexpr int rows = std::is_same_v<Use, matrix_b> ? K : M;
+  static constexpr int cols = std::is_same_v<Use, matrix_a> ? K : N;
+  static constexpr int num_elements = rows * cols;
+  float x[num_elements];
+};
+
+inline unsigned lane() {
+  return (threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z)) % 32;
+}
+
+// cvt.rna.tf32.f32: round to 10 mantissa bits, ties away from zero; inf and NaN unchanged.
+inline float __float_to_tf32(float v) {
+  if (!std::isfinite(v)) return v;
+  return std::bit_cast<float>((std::bit_cast<unsigned>(v) + 0x1000u) & 0xffffe000u);
+}
+
+template <class Use, int M, int N, int K, class T, class Layout>
+void fill_fragment(fragment<Use, M, N, K, T, Layout>& f, float v) {
+  std::fill(f.x, f.x + f.num_elements, v);
+}
+
+template <class Use, int M, int N, int K, class T, class Layout>
+void load_matrix_sync(fragment<Use, M, N, K, T, Layout>& f, const float* p, unsigned ldm) {
+  static_assert(std::is_same_v<Layout, row_major> || std::is_same_v<Layout, col_major>);
+  using F = fragment<Use, M, N, K, T, Layout>;
+  for (int r = 0; r < F::rows; ++r)
+    for (int c = 0; c < F::cols; ++c)
+      f.x[r * F::cols + c] = std::is_same_v<Layout, row_major> ? p[r * ldm + c] : p[r + c * ldm];
+  __syncwarp();
+}
+
+template <int M, int N, int K, class T>
+void store_matrix_sync(float* p, const fragment<accumulator, M, N, K, T>& f, unsigned ldm,
+                       layout_t layout) {
+  if (lane() == 0) {
+    for (int r = 0; r < M; ++r)
+      for (int c = 0; c < N; ++c)
+        (layout == mem_row_major ? p[r * ldm + c] : p[r + c * ldm]) = f.x[r * N + c];
+  }
+  __syncwarp();
+}
+
+template <int M, int N, int K, class LA, class LB>
+void mma_sync(fragment<accumulator, M, N, K, float>& d,
+              const fragment<matrix_a, M, N, K, precision::tf32, LA>& a,
+              const fragment<matrix_b, M, N, K, precision::tf32, LB>& b,
+              const fragment<accumulator, M, N, K, float>& c) {
+  if (lane() == 0) {
+    const auto operand = [](float v) {  // the tensor core reads the TF32 bits only
+      return static_cast<double>(std::bit_cast<float>(std::bit_cast<unsigned>(v) & 0xffffe000u));
+    };
+    float result[M * N];
+    for (int i = 0; i < M; ++i)
+      for (int j = 0; j < N; ++j) {
+        double sum = 0.0;
+        for (int k = 0; k < K; ++k) sum += operand(a.x[i * K + k]) * operand(b.x[k * N + j]);
+        result[i * N + j] = static_cast<float>(static_cast<double>(c.x[i * N + j]) + sum);
+      }
+    std::copy(result, result + M * N, d.x);
+  }
+  __syncwarp();
+}
+
+}  // namespace nvcuda::wmma
 template <class T>
 T __ldg(const T* p) {
   return *p;

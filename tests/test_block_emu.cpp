@@ -1,0 +1,90 @@
+// The host block emulator itself (tests/emu/block_emu.h), on tiny kernels whose result is known:
+// barriers order the phases of a shared-memory reduction, threads that return early stop counting
+// at barriers, warp barriers are per warp, a barrier some threads never reach is reported, and
+// dynamic shared memory starts poisoned.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <stdexcept>
+#include <vector>
+
+#include "emu/block_emu.h"
+
+namespace {
+
+// out[block] = Σ in[block·256 + t], tree reduction in static shared memory.
+__global__ void block_sum_kernel(const float* in, float* out) {
+  __shared__ float partial[256];
+  partial[threadIdx.x] = in[blockIdx.x * blockDim.x + threadIdx.x];
+  __syncthreads();
+  for (unsigned stride = blockDim.x / 2; stride > 0; stride /= 2) {
+    if (threadIdx.x < stride) partial[threadIdx.x] += partial[threadIdx.x + stride];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) out[blockIdx.x] = partial[0];
+}
+
+TEST(BlockEmu, BarriersOrderASharedReduction) {
+  std::vector<float> in(3 * 256), out(3, -1.0f);
+  for (std::size_t i = 0; i < in.size(); ++i) in[i] = static_cast<float>(i % 7);
+  emu::launch({3}, {256}, 0, block_sum_kernel, static_cast<const float*>(in.data()), out.data());
+  for (int b = 0; b < 3; ++b) {
+    float want = 0.0f;
+    for (int t = 0; t < 256; ++t) want += in[b * 256 + t];
+    EXPECT_EQ(out[b], want) << "block " << b;
+  }
+}
+
+// Threads ≥ 40 return before the barrier; the others must still pass it.
+__global__ void early_return_kernel(int* out) {
+  AULENS_DYNAMIC_SHARED(int, cells);
+  if (threadIdx.x >= 40) return;
+  cells[threadIdx.x] = static_cast<int>(threadIdx.x);
+  __syncthreads();
+  out[threadIdx.x] = cells[39 - threadIdx.x];
+}
+
+TEST(BlockEmu, ThreadsThatReturnStopCountingAtBarriers) {
+  std::vector<int> out(64, -1);
+  emu::launch({1}, {64}, 64 * sizeof(int), early_return_kernel, out.data());
+  for (int t = 0; t < 40; ++t) EXPECT_EQ(out[t], 39 - t);
+  EXPECT_EQ(out[40], -1);
+}
+
+// Each warp swaps halves through shared memory with only a warp barrier between.
+__global__ void warp_swap_kernel(int* out) {
+  __shared__ int cells[64];
+  cells[threadIdx.x] = static_cast<int>(threadIdx.x);
+  __syncwarp();
+  const unsigned lane = threadIdx.x % 32, base = threadIdx.x - lane;
+  out[threadIdx.x] = cells[base + (lane + 16) % 32];
+}
+
+TEST(BlockEmu, WarpBarriersAreWarpWide) {
+  std::vector<int> out(64, -1);
+  emu::launch({1}, {64}, 0, warp_swap_kernel, out.data());
+  for (int t = 0; t < 64; ++t) EXPECT_EQ(out[t], (t / 32) * 32 + (t % 32 + 16) % 32);
+}
+
+// Lane 0 waits at a warp barrier the other lanes pass by on their way to a block barrier.
+__global__ void deadlock_kernel() {
+  if (threadIdx.x == 0) __syncwarp();
+  __syncthreads();
+}
+
+TEST(BlockEmu, ABarrierNotEveryThreadReachesIsReported) {
+  EXPECT_THROW(emu::launch({1}, {32}, 0, deadlock_kernel), std::runtime_error);
+}
+
+__global__ void read_unwritten_kernel(float* out) {
+  AULENS_DYNAMIC_SHARED(float, cells);
+  out[threadIdx.x] = cells[threadIdx.x];
+}
+
+TEST(BlockEmu, DynamicSharedMemoryStartsPoisoned) {
+  std::vector<float> out(8, 0.0f);
+  emu::launch({1}, {8}, 8 * sizeof(float), read_unwritten_kernel, out.data());
+  for (float v : out) EXPECT_TRUE(std::isnan(v));
+}
+
+}  // namespace
