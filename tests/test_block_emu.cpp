@@ -1,7 +1,7 @@
 // The host block emulator itself (tests/emu/block_emu.h), on tiny kernels whose result is known:
 // barriers order the phases of a shared-memory reduction, threads that return early stop counting
-// at barriers, warp barriers are per warp, a barrier some threads never reach is reported, and
-// dynamic shared memory starts poisoned.
+// at barriers, warp barriers are per warp, warp collectives see every lane in every round, a
+// barrier some threads never reach is reported, and dynamic shared memory starts poisoned.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -74,6 +74,33 @@ __global__ void deadlock_kernel() {
 
 TEST(BlockEmu, ABarrierNotEveryThreadReachesIsReported) {
   EXPECT_THROW(emu::launch({1}, {32}, 0, deadlock_kernel), std::runtime_error);
+}
+
+// Three rounds of ballot, shuffle and sum per lane (rounds reuse the exchange slots).
+__global__ void warp_collectives_kernel(unsigned* out) {
+  const unsigned lane = threadIdx.x % 32;
+  unsigned acc = 0;
+  for (unsigned round = 0; round < 3; ++round) {
+    acc += __ballot_sync(0xFFFFFFFFu, (lane + round) % 3 == 0);
+    acc += __shfl_sync(0xFFFFFFFFu, lane * (round + 1), static_cast<int>((lane + 5) % 32));
+    acc += __reduce_add_sync(0xFFFFFFFFu, lane + round + threadIdx.x / 32);
+  }
+  out[threadIdx.x] = acc;
+}
+
+TEST(BlockEmu, WarpCollectivesSeeEveryLane) {
+  std::vector<unsigned> out(64, 0);
+  emu::launch({1}, {64}, 0, warp_collectives_kernel, out.data());
+  for (unsigned t = 0; t < 64; ++t) {
+    const unsigned lane = t % 32;
+    unsigned want = 0;
+    for (unsigned round = 0; round < 3; ++round) {
+      for (unsigned l = 0; l < 32; ++l) want += ((l + round) % 3 == 0 ? 1u : 0u) << l;
+      want += ((lane + 5) % 32) * (round + 1);
+      for (unsigned l = 0; l < 32; ++l) want += l + round + t / 32;
+    }
+    EXPECT_EQ(out[t], want) << "thread " << t;
+  }
 }
 
 __global__ void read_unwritten_kernel(float* out) {

@@ -10,11 +10,13 @@
 // with a NaN pattern, so reading a cell no thread wrote shows); __ldg, fmaf (a true fused
 // multiply-add on the host too), float4, bit casts, atomicMax on 64-bit words; and the TF32 WMMA
 // API (nvcuda::wmma m16n16k8, below).
-// What it does not model: shuffles, ballots and other warp intrinsics (such a kernel does not
-// compile here), FMA contraction of a·b + c written out (the host compiler decides; on x86-64
-// without -mfma there is none), the memory model beyond the barriers, and speed. A kernel that
-// passes here has correct indexing, layouts and sums; only a GPU run tells whether it is fast and
-// race-free on hardware.
+// Warp collectives: __ballot_sync, __shfl_sync, __reduce_add_sync (every lane of the warp takes
+// part, whatever the mask), __popc; atomicMax/atomicAdd on int and 64-bit words.
+// What it does not model: other warp intrinsics (a kernel using one does not compile here), masks
+// naming fewer lanes than call, FMA contraction of a·b + c written out (the host compiler decides;
+// on x86-64 without -mfma there is none), the memory model beyond the barriers, and speed. A kernel
+// that passes here has correct indexing, layouts and sums; only a GPU run tells whether it is fast
+// and race-free on hardware.
 //
 // WMMA: every lane's fragment holds the whole matrix (num_elements = rows·cols, row-major in x[]),
 // so element-wise code over x[0 … num_elements) sees every element once per lane, as on a GPU
@@ -31,6 +33,7 @@
 #endif
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstddef>
@@ -92,6 +95,7 @@ struct Block {
   std::vector<Fiber> fibers;
   Barrier block;
   std::vector<Barrier> warps;
+  std::vector<std::array<std::uint64_t, 32>> exchange;  // per warp: one word per lane
   ucontext_t scheduler{};
   int current = -1;
   void (*body)(void*) = nullptr;
@@ -144,6 +148,7 @@ inline void run_block(unsigned threads, void (*body)(void*), void* arg) {
   b.body_arg = arg;
   b.block.live = static_cast<int>(threads);
   b.warps.resize((threads + 31) / 32);
+  b.exchange.assign(b.warps.size(), {});
   b.fibers.resize(threads);
   for (unsigned t = 0; t < threads; ++t) {
     Fiber& f = b.fibers[t];
@@ -224,6 +229,67 @@ inline void __syncwarp(unsigned /*mask*/ = 0xFFFFFFFFu) {
   emu::detail::Block& b = *emu::detail::running;
   emu::detail::arrive_and_wait(b.warps[b.fibers[b.current].warp]);
 }
+
+namespace emu::detail {
+// Every live lane of the calling warp contributes `v`; each gets all 32 (lanes beyond the block's
+// size: 0, their slots are never written). Two warp barriers: one so that every slot is written,
+// one so that none is overwritten before all have read.
+template <class T>
+std::array<T, 32> warp_gather(T v) {
+  static_assert(sizeof(T) <= sizeof(std::uint64_t) && std::is_trivially_copyable_v<T>);
+  Block& b = *running;
+  const Fiber& self = b.fibers[b.current];
+  auto& slots = b.exchange[self.warp];
+  const unsigned lane = static_cast<unsigned>(b.current) % 32;
+  slots[lane] = 0;
+  std::memcpy(&slots[lane], &v, sizeof(T));
+  arrive_and_wait(b.warps[self.warp]);
+  std::array<T, 32> all{};
+  for (int i = 0; i < 32; ++i) std::memcpy(&all[i], &slots[i], sizeof(T));
+  arrive_and_wait(b.warps[self.warp]);
+  return all;
+}
+}  // namespace emu::detail
+
+// Warp collectives over the whole warp (the masks the kernels here pass are always all lanes).
+inline unsigned __ballot_sync(unsigned /*mask*/, bool predicate) {
+  const auto all = emu::detail::warp_gather<std::uint8_t>(predicate ? 1 : 0);
+  unsigned bits = 0;
+  for (int i = 0; i < 32; ++i) bits |= static_cast<unsigned>(all[i] != 0) << i;
+  return bits;
+}
+template <class T>
+T __shfl_sync(unsigned /*mask*/, T v, int source) {
+  return emu::detail::warp_gather<T>(v)[static_cast<unsigned>(source) % 32];
+}
+inline unsigned __reduce_add_sync(unsigned /*mask*/, unsigned v) {
+  const auto all = emu::detail::warp_gather<unsigned>(v);
+  unsigned sum = 0;
+  for (unsigned x : all) sum += x;
+  return sum;
+}
+inline int __popc(unsigned v) {
+  return std::popcount(v);
+}
+inline int __float_as_int(float v) {
+  return std::bit_cast<int>(v);
+}
+inline float __int_as_float(int v) {
+  return std::bit_cast<float>(v);
+}
+using std::isnan;
+// Atomics: one OS thread runs every CUDA thread and switches only at barriers, so a plain
+// read-modify-write cannot be interleaved.
+inline int atomicMax(int* address, int value) {
+  const int old = *address;
+  if (value > old) *address = value;
+  return old;
+}
+inline unsigned long long atomicAdd(unsigned long long* address, unsigned long long value) {
+  const unsigned long long old = *address;
+  *address = old + value;
+  return old;
+}
 struct alignas(16) float4 {
   float x, y, z, w;
 };
@@ -236,7 +302,7 @@ inline float __uint_as_float(unsigned v) {
 using std::fmaf;
 using std::isfinite;
 inline unsigned long long atomicMax(unsigned long long* address, unsigned long long value) {
-  const unsigned long long old = *address;  // one OS thread: no other thread can interleave
+  const unsigned long long old = *address;  // one OS thread: see the atomics below
   if (value > old) *address = value;
   return old;
 }
