@@ -13,8 +13,9 @@
 // sub-tile at rows wy·BM/2, columns wx·BN/4, as 16×16 WMMA fragments (m16n16k8, TF32 inputs,
 // fp32 accumulators). TF32 mode rounds each operand to TF32 (10 mantissa bits); 3×TF32 splits
 // each operand v = big + small (big = v with the low 13 mantissa bits rounded away, small =
-// TF32(v − big)) and accumulates small·big + big·small + big·big, which keeps about 22 bits of
-// every product: fp32-level accuracy on tensor cores (DESIGN §5).
+// TF32(v − big)) and computes small·big + big·small + big·big per 8-deep step in a fresh fragment,
+// added to the accumulator with fp32 adds (the tensor cores' own accumulation truncates), which
+// keeps about 22 bits of every product: fp32-level accuracy on tensor cores (DESIGN §5).
 //
 // Device code only, and no CUDA header but <mma.h> under nvcc, so tests/emu/block_emu.h (which
 // supplies the WMMA types itself) can run these tiles on the host; the host-side helpers that go
@@ -222,11 +223,23 @@ struct TileAccumulator {
 #pragma unroll
         for (int j = 0; j < kFragCols; ++j) {
           if constexpr (Math == TileMath::tf32x3) {
-            // Small terms first, so the big·big product is added to the small corrections.
-            nvcuda::wmma::mma_sync(acc[i][j], a_small, b_big[j], acc[i][j]);
-            nvcuda::wmma::mma_sync(acc[i][j], a_big, b_small[j], acc[i][j]);
+            // The three products of this step go into a fresh fragment (small terms first, so
+            // the big·big product is added to the small corrections), which is then added to the
+            // accumulator by ordinary fp32 adds. The tensor cores round their accumulation toward
+            // zero; chained straight into `acc` that bias would add up over the reduction (1.3e-4
+            // of RMS at conv3's 3,200 products under the emulator's truncating model, against
+            // 3e-6 this way: tests/test_conv2d_emu.cpp). Cost: 8 registers, which raised the
+            // 128×128 tiles' spills to ~130–150 B (a columns-outer loop order spilled more).
+            FragC part;
+            nvcuda::wmma::fill_fragment(part, 0.0f);
+            nvcuda::wmma::mma_sync(part, a_small, b_big[j], part);
+            nvcuda::wmma::mma_sync(part, a_big, b_small[j], part);
+            nvcuda::wmma::mma_sync(part, a_big, b_big[j], part);
+#pragma unroll
+            for (int e = 0; e < part.num_elements; ++e) acc[i][j].x[e] += part.x[e];
+          } else {
+            nvcuda::wmma::mma_sync(acc[i][j], a_big, b_big[j], acc[i][j]);
           }
-          nvcuda::wmma::mma_sync(acc[i][j], a_big, b_big[j], acc[i][j]);
         }
       }
     }

@@ -25,7 +25,8 @@
 // only a kernel reading accumulator elements directly would notice). The tensor-core product
 // ignores the low 13 mantissa bits of each operand, as the hardware does, and sums the eight
 // exact products in double before adding to the accumulator (the hardware's accumulation is
-// reported to truncate; this is the ideal it approximates).
+// reported to truncate; this is the ideal it approximates; emu::truncating_tensor_accumulation
+// switches to a pessimistic truncating model).
 #pragma once
 
 #if defined(__CUDACC__)
@@ -307,6 +308,18 @@ inline unsigned long long atomicMax(unsigned long long* address, unsigned long l
   return old;
 }
 
+namespace emu {
+// A model of the tensor cores' fp32 accumulation as published measurements describe it (exact
+// products, the sum with the accumulator rounded toward zero): when set, each mma_sync rounds
+// c + Σ a·b toward zero, once per output element, instead of to nearest. The bias adds up along a
+// long reduction (one rounding per 8 products), which is what the 3×TF32 tiles must withstand.
+inline bool truncating_tensor_accumulation = false;
+inline float round_toward_zero(double v) {
+  const float r = static_cast<float>(v);
+  return std::fabs(static_cast<double>(r)) > std::fabs(v) ? std::nextafter(r, 0.0f) : r;
+}
+}  // namespace emu
+
 namespace nvcuda::wmma {
 
 struct matrix_a {};
@@ -377,7 +390,9 @@ void mma_sync(fragment<accumulator, M, N, K, float>& d,
       for (int j = 0; j < N; ++j) {
         double sum = 0.0;
         for (int k = 0; k < K; ++k) sum += operand(a.x[i * K + k]) * operand(b.x[k * N + j]);
-        result[i * N + j] = static_cast<float>(static_cast<double>(c.x[i * N + j]) + sum);
+        const double exact = static_cast<double>(c.x[i * N + j]) + sum;
+        result[i * N + j] = emu::truncating_tensor_accumulation ? emu::round_toward_zero(exact)
+                                                                : static_cast<float>(exact);
       }
     std::copy(result, result + M * N, d.x);
   }
