@@ -4,15 +4,17 @@
 #   1. configure and build the GPU targets in build-gpu (Ninja, -j16, sm_90, no OpenCV);
 #   2. run every GPU test (ctest -L gpu: each kernel against its CPU twin);
 #   3. run every benchmark found: build-gpu/aulens_bench* and build-gpu/bench_* executables, and
-#      the PyTorch peers tools/bench/*.py, each with --json <name>.json;
+#      the PyTorch peers tools/bench/pytorch_*.py, each with --json <name>.json;
 #   4. run the conv GPU test's small shapes under compute-sanitizer memcheck (the hand-written
 #      kernels only) and the small cases of the suites in $AULENS_SANITIZE (default: the ops);
 #   5. train on the synthetic default set when devdata/ was carried (tools/make_devdata.sh);
-#   6. write device_check.json (step results + every benchmark JSON) and print a short table last.
+#   6. write device_check.json (step results + every benchmark JSON), targets.txt (each target of
+#      DESIGN §5 met or not, tools/bench/targets.py) and print a short table last.
 # The steps run in this order of importance; a step that would pass the deadline is cut to the time
 # left, and one with under 10 s left is recorded as SKIPPED.
-# Output: the device tool brings back at most 8 files from $OUT, so $OUT receives exactly three:
-#   device_check.json, summary.txt (the table), device_check.tar.gz (every log and JSON).
+# Output: the device tool brings back at most 8 files from $OUT, so $OUT receives exactly four:
+#   device_check.json, targets.txt, summary.txt (the table), device_check.tar.gz (every log and
+#   JSON).
 # Usage: OUT=/some/dir AULENS_COMMIT=<sha> tools/device_check.sh     (OUT defaults to ./device_out)
 # Exit status: 0 when every step passed, 1 otherwise (all steps run regardless).
 set -u -o pipefail
@@ -84,7 +86,7 @@ for bench_bin in "$BUILD"/aulens_bench* "$BUILD"/bench_*; do
   step "bench $name" "$name.log" 120 "$bench_bin" --json "$WORK/$name.json"
   [ -f "$WORK/$name.json" ] && BENCH_JSONS+=("$WORK/$name.json")
 done
-for peer in tools/bench/*.py; do
+for peer in tools/bench/pytorch_*.py; do
   [ -f "$peer" ] || continue
   name="$(basename "$peer" .py)"
   step "peer $name" "$name.log" 120 python3 "$peer" --json "$WORK/$name.json"
@@ -155,6 +157,9 @@ json.dump({"commit": commit, "gpu": gpu, "steps": steps, "benchmarks": results},
           open(out, "w"), indent=2)
 PY
 
+python3 tools/bench/targets.py "$OUT/device_check.json" >"$OUT/targets.txt" 2>&1 ||
+  echo "targets.py failed (see above)" >>"$OUT/targets.txt"
+
 {
   for bench_log in "$WORK"/aulens_bench*.log "$WORK"/bench_*.log; do
     [ -f "$bench_log" ] || continue
@@ -163,13 +168,15 @@ PY
   done
   grep -h -E "tests passed|tests failed" "$WORK/ctest_gpu.log" 2>/dev/null | sed 's/^/ctest: /'
   echo
+  cat "$OUT/targets.txt"
+  echo
   printf "%-36s %-12s %6s  %s\n" "step" "result" "s" "log"
   for i in "${!STEP_NAMES[@]}"; do
     printf "%-36s %-12s %6s  %s\n" "${STEP_NAMES[$i]}" "${STEP_STATUS[$i]}" "${STEP_SECONDS[$i]}" "${STEP_LOGS[$i]}"
   done
   echo "total ${SECONDS}s (deadline ${DEADLINE_S}s); every log and JSON in device_check.tar.gz"
 } >"$OUT/summary.txt"
-cp "$OUT/summary.txt" "$OUT/device_check.json" "$WORK/" 2>/dev/null
+cp "$OUT/summary.txt" "$OUT/device_check.json" "$OUT/targets.txt" "$WORK/" 2>/dev/null
 tar -czf "$OUT/device_check.tar.gz" -C "$WORK" .
 cat "$OUT/summary.txt"
 exit $failed

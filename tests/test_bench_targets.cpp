@@ -1,0 +1,49 @@
+// tools/bench/targets.py (the device check's target table) on the figures of the 2026-11-28 H200
+// run (tests/data/device_check_2026-11-28.json, assembled from bench/2026-11-28-h200/): the rows
+// bench/RESULTS.md states by hand must come out the same — training 0.34× of PyTorch eager, peak
+// memory under 2 GiB, records 0.59×, projections 6.4× over 3 ms — and targets without figures must
+// say "not measured", never "met". Skips when python3 is missing (the product does not need it).
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+namespace {
+
+std::string run(const std::string& command, int* status) {
+  std::string out;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return out;
+  std::array<char, 4096> buffer{};
+  while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) out += buffer.data();
+  *status = pclose(pipe);
+  return out;
+}
+
+TEST(BenchTargets, TableOfThe20261128Run) {
+  int status = -1;
+  run("python3 --version >/dev/null 2>&1", &status);
+  if (status != 0) GTEST_SKIP() << "python3 not found";
+  const std::string out =
+      run(std::string("python3 ") + AULENS_SOURCE_DIR + "/tools/bench/targets.py " +
+              AULENS_TEST_DATA_DIR + "/device_check_2026-11-28.json 2>&1",
+          &status);
+  ASSERT_EQ(status, 0) << out;
+  const auto has = [&](const std::string& line) { return out.find(line) != std::string::npos; };
+  EXPECT_TRUE(
+      has("NOT met       training b64 fp32-accurate, hand-written (img/s) >= PyTorch "
+          "eager: 3732.16 (cuda handwritten fp32) vs goal 11020.3 [PyTorch, same run], "
+          "x0.339"))
+      << out;
+  EXPECT_TRUE(has("met           peak GPU memory b64")) << out;
+  EXPECT_TRUE(has("NOT met       conv3 records fp32, hand-written (img/s) >= PyTorch: 14326.5"))
+      << out;
+  EXPECT_TRUE(has("NOT met       256x9 projections (ms) <= 3: 19.2619")) << out;
+  EXPECT_TRUE(has("not measured  training b64 TF32")) << out;
+  EXPECT_TRUE(has("not measured  AU sweep")) << out;
+  EXPECT_TRUE(has("not measured  1,000 permutations")) << out;
+}
+
+}  // namespace
