@@ -150,7 +150,7 @@ struct TileAccumulator<BM, BN, TileMath::ffma> {
 
 // v with the low 13 mantissa bits rounded away (round half away from zero in magnitude): a TF32
 // value held exactly in a float, so v − tf32_big(v) is exact. (Finite v; near FLT_MAX the result
-// can overflow to inf, which split() handles.)
+// can overflow to inf, which tf32_split() handles.)
 __device__ __forceinline__ float tf32_big(float v) {
   return __uint_as_float((__float_as_uint(v) + 0x1000u) & 0xffffe000u);
 }
@@ -159,6 +159,24 @@ __device__ __forceinline__ float tf32_big(float v) {
 // passes for sm_80 or newer. A device pass for an older architecture gets a stub that traps; the
 // launchers never reach it (tensor_tiles_supported() checks the code the device actually runs).
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
+// Splits a loaded TF32 fragment in place into (big, small) for 3×TF32; TF32 mode keeps only the
+// rounded value in `big`. Element-wise, so it holds for any fragment layout.
+template <TileMath Math, class Frag>
+__device__ __forceinline__ void tf32_split(Frag& big, Frag& small) {
+#pragma unroll
+  for (int e = 0; e < big.num_elements; ++e) {
+    const float v = big.x[e];
+    if constexpr (Math == TileMath::tf32x3) {
+      const float hi = tf32_big(v);
+      const bool finite = isfinite(v) && isfinite(hi);  // inf and NaN pass through as big
+      big.x[e] = finite ? hi : v;
+      small.x[e] = finite ? nvcuda::wmma::__float_to_tf32(v - hi) : 0.0f;
+    } else {
+      big.x[e] = nvcuda::wmma::__float_to_tf32(v);
+    }
+  }
+}
+
 template <int BM, int BN, TileMath Math>
 struct TileAccumulator {
   static_assert(Math == TileMath::tf32 || Math == TileMath::tf32x3, "tensor-core modes");
@@ -187,23 +205,6 @@ struct TileAccumulator {
       for (int j = 0; j < kFragCols; ++j) nvcuda::wmma::fill_fragment(acc[i][j], 0.0f);
   }
 
-  // Splits a loaded fragment in place into (big, small); TF32 mode keeps only the rounded value.
-  template <class Frag>
-  __device__ __forceinline__ static void split(Frag& big, Frag& small) {
-#pragma unroll
-    for (int e = 0; e < big.num_elements; ++e) {
-      const float v = big.x[e];
-      if constexpr (Math == TileMath::tf32x3) {
-        const float hi = tf32_big(v);
-        const bool finite = isfinite(v) && isfinite(hi);  // inf and NaN pass through as big
-        big.x[e] = finite ? hi : v;
-        small.x[e] = finite ? nvcuda::wmma::__float_to_tf32(v - hi) : 0.0f;
-      } else {
-        big.x[e] = nvcuda::wmma::__float_to_tf32(v);
-      }
-    }
-  }
-
   __device__ __forceinline__ void product(const float* __restrict__ a,
                                           const float* __restrict__ b) {
     const int row0 = warp_row0(), col0 = warp_col0();
@@ -213,13 +214,13 @@ struct TileAccumulator {
 #pragma unroll
       for (int j = 0; j < kFragCols; ++j) {
         nvcuda::wmma::load_matrix_sync(b_big[j], b + kk * kStrideB + col0 + 16 * j, kStrideB);
-        split(b_big[j], b_small[j]);
+        tf32_split<Math>(b_big[j], b_small[j]);
       }
 #pragma unroll
       for (int i = 0; i < kFragRows; ++i) {
         FragA a_big, a_small;
         nvcuda::wmma::load_matrix_sync(a_big, a + kk * kStrideA + row0 + 16 * i, kStrideA);
-        split(a_big, a_small);
+        tf32_split<Math>(a_big, a_small);
 #pragma unroll
         for (int j = 0; j < kFragCols; ++j) {
           if constexpr (Math == TileMath::tf32x3) {

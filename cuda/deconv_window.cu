@@ -4,6 +4,7 @@
 
 #include "aulens/ops.h"
 #include "common.cuh"
+#include "conv2d_host.cuh"
 #include "deconv_window_kernel.cuh"
 
 namespace aulens {
@@ -21,15 +22,22 @@ void CudaOps::deconv_project_windows(int p, int n, int size, int c1, int c2, int
   if (p == 0) return;
   AULENS_CHECK(x && w1 && b1 && w2 && b2 && w3 && b3 && requests && windows && origins,
                "deconv_project_windows: null pointer");
-  const std::size_t bytes = shared_bytes(c1, c2);
+  // Phase 3 follows the conv math mode (aulens/cuda_math.h) where the widths allow tensor cores.
+  const TileMath requested = cuda_detail::tile_math();
+  const TileMath math = tensor_phase3_supported(c1, c2) ? requested : TileMath::ffma;
+  const bool tensor = math != TileMath::ffma;
+  const std::size_t bytes = shared_bytes(c1, c2, tensor);
   AULENS_CHECK(bytes <= 227 * 1024, "deconv_project_windows: conv widths (" + std::to_string(c1) +
                                         ", " + std::to_string(c2) + ") need " +
                                         std::to_string(bytes) + " B of shared memory per block");
   static cuda_detail::ScratchBuffer permuted_w2;
   const int rr = kR * kR;
   const long long w2_count = static_cast<long long>(c2) * c1 * rr;
-  float* w2_cek = permuted_w2.floats(static_cast<std::size_t>(2 * w2_count));
+  // Three copies of w2: (c1, 25, c2), (c2, 25, c1), and as stored but 32-byte aligned (the
+  // tensor-core A fragments; a parameter tensor need not be).
+  float* w2_cek = permuted_w2.floats(static_cast<std::size_t>(3 * w2_count));
   float* w2_kec = w2_cek + w2_count;
+  float* w2_aligned = w2_kec + w2_count;
   const unsigned blocks = cuda_detail::blocks_for(w2_count, 256);
   permute_conv2_filters_kernel<<<blocks, 256, 0, cuda_detail::stream()>>>(
       c2, c1, rr, /*k*/ 1, /*c*/ static_cast<long long>(rr) * c2, /*e*/ c2, w2, w2_cek);
@@ -37,12 +45,28 @@ void CudaOps::deconv_project_windows(int p, int n, int size, int c1, int c2, int
   permute_conv2_filters_kernel<<<blocks, 256, 0, cuda_detail::stream()>>>(
       c2, c1, rr, /*k*/ static_cast<long long>(rr) * c1, /*c*/ 1, /*e*/ c1, w2, w2_kec);
   AULENS_CHECK_LAUNCH("permute_conv2_filters_kernel");
-  AULENS_CUDA_CHECK(cudaFuncSetAttribute(deconv_project_windows_kernel,
-                                         cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         static_cast<int>(bytes)));
-  deconv_project_windows_kernel<<<p, kThreads, bytes, cuda_detail::stream()>>>(
-      Shapes{n, size, c1, c2, c3}, Weights{w1, b1, b2, w3, b3, w2_cek, w2_kec}, x, requests,
-      windows, origins, seeds);
+  if (tensor) {
+    AULENS_CUDA_CHECK(cudaMemcpyAsync(w2_aligned, w2, sizeof(float) * w2_count,
+                                      cudaMemcpyDeviceToDevice, cuda_detail::stream()));
+  }
+  const Weights weights{w1, b1, b2, w3, b3, w2_aligned, w2_cek, w2_kec};
+  const auto launch = [&](auto kernel) {
+    AULENS_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                           static_cast<int>(bytes)));
+    kernel<<<p, kThreads, bytes, cuda_detail::stream()>>>(Shapes{n, size, c1, c2, c3}, weights, x,
+                                                          requests, windows, origins, seeds);
+  };
+  switch (math) {
+    case TileMath::ffma:
+      launch(deconv_project_windows_kernel<TileMath::ffma>);
+      break;
+    case TileMath::tf32:
+      launch(deconv_project_windows_kernel<TileMath::tf32>);
+      break;
+    case TileMath::tf32x3:
+      launch(deconv_project_windows_kernel<TileMath::tf32x3>);
+      break;
+  }
   AULENS_CHECK_LAUNCH("deconv_project_windows_kernel");
 }
 

@@ -21,7 +21,9 @@
 //     weights from a copy permuted to (c1, 25, c2): one coalesced line per warp and weight,
 //     where the (c2, c1, 5, 5) layout touched 32 lines). This is ≈ 90% of the FLOPs:
 //     c2·100·c1·25 FMAs = 20.5 M per request, 47 G FMAs for 256×9 requests (≈ 1.4 ms at the
-//     H200's fp32 peak).
+//     H200's fp32 peak). In the tensor-core conv math modes (aulens/cuda_math.h; the launcher
+//     follows conv_math() where the widths allow) phase 3 is conv2_pool2_tensor below instead:
+//     one WMMA GEMM per request (3×TF32 or TF32), +15 KB of shared memory for its staging.
 //   4 the seed: conv3 at (map, y, x), a block reduction of c2·25 products (fixed tree order)
 //   5 g2 = ReLU(w3[map]·seed) at the valid pool2 cells (conv3ᵀ, unpool2 is implicit, ReLU)
 //   6 conv2ᵀ scattered from the non-zero g2 only (unpool sparsity: one of 4 conv2 positions per
@@ -40,6 +42,7 @@
 #include <cstdint>
 
 #include "aulens/receptive_field.h"
+#include "conv2d_tiles.cuh"  // TileMath, tf32_split (the tensor-core phase 3)
 
 #ifndef AULENS_DYNAMIC_SHARED  // the host emulation supplies its own
 #define AULENS_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
@@ -79,7 +82,8 @@ struct Shapes {
 };
 
 struct Weights {
-  const float *w1, *b1, *b2, *w3, *b3;  // w2 is read through the two copies below
+  const float *w1, *b1, *b2, *w3, *b3;
+  const float* w2;  // (c2, c1·25) as stored: the tensor-core phase 3 reads its A fragments here
   // Copies of w2 (c2, c1, 5, 5) with other axis orders, so that a warp reads one line per weight:
   const float* w2_cek;  // (c1, 25, c2): w2_cek[(c·25 + e)·c2 + k] (phase 3: lanes = maps k)
   const float* w2_kec;  // (c2, 25, c1): w2_kec[(k·25 + e)·c1 + c] (phase 6: lanes = channels c)
@@ -101,14 +105,141 @@ __global__ void permute_conv2_filters_kernel(int k_count, int c_count, int rr, l
   }
 }
 
-std::size_t shared_bytes(int c1, int c2) {
+// Phase 3 on tensor cores (TileMath tf32 / tf32x3): the conv2 window as one GEMM per request,
+//   D[k][p] = Σ_q W[k][q] · X[q][p],   W = w2 as (c2, c1·25), q = c·25 + u·5 + v,
+//   X[q][p] = pool1[c][2my + dy + u][2mx + dx + v],  p = (my·5 + mx)·4 + dy·2 + dx < 100,
+// so that the 4 conv2 outputs of a pool2 cell are adjacent and a 16-column fragment holds 4 whole
+// pool windows (columns 100…111 are zero padding). X is staged kStageK rows at a time in shared
+// memory (rows kStageLd floats apart, 32-byte aligned as WMMA needs); A fragments are read
+// straight from w2 in global memory. Warp w < c2/16 owns maps 16w … 16w+15 and all 7 column
+// fragments; 3×TF32 adds each 8-deep step's products from a fresh fragment, as the conv tiles do
+// (conv2d_tiles.cuh). Needs c1 % 8 == 0 (q steps of 8, aligned rows of W) and c2 = 16·w with
+// w ≤ 10 warps; other widths take the FFMA phase 3.
+using cuda_detail::tf32_split;
+
+constexpr int kStageK = 32;
+constexpr int kStageLd = 120;  // floats per staged row: 112 columns + padding, a multiple of 8
+constexpr int kPosFrags = 7;   // 112 / 16 column fragments
+constexpr int kConv2Positions = kWindowConv2 * kWindowConv2;
+
+inline bool tensor_phase3_supported(int c1, int c2) {
+  return c1 % 8 == 0 && c2 % 16 == 0 && c2 / 16 <= kThreads / 32;
+}
+
+// Dynamic shared memory of one block; the tensor-core modes add the staging buffer, which starts
+// at tensor_stage_offset (bytes, 128-aligned).
+AULENS_HD inline std::size_t base_shared_bytes(int c1, int c2) {
   const std::size_t floats = kW * kW + static_cast<std::size_t>(c1) * kP1Stride +
                              static_cast<std::size_t>(c2) * kP2 * kP2 + kThreads;
   const std::size_t bytes = static_cast<std::size_t>(c1) * kP1 * kP1 + c2 * kP2 * kP2;
   return floats * sizeof(float) + bytes;
 }
+AULENS_HD inline std::size_t tensor_stage_offset(int c1, int c2) {
+  return (base_shared_bytes(c1, c2) + 127) / 128 * 128;
+}
+inline std::size_t shared_bytes(int c1, int c2, bool tensor) {
+  return tensor ? tensor_stage_offset(c1, c2) + sizeof(float) * kStageK * kStageLd
+                : base_shared_bytes(c1, c2);
+}
 
-static __global__ void __launch_bounds__(kThreads)
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
+// Phase 3 (conv2 → ReLU → pool2) on tensor cores; called by every thread of the block, ends
+// without a barrier of its own after the last one inside.
+template <TileMath Math>
+__device__ __forceinline__ void conv2_pool2_tensor(const Shapes& sh, const Weights& wt, int p2y,
+                                                   int p2x, int s4, const float* pool1,
+                                                   float* pool2, std::uint8_t* switch2,
+                                                   float* stage) {
+  namespace wmma = nvcuda::wmma;
+  using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major>;
+  using FragB = wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major>;
+  using FragC = wmma::fragment<wmma::accumulator, 16, 16, 8, float>;
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const bool computes = warp < sh.c2 / 16;
+  const int q_count = sh.c1 * kR * kR;
+  const float* w_rows = wt.w2 + static_cast<std::int64_t>(16 * warp) * q_count;
+  FragC acc[kPosFrags];
+#pragma unroll
+  for (int j = 0; j < kPosFrags; ++j) wmma::fill_fragment(acc[j], 0.0f);
+
+  for (int q0 = 0; q0 < q_count; q0 += kStageK) {
+    for (int e = tid; e < kStageK * kStageLd; e += blockDim.x) {
+      const int row = e / kStageLd, col = e % kStageLd, q = q0 + row;
+      float value = 0.0f;
+      if (col < kConv2Positions && q < q_count) {
+        const int c = q / (kR * kR), tap = q % (kR * kR), cell = col / 4, d = col % 4;
+        const int py = 2 * (cell / kP2) + d / 2 + tap / kR;
+        const int px = 2 * (cell % kP2) + d % 2 + tap % kR;
+        value = pool1[c * kP1Stride + py * kP1 + px];
+      }
+      stage[e] = value;
+    }
+    __syncthreads();
+    if (computes) {
+      for (int kk = 0; kk < kStageK && q0 + kk < q_count; kk += 8) {
+        FragA a_big, a_small;
+        wmma::load_matrix_sync(a_big, w_rows + q0 + kk, q_count);
+        tf32_split<Math>(a_big, a_small);
+#pragma unroll
+        for (int j = 0; j < kPosFrags; ++j) {
+          FragB b_big, b_small;
+          wmma::load_matrix_sync(b_big, stage + kk * kStageLd + 16 * j, kStageLd);
+          tf32_split<Math>(b_big, b_small);
+          if constexpr (Math == TileMath::tf32x3) {
+            FragC part;
+            wmma::fill_fragment(part, 0.0f);
+            wmma::mma_sync(part, a_small, b_big, part);
+            wmma::mma_sync(part, a_big, b_small, part);
+            wmma::mma_sync(part, a_big, b_big, part);
+#pragma unroll
+            for (int e = 0; e < part.num_elements; ++e) acc[j].x[e] += part.x[e];
+          } else {
+            wmma::mma_sync(acc[j], a_big, b_big, acc[j]);
+          }
+        }
+      }
+    }
+    __syncthreads();  // the stage is rewritten next (or becomes the epilogue's scratch)
+  }
+
+  if (!computes) return;
+  // Epilogue, one fragment at a time through this warp's 16×16 slice of the stage: lane pairs
+  // (map, cell) → bias, ReLU, 2×2 max with switch, as the FFMA path.
+  float* scratch = stage + warp * 256;
+#pragma unroll 1
+  for (int j = 0; j < kPosFrags; ++j) {
+    wmma::store_matrix_sync(scratch, acc[j], 16, wmma::mem_row_major);
+    __syncwarp();
+    for (int item = lane; item < 64; item += 32) {
+      const int map_local = item / 4, cell = 4 * j + item % 4;
+      if (cell >= kP2 * kP2) continue;
+      const int k = 16 * warp + map_local, my = cell / kP2, mx = cell % kP2;
+      const int out = (k * kP2 + my) * kP2 + mx;
+      if (p2y + my < 0 || p2y + my >= s4 || p2x + mx < 0 || p2x + mx >= s4) {
+        pool2[out] = 0.0f;
+        switch2[out] = kNoSwitch;
+        continue;
+      }
+      const float bias = __ldg(wt.b2 + k);
+      const float* v = scratch + map_local * 16 + (item % 4) * 4;
+      const float conv[4] = {relu(v[0] + bias), relu(v[1] + bias), relu(v[2] + bias),
+                             relu(v[3] + bias)};
+      switch2[out] = pool4(conv, pool2[out]);
+    }
+    __syncwarp();
+  }
+}
+#else
+template <TileMath Math>
+__device__ void conv2_pool2_tensor(const Shapes&, const Weights&, int, int, int, const float*,
+                                   float*, std::uint8_t*, float*) {
+  __trap();  // the launcher only picks tensor modes where tensor_tiles_supported()
+}
+#endif
+
+// Math: ffma, or a tensor-core mode for phase 3 (the launcher checks tensor_phase3_supported).
+template <TileMath Math>
+__global__ void __launch_bounds__(kThreads)
     deconv_project_windows_kernel(Shapes sh, Weights wt, const float* x,
                                   const std::int32_t* requests, float* windows,
                                   std::int32_t* origins, float* seeds) {
@@ -173,7 +304,12 @@ static __global__ void __launch_bounds__(kThreads)
 
   // 3. conv2 → ReLU → pool2: item = (pool2 row my, map k)
   const int p2y = window_pool2_origin(y), p2x = window_pool2_origin(xq);
-  for (int item = tid; item < kP2 * sh.c2; item += blockDim.x) {
+  if constexpr (Math != TileMath::ffma) {
+    conv2_pool2_tensor<Math>(sh, wt, p2y, p2x, s4, pool1, pool2, switch2,
+                             reinterpret_cast<float*>(reinterpret_cast<unsigned char*>(smem) +
+                                                      tensor_stage_offset(sh.c1, sh.c2)));
+  }
+  for (int item = tid; Math == TileMath::ffma && item < kP2 * sh.c2; item += blockDim.x) {
     const int my = item / sh.c2, k = item % sh.c2;
     const bool row_inside = p2y + my >= 0 && p2y + my < s4;
     if (!row_inside) {

@@ -6,11 +6,14 @@
 // GPU test (tests/gpu/test_records_gpu.cpp, WindowedProjectionsEqualCpu): no FMA contraction, no
 // warps, no hardware memory model here.
 //
-// Widths: the paper's 64/128/256, the CPU default's 16/32/64, and 24/40/8 (c1 not a multiple of 32:
-// phase 6's lanes then span two bands). Inputs and weights are dyadic (small integers, multiples of
+// Phase 3 in each mode the widths allow: FFMA always; 3×TF32 and TF32 on tensor cores (emulated
+// WMMA) for 64/128 and 16/32. Widths: the paper's 64/128/256, the CPU default's 16/32/64, and
+// 24/40/8 (c1 not a multiple of 32: phase 6's lanes then span two bands; c2 not a multiple of 16:
+// FFMA only). Inputs and weights are dyadic (small integers, multiples of
 // 1/8, 1/64, 1/128), so every forward sum is exact in any order: switches and seeds must be
 // bit-equal, and the projections differ only by the order of the conv1ᵀ sums (tolerance 1e-5 of
-// the window's largest |value|). Requests: corners, edges, centre, and an out-of-range request
+// the window's largest |value|). Dyadic operands are TF32 values too, so the tensor-core modes
+// must meet the same bar. Requests: corners, edges, centre, and an out-of-range request
 // (NaN window, by contract).
 #include <gtest/gtest.h>
 
@@ -30,6 +33,7 @@
 #include "aulens/net.h"
 #include "aulens/ops.h"
 #include "dyadic_net.h"
+#include "window_compare.h"
 
 namespace aulens {
 namespace {
@@ -40,17 +44,27 @@ struct Outputs {
 };
 
 // The launcher's sequence (cuda/deconv_window.cu) with emu::launch in place of <<<…>>>.
+template <TileMath Math>
 Outputs run_emulated(const NetConfig& cfg, const Params& pr, const Tensor& x,
                      const std::vector<std::int32_t>& requests) {
   const int p = static_cast<int>(requests.size() / 4), n = static_cast<int>(x.dim(0));
   const int c1 = cfg.conv1, c2 = cfg.conv2, c3 = cfg.conv3, rr = kR * kR;
   const long long w2_count = static_cast<long long>(c2) * c1 * rr;
-  std::vector<float> w2_cek(w2_count, NAN), w2_kec(w2_count, NAN);
+  // The weight copies, 32-byte aligned as the launcher's device scratch is (WMMA needs it).
+  struct alignas(32) Block32 {
+    float v[8];
+  };
+  std::vector<Block32> copies(static_cast<std::size_t>((3 * w2_count + 7) / 8));
+  float* w2_cek = copies.front().v;
+  float* w2_kec = w2_cek + w2_count;
+  float* w2_aligned = w2_kec + w2_count;
+  std::fill(w2_cek, w2_cek + 2 * w2_count, NAN);
   const float* w2 = pr.conv2_weight.data<float>();
+  std::copy(w2, w2 + w2_count, w2_aligned);
   emu::launch({3}, {64}, 0, permute_conv2_filters_kernel, c2, c1, rr, 1LL,
-              static_cast<long long>(rr) * c2, static_cast<long long>(c2), w2, w2_cek.data());
+              static_cast<long long>(rr) * c2, static_cast<long long>(c2), w2, w2_cek);
   emu::launch({3}, {64}, 0, permute_conv2_filters_kernel, c2, c1, rr,
-              static_cast<long long>(rr) * c1, 1LL, static_cast<long long>(c1), w2, w2_kec.data());
+              static_cast<long long>(rr) * c1, 1LL, static_cast<long long>(c1), w2, w2_kec);
   Outputs out;
   out.windows.assign(static_cast<std::size_t>(p) * kW * kW, -7.0f);  // poisoned
   out.origins.assign(static_cast<std::size_t>(2) * p, -77777);
@@ -60,13 +74,37 @@ Outputs run_emulated(const NetConfig& cfg, const Params& pr, const Tensor& x,
                    pr.conv2_bias.data<float>(),
                    pr.conv3_weight.data<float>(),
                    pr.conv3_bias.data<float>(),
-                   w2_cek.data(),
-                   w2_kec.data()};
-  emu::launch({static_cast<unsigned>(p)}, {kThreads}, shared_bytes(c1, c2),
-              deconv_project_windows_kernel, Shapes{n, cfg.input_size, c1, c2, c3}, wt,
+                   w2_aligned,
+                   w2_cek,
+                   w2_kec};
+  emu::launch({static_cast<unsigned>(p)}, {kThreads}, shared_bytes(c1, c2, Math != TileMath::ffma),
+              deconv_project_windows_kernel<Math>, Shapes{n, cfg.input_size, c1, c2, c3}, wt,
               x.data<float>(), requests.data(), out.windows.data(), out.origins.data(),
               out.seeds.data());
   return out;
+}
+
+// Every request's origin, seed (bit-equal: exact forward sums) and window (the conv1ᵀ order only),
+// then the out-of-range request after them (NaN window and seed).
+void check_against(const std::vector<WindowRequest>& requests, const Projections& want,
+                   const Outputs& got) {
+  const auto p = static_cast<int>(requests.size());
+  const float* ww = want.windows.data<float>();
+  int nonzero = 0;
+  for (int r = 0; r < p; ++r) {
+    SCOPED_TRACE("request " + std::to_string(r) + " (image " + std::to_string(requests[r].image) +
+                 ", map " + std::to_string(requests[r].map) + ", y " +
+                 std::to_string(requests[r].y) + ", x " + std::to_string(requests[r].x) + ")");
+    EXPECT_EQ(got.origins[2 * r], want.origins.data<std::int32_t>()[2 * r]);
+    EXPECT_EQ(got.origins[2 * r + 1], want.origins.data<std::int32_t>()[2 * r + 1]);
+    EXPECT_EQ(got.seeds[r], want.seeds.data<float>()[r]) << "exact forward sums: seeds bit-equal";
+    const float window_max =
+        testing::expect_window_close(got.windows.data() + r * 1024, ww + r * 1024, 1e-5, 1e-6);
+    nonzero += window_max > 0.0f;
+  }
+  EXPECT_GT(nonzero, p / 4) << "too few non-zero projections to mean anything";
+  for (int e = 0; e < kW * kW; ++e) ASSERT_TRUE(std::isnan(got.windows[p * 1024 + e])) << e;
+  EXPECT_TRUE(std::isnan(got.seeds[p]));
 }
 
 void check_widths(int c1, int c2, int c3, std::uint64_t seed) {
@@ -98,41 +136,15 @@ void check_widths(int c1, int c2, int c3, std::uint64_t seed) {
   std::vector<std::int32_t> raw(want.requests.data<std::int32_t>(),
                                 want.requests.data<std::int32_t>() + want.requests.numel());
   raw.insert(raw.end(), {0, c3, 3, 3});  // map out of range: a NaN window, the seed NaN
-  const Outputs got = run_emulated(cfg, params, x, raw);
-
-  const auto p = static_cast<int>(requests.size());
-  const float* ww = want.windows.data<float>();
-  int nonzero = 0;
-  for (int r = 0; r < p; ++r) {
-    SCOPED_TRACE("request " + std::to_string(r) + " (image " + std::to_string(requests[r].image) +
-                 ", map " + std::to_string(requests[r].map) + ", y " +
-                 std::to_string(requests[r].y) + ", x " + std::to_string(requests[r].x) + ")");
-    EXPECT_EQ(got.origins[2 * r], want.origins.data<std::int32_t>()[2 * r]);
-    EXPECT_EQ(got.origins[2 * r + 1], want.origins.data<std::int32_t>()[2 * r + 1]);
-    EXPECT_EQ(got.seeds[r], want.seeds.data<float>()[r]) << "exact forward sums: seeds bit-equal";
-    float window_max = 0.0f;
-    for (int e = 0; e < kW * kW; ++e)
-      window_max = std::max(window_max, std::fabs(ww[r * 1024 + e]));
-    nonzero += window_max > 0.0f;
-    double worst = 0.0;
-    int worst_at = -1;
-    for (int e = 0; e < kW * kW; ++e) {
-      const float a = got.windows[r * 1024 + e], b = ww[r * 1024 + e];
-      const double excess =
-          std::isnan(a) ? 1.0 : std::fabs(a - b) - (1e-5 * window_max + 1e-6 * std::fabs(b));
-      if (excess > worst) {
-        worst = excess;
-        worst_at = e;
-      }
-    }
-    EXPECT_LE(worst, 0.0) << "worst pixel (" << worst_at / 32 << ", " << worst_at % 32
-                          << "): kernel " << (worst_at >= 0 ? got.windows[r * 1024 + worst_at] : 0)
-                          << " cpu " << (worst_at >= 0 ? ww[r * 1024 + worst_at] : 0)
-                          << ", max |cpu window| " << window_max;
+  for (const TileMath math : {TileMath::ffma, TileMath::tf32x3, TileMath::tf32}) {
+    if (math != TileMath::ffma && !tensor_phase3_supported(c1, c2)) continue;
+    SCOPED_TRACE(math == TileMath::ffma ? "FFMA" : math == TileMath::tf32 ? "TF32" : "3xTF32");
+    const Outputs got = math == TileMath::ffma ? run_emulated<TileMath::ffma>(cfg, params, x, raw)
+                        : math == TileMath::tf32x3
+                            ? run_emulated<TileMath::tf32x3>(cfg, params, x, raw)
+                            : run_emulated<TileMath::tf32>(cfg, params, x, raw);
+    check_against(requests, want, got);
   }
-  EXPECT_GT(nonzero, p / 4) << "too few non-zero projections to mean anything";
-  for (int e = 0; e < kW * kW; ++e) ASSERT_TRUE(std::isnan(got.windows[p * 1024 + e])) << e;
-  EXPECT_TRUE(std::isnan(got.seeds[p]));
 }
 
 TEST(DeconvWindowEmulated, PaperWidthsEqualCpuTwin) {

@@ -43,6 +43,12 @@ inline ConvMath conv_math() {
 // newer and aulens compiled for it. False without a GPU or in a build without CUDA.
 bool conv_tensor_cores_available();
 
+// The hand-written conv mode a config asks for: train.tf32 wins, else train.fp32_conv ("ffma" or
+// "3xtf32"). The trainer and the visualize stage (records and projections) both apply it.
+inline ConvMath conv_math_for(bool tf32, const std::string& fp32_conv) {
+  return tf32 ? ConvMath::tf32 : fp32_conv == "3xtf32" ? ConvMath::tf32x3 : ConvMath::ffma;
+}
+
 inline const char* conv_math_name(ConvMath math) {
   switch (math) {
     case ConvMath::ffma:

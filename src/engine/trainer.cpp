@@ -398,9 +398,7 @@ TrainReport train_network(const RunConfig& cfg, const Dataset& data, const Split
 #ifdef AULENS_HAVE_CUDA
   set_cublas_tf32(cfg.train.tf32);
   set_cudnn_math(cfg.train.tf32);
-  set_conv_math(cfg.train.tf32                    ? ConvMath::tf32
-                : cfg.train.fp32_conv == "3xtf32" ? ConvMath::tf32x3
-                                                  : ConvMath::ffma);
+  set_conv_math(conv_math_for(cfg.train.tf32, cfg.train.fp32_conv));
   report.device = "cuda (" + cfg.train.conv_backend +
                   (cfg.train.conv_backend == "handwritten"
                        ? std::string(", ") + conv_math_name(conv_math())

@@ -18,6 +18,7 @@
 
 #include "aulens/atomic_file.h"
 #include "aulens/checkpoint.h"
+#include "aulens/cuda_math.h"
 #include "aulens/deconv.h"
 #include "aulens/device.h"
 #include "aulens/records.h"
@@ -363,6 +364,10 @@ void receptive_field_crop(const std::uint8_t* crop, int crop_size, int input_siz
 VisualizeSummary run_visualize(const RunConfig& cfg, const VisualizeOptions& options) {
   if (options.device == Device::cpu) return run_stage<CpuOps>(cfg, options);
 #ifdef AULENS_HAVE_CUDA
+  // The products in the mode the model was trained in (train.tf32, train.fp32_conv), whichever
+  // process trained it: records, top-n and projections do not depend on what ran before.
+  set_cublas_tf32(cfg.train.tf32);
+  set_conv_math(conv_math_for(cfg.train.tf32, cfg.train.fp32_conv));
   return run_stage<CudaOps>(cfg, options);
 #else
   throw Error("this aulens was built without CUDA; use --device cpu");

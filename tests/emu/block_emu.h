@@ -22,7 +22,9 @@
 // so element-wise code over x[0 … num_elements) sees every element once per lane, as on a GPU
 // where the lanes share them out. load_matrix_sync honours the layout and ldm; mma_sync and
 // store_matrix_sync do their work in lane 0 only (the other lanes' accumulators go stale, which
-// only a kernel reading accumulator elements directly would notice). The tensor-core product
+// only a kernel reading accumulator elements across lanes would notice). None of them waits for
+// the other lanes (each lane's fragment is its own): as on a GPU, a kernel that reads what
+// store_matrix_sync wrote must __syncwarp first. The tensor-core product
 // ignores the low 13 mantissa bits of each operand, as the hardware does, and sums the eight
 // exact products in double before adding to the accumulator (the hardware's accumulation is
 // reported to truncate; this is the ideal it approximates; emu::truncating_tensor_accumulation
@@ -65,7 +67,10 @@ struct Dim3 {
 };
 
 inline Dim3 thread_index, block_index, block_dim, grid_dim;
-inline std::vector<std::max_align_t> shared_storage;
+struct alignas(128) SharedLine {  // dynamic shared memory is at least 128-byte aligned on a GPU
+  unsigned char bytes[128];
+};
+inline std::vector<SharedLine> shared_storage;
 
 template <class T>
 T* dynamic_shared() {
@@ -199,14 +204,13 @@ void launch(Dim3 grid, Dim3 block, std::size_t shared_bytes, Kernel kernel, Args
   grid_dim = grid;
   block_dim = block;
   const unsigned threads = block.x * block.y * block.z;
-  shared_storage.assign((shared_bytes + sizeof(std::max_align_t) - 1) / sizeof(std::max_align_t),
-                        std::max_align_t{});
+  shared_storage.assign((shared_bytes + sizeof(SharedLine) - 1) / sizeof(SharedLine), SharedLine{});
   auto body = [&] { kernel(args...); };
   using Body = decltype(body);
   for (unsigned bz = 0; bz < grid.z; ++bz) {
     for (unsigned by = 0; by < grid.y; ++by) {
       for (unsigned bx = 0; bx < grid.x; ++bx) {
-        std::memset(shared_storage.data(), 0xFF, shared_storage.size() * sizeof(std::max_align_t));
+        std::memset(shared_storage.data(), 0xFF, shared_storage.size() * sizeof(SharedLine));
         block_index = Dim3{bx, by, bz};
         detail::run_block(
             threads, [](void* f) { (*static_cast<Body*>(f))(); }, &body);
@@ -355,25 +359,32 @@ void fill_fragment(fragment<Use, M, N, K, T, Layout>& f, float v) {
   std::fill(f.x, f.x + f.num_elements, v);
 }
 
+// The CUDA documentation's requirements on a fragment's memory: a 256-bit aligned pointer and a
+// leading dimension that is a multiple of 16 bytes. A GPU does not check them; this does.
+inline void check_fragment_memory(const void* p, unsigned ldm) {
+  if (reinterpret_cast<std::uintptr_t>(p) % 32 != 0 || ldm % 4 != 0)
+    throw std::logic_error("wmma: fragment memory not 32-byte aligned or ldm not a multiple of 4");
+}
+
 template <class Use, int M, int N, int K, class T, class Layout>
 void load_matrix_sync(fragment<Use, M, N, K, T, Layout>& f, const float* p, unsigned ldm) {
   static_assert(std::is_same_v<Layout, row_major> || std::is_same_v<Layout, col_major>);
+  check_fragment_memory(p, ldm);
   using F = fragment<Use, M, N, K, T, Layout>;
   for (int r = 0; r < F::rows; ++r)
     for (int c = 0; c < F::cols; ++c)
       f.x[r * F::cols + c] = std::is_same_v<Layout, row_major> ? p[r * ldm + c] : p[r + c * ldm];
-  __syncwarp();
 }
 
 template <int M, int N, int K, class T>
 void store_matrix_sync(float* p, const fragment<accumulator, M, N, K, T>& f, unsigned ldm,
                        layout_t layout) {
+  check_fragment_memory(p, ldm);
   if (lane() == 0) {
     for (int r = 0; r < M; ++r)
       for (int c = 0; c < N; ++c)
         (layout == mem_row_major ? p[r * ldm + c] : p[r + c * ldm]) = f.x[r * N + c];
   }
-  __syncwarp();
 }
 
 template <int M, int N, int K, class LA, class LB>
@@ -396,7 +407,6 @@ void mma_sync(fragment<accumulator, M, N, K, float>& d,
       }
     std::copy(result, result + M * N, d.x);
   }
-  __syncwarp();
 }
 
 }  // namespace nvcuda::wmma
