@@ -10,7 +10,8 @@
 // with a NaN pattern, so reading a cell no thread wrote shows); __ldg, fmaf (a true fused
 // multiply-add on the host too), float4, bit casts, atomicMax on 64-bit words; and the TF32 WMMA
 // API (nvcuda::wmma m16n16k8, below).
-// Warp collectives: __ballot_sync, __shfl_sync, __reduce_add_sync (every lane of the warp takes
+// Warp collectives: __ballot_sync, __shfl_sync, __shfl_down_sync, __reduce_add_sync (every lane
+// of the warp takes
 // part, whatever the mask), __popc; atomicMax/atomicAdd on int and 64-bit words.
 // What it does not model: other warp intrinsics (a kernel using one does not compile here), masks
 // naming fewer lanes than call, FMA contraction of a·b + c written out (the host compiler decides;
@@ -266,6 +267,12 @@ inline unsigned __ballot_sync(unsigned /*mask*/, bool predicate) {
 template <class T>
 T __shfl_sync(unsigned /*mask*/, T v, int source) {
   return emu::detail::warp_gather<T>(v)[static_cast<unsigned>(source) % 32];
+}
+template <class T>
+T __shfl_down_sync(unsigned /*mask*/, T v, unsigned delta) {
+  const auto all = emu::detail::warp_gather<T>(v);
+  const unsigned lane = threadIdx.x % 32;  // 1-D blocks (the kernels here)
+  return lane + delta < 32 ? all[lane + delta] : v;  // past the warp's end: the caller's own value
 }
 inline unsigned __reduce_add_sync(unsigned /*mask*/, unsigned v) {
   const auto all = emu::detail::warp_gather<unsigned>(v);
