@@ -206,7 +206,7 @@ __device__ __forceinline__ void conv2_pool2_tensor(const Shapes& sh, const Weigh
   // Epilogue, one fragment at a time through this warp's 16×16 slice of the stage: lane pairs
   // (map, cell) → bias, ReLU, 2×2 max with switch, as the FFMA path.
   float* scratch = stage + warp * 256;
-#pragma unroll 1
+#pragma unroll  // static indices keep acc[] in registers
   for (int j = 0; j < kPosFrags; ++j) {
     wmma::store_matrix_sync(scratch, acc[j], 16, wmma::mem_row_major);
     __syncwarp();
@@ -239,7 +239,7 @@ __device__ void conv2_pool2_tensor(const Shapes&, const Weights&, int, int, int,
 
 // Math: ffma, or a tensor-core mode for phase 3 (the launcher checks tensor_phase3_supported).
 template <TileMath Math>
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(kThreads, 2)
     deconv_project_windows_kernel(Shapes sh, Weights wt, const float* x,
                                   const std::int32_t* requests, float* windows,
                                   std::int32_t* origins, float* seeds) {
