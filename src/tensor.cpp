@@ -9,27 +9,39 @@ namespace aulens {
 
 std::size_t dtype_size(DType dtype) {
   switch (dtype) {
-    case DType::f32: return 4;
-    case DType::f64: return 8;
-    case DType::i32: return 4;
-    case DType::i64: return 8;
-    case DType::u8: return 1;
+    case DType::f32:
+      return 4;
+    case DType::f64:
+      return 8;
+    case DType::i32:
+      return 4;
+    case DType::i64:
+      return 8;
+    case DType::u8:
+      return 1;
   }
   return 0;
 }
 
 const char* dtype_name(DType dtype) {
   switch (dtype) {
-    case DType::f32: return "F32";
-    case DType::f64: return "F64";
-    case DType::i32: return "I32";
-    case DType::i64: return "I64";
-    case DType::u8: return "U8";
+    case DType::f32:
+      return "F32";
+    case DType::f64:
+      return "F64";
+    case DType::i32:
+      return "I32";
+    case DType::i64:
+      return "I64";
+    case DType::u8:
+      return "U8";
   }
   return "?";
 }
 
-const char* device_name(Device device) { return device == Device::cpu ? "cpu" : "cuda"; }
+const char* device_name(Device device) {
+  return device == Device::cpu ? "cpu" : "cuda";
+}
 
 std::int64_t shape_numel(const Shape& shape) {
   std::int64_t n = 1;
@@ -51,12 +63,14 @@ namespace {
 std::shared_ptr<std::byte> allocate(std::size_t bytes, Device device) {
   if (device == Device::cuda) {
     void* p = device::malloc(bytes == 0 ? 1 : bytes);
-    return std::shared_ptr<std::byte>(static_cast<std::byte*>(p), [](std::byte* q) { device::free(q); });
+    return std::shared_ptr<std::byte>(static_cast<std::byte*>(p),
+                                      [](std::byte* q) { device::free(q); });
   }
   // 64-byte alignment for vector loads; at least one byte so empty tensors still own storage.
   std::size_t rounded = ((bytes == 0 ? 1 : bytes) + 63) / 64 * 64;
   void* p = std::aligned_alloc(64, rounded);
-  if (p == nullptr) throw Error("out of host memory allocating " + std::to_string(bytes) + " bytes");
+  if (p == nullptr)
+    throw Error("out of host memory allocating " + std::to_string(bytes) + " bytes");
   return std::shared_ptr<std::byte>(static_cast<std::byte*>(p), [](std::byte* q) { std::free(q); });
 }
 
@@ -97,6 +111,18 @@ Tensor Tensor::reshape(Shape shape) const {
                "cannot reshape " + shape_string(shape_) + " to " + shape_string(shape));
   Tensor out = *this;
   out.shape_ = std::move(shape);
+  return out;
+}
+
+Tensor Tensor::rows(std::int64_t begin, std::int64_t count) const {
+  AULENS_CHECK(defined() && rank() >= 1 && begin >= 0 && count >= 0 && begin + count <= shape_[0],
+               "rows(" + std::to_string(begin) + ", " + std::to_string(count) + ") of a tensor " +
+                   shape_string(shape_));
+  Tensor out = *this;
+  out.shape_[0] = count;
+  const std::size_t row_bytes = shape_[0] ? nbytes() / static_cast<std::size_t>(shape_[0]) : 0;
+  // Shares ownership of the whole allocation, points at the first row of the view.
+  out.storage_ = std::shared_ptr<std::byte>(storage_, storage_.get() + begin * row_bytes);
   return out;
 }
 

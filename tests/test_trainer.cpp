@@ -146,7 +146,11 @@ TEST(Trainer, StopsWhenTheLossIsNotFinite) {
     FAIL() << "training with lr 1e6 should have stopped";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("the loss became"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("at epoch 1, step "), std::string::npos) << e.what();
   }
+  // The losses are read back per epoch, before anything of that epoch is saved: no checkpoint
+  // holds the diverged weights.
+  EXPECT_FALSE(fs::exists(cfg.output / "checkpoints" / "last.safetensors"));
 }
 
 TEST(Trainer, StopsAfterPatienceEpochsWithoutImprovement) {

@@ -104,6 +104,11 @@ class Network {
   // loss (one float copied to the host). Uses the dropout mask and p recorded in `acts`.
   float backward(const Params& params, const Activations& acts, const Tensor& labels,
                  Params& grads) const;
+  // The same without the copy: the loss stays on the device in loss() (1) until the next call, and
+  // the host does not wait for the GPU (the trainer reads many steps' losses back at once).
+  void backward_queued(const Params& params, const Activations& acts, const Tensor& labels,
+                       Params& grads) const;
+  const Tensor& loss() const { return scratch_.loss; }
 
   // One SGD step on every parameter with its gradient and momentum buffer (momentum starts as
   // Params::zeros).

@@ -25,15 +25,25 @@ const char* device_name(Device device);
 template <class T>
 constexpr DType dtype_of();
 template <>
-constexpr DType dtype_of<float>() { return DType::f32; }
+constexpr DType dtype_of<float>() {
+  return DType::f32;
+}
 template <>
-constexpr DType dtype_of<double>() { return DType::f64; }
+constexpr DType dtype_of<double>() {
+  return DType::f64;
+}
 template <>
-constexpr DType dtype_of<std::int32_t>() { return DType::i32; }
+constexpr DType dtype_of<std::int32_t>() {
+  return DType::i32;
+}
 template <>
-constexpr DType dtype_of<std::int64_t>() { return DType::i64; }
+constexpr DType dtype_of<std::int64_t>() {
+  return DType::i64;
+}
 template <>
-constexpr DType dtype_of<std::uint8_t>() { return DType::u8; }
+constexpr DType dtype_of<std::uint8_t>() {
+  return DType::u8;
+}
 
 using Shape = std::vector<std::int64_t>;
 std::int64_t shape_numel(const Shape& shape);
@@ -71,6 +81,9 @@ class Tensor {
   Tensor clone() const { return to(device_); }
   // Same storage, new shape with the same element count.
   Tensor reshape(Shape shape) const;
+  // Same storage: rows [begin, begin + count) along dimension 0 (a narrow view, like
+  // torch.narrow(0, begin, count)); writes through the view change this tensor.
+  Tensor rows(std::int64_t begin, std::int64_t count) const;
   // Sets every byte to zero.
   void zero();
   // Copies the contents of `src` (same shape and dtype, any device) into this tensor.

@@ -133,6 +133,13 @@ void Network<Ops>::forward_records(const Params& params, const Tensor& x, Activa
 template <class Ops>
 float Network<Ops>::backward(const Params& params, const Activations& acts, const Tensor& labels,
                              Params& grads) const {
+  backward_queued(params, acts, labels, grads);
+  return scratch_.loss.template to_vector<float>()[0];
+}
+
+template <class Ops>
+void Network<Ops>::backward_queued(const Params& params, const Activations& acts,
+                                   const Tensor& labels, Params& grads) const {
   constexpr Device dev = Ops::device;
   params.check(cfg_, dev, "Network::backward parameters");
   AULENS_CHECK(acts.logits.defined() && acts.logits.rank() == 2 &&
@@ -196,8 +203,6 @@ float Network<Ops>::backward(const Params& params, const Activations& acts, cons
   Ops::relu_backward(acts.conv1.numel(), f32(acts.conv1), f32(g.d_conv1), f32(g.d_conv1));
   Ops::conv2d_backward_filter(l.conv1, f32(acts.input), f32(g.d_conv1), f32(grads.conv1_weight),
                               f32(grads.conv1_bias));
-
-  return g.loss.template to_vector<float>()[0];
 }
 
 template <class Ops>

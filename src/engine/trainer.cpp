@@ -169,46 +169,51 @@ class Trainer {
     const auto order = shuffled(split_.train, cfg_.train.seed, epoch);
     EpochMetrics m;
     m.epoch = epoch;
-    double loss_sum = 0.0;
-    std::int64_t correct = 0;
+    // The whole epoch's inputs go to the device in one upload, and each step's loss and logits
+    // stay there until the epoch ends (or a progress line is due): a copy to or from the device
+    // waits for the GPU, and once per batch that would leave it idle while the host prepares the
+    // next one.
+    std::vector<AugmentParams> aug(order.size());
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      aug[i] = augment_draw(cfg_.train.seed, epoch, order[i], cfg_.train.augment.max_rotation_deg,
+                            cfg_.train.augment.flip, crop, size);
+    }
+    upload_batch(order, aug, host_labels_, Ops::device, batch_);
+    const BatchInputs& in = batch_;
+    const auto steps = static_cast<std::int64_t>((order.size() + batch - 1) / batch);
+    ensure_shape(step_losses_, {steps}, DType::f32);
+    ensure_shape(step_logits_, {static_cast<std::int64_t>(order.size()), cfg_.model.classes},
+                 DType::f32);
+    const std::int64_t first_step = state.step;
     auto last_report = Clock::now();
-    for (std::size_t begin = 0; begin < order.size(); begin += batch) {
+    for (std::int64_t step = 0; step < steps; ++step) {
+      const std::size_t begin = static_cast<std::size_t>(step) * batch;
       const std::size_t end = std::min(order.size(), begin + batch);
-      std::vector<std::int32_t> rows(order.begin() + begin, order.begin() + end);
-      std::vector<AugmentParams> aug(rows.size());
-      for (std::size_t i = 0; i < rows.size(); ++i) {
-        aug[i] = augment_draw(cfg_.train.seed, epoch, rows[i], cfg_.train.augment.max_rotation_deg,
-                              cfg_.train.augment.flip, crop, size);
-      }
-      upload_batch(rows, aug, host_labels_, Ops::device, batch_);
-      const BatchInputs& in = batch_;
-      const int n = static_cast<int>(rows.size());
+      const int n = static_cast<int>(end - begin);
       ensure_input(input_, n);
       Ops::augment_batch(n, crop, size, crops_.template data<std::uint8_t>(),
-                         in.indices.data<std::int32_t>(), params_of(in), input_.data<float>());
+                         in.indices.data<std::int32_t>() + begin, params_of(in) + begin,
+                         input_.data<float>());
       const DropoutDraw draw{mix64(cfg_.train.seed ^ kDropoutStream),
                              static_cast<std::uint64_t>(state.step) *
                                  static_cast<std::uint64_t>(batch) * cfg_.model.fc};
       net_.forward(state.params, input_, true, draw, acts_);
-      const float loss = net_.backward(state.params, acts_, in.labels, grads_);
-      if (!std::isfinite(loss)) {
-        throw Error("training stopped: the loss became " +
-                    std::string(std::isnan(loss) ? "NaN" : "Inf") + " at epoch " +
-                    std::to_string(epoch) + ", step " + std::to_string(state.step + 1) +
-                    " (try a lower train.sgd.lr, or train.init: he_normal)");
-      }
+      net_.backward_queued(state.params, acts_, in.labels.rows(begin, n), grads_);
       net_.sgd_step(state.params, grads_, state.momentum, cfg_.train.sgd);
       ++state.step;
-      loss_sum += static_cast<double>(loss) * n;
-      correct += count_correct(acts_.logits.to_vector<float>(), rows);
+      step_losses_.rows(step, 1).copy_from(net_.loss());
+      step_logits_.rows(begin, n).copy_from(acts_.logits);
       if (seconds_since(last_report) > 10.0) {
         last_report = Clock::now();
+        const double loss_sum = epoch_loss_sum(order.size(), step + 1, batch, first_step, epoch);
         log("  epoch " + std::to_string(epoch) + ": " + std::to_string(end) + "/" +
             std::to_string(order.size()) + " images, " +
             fmt_double(end / seconds_since(epoch_start), 0) + " img/s, loss " +
             fmt_double(loss_sum / end, 4));
       }
     }
+    const double loss_sum = epoch_loss_sum(order.size(), steps, batch, first_step, epoch);
+    const std::int64_t correct = count_correct(step_logits_.to_vector<float>(), order);
     const double train_seconds = seconds_since(epoch_start);
     m.train_loss = loss_sum / static_cast<double>(order.size());
     m.train_accuracy = static_cast<double>(correct) / static_cast<double>(order.size());
@@ -227,20 +232,24 @@ class Trainer {
     std::int64_t correct = 0;
     const int crop = data_.crop_size;
     const int size = cfg_.model.input_size;
+    // As in training: one upload, the logits read back once at the end.
+    const std::vector<AugmentParams> aug(rows_all.size(), augment_centre(crop, size));
+    const std::vector<std::int32_t> labels =
+        upload_batch(rows_all, aug, host_labels_, Ops::device, eval_batch_);
+    const BatchInputs& in = eval_batch_;
+    ensure_shape(eval_logits_, {static_cast<std::int64_t>(rows_all.size()), classes}, DType::f32);
     for (std::size_t begin = 0; begin < rows_all.size(); begin += kEvalBatch) {
       const std::size_t end = std::min(rows_all.size(), begin + kEvalBatch);
-      std::vector<std::int32_t> rows(rows_all.begin() + begin, rows_all.begin() + end);
-      std::vector<AugmentParams> aug(rows.size(), augment_centre(crop, size));
-      const std::vector<std::int32_t> labels =
-          upload_batch(rows, aug, host_labels_, Ops::device, eval_batch_);
-      const BatchInputs& in = eval_batch_;
-      const int n = static_cast<int>(rows.size());
+      const int n = static_cast<int>(end - begin);
       ensure_input(eval_input_, n);
       Ops::augment_batch(n, crop, size, crops_.template data<std::uint8_t>(),
-                         in.indices.data<std::int32_t>(), params_of(in), eval_input_.data<float>());
+                         in.indices.data<std::int32_t>() + begin, params_of(in) + begin,
+                         eval_input_.data<float>());
       net_.forward(params, eval_input_, false, DropoutDraw{}, eval_acts_);
-      score(eval_acts_.logits.to_vector<float>(), labels, classes, eval, loss_sum, correct);
+      eval_logits_.rows(begin, n).copy_from(eval_acts_.logits);
     }
+    if (!rows_all.empty())
+      score(eval_logits_.to_vector<float>(), labels, classes, eval, loss_sum, correct);
     eval.images = static_cast<std::int64_t>(rows_all.size());
     eval.loss = eval.images ? loss_sum / eval.images : 0.0;
     eval.accuracy = eval.images ? static_cast<double>(correct) / eval.images : 0.0;
@@ -251,6 +260,33 @@ class Trainer {
           total ? static_cast<double>(eval.confusion[c * classes + c]) / total : std::nan(""));
     }
     return eval;
+  }
+
+  // Σ loss·n over the epoch's first `steps` steps, in step order, from the device copy; a
+  // non-finite loss stops the run, naming the step where it first appeared.
+  double epoch_loss_sum(std::size_t images, std::int64_t steps, int batch, std::int64_t first_step,
+                        int epoch) const {
+    const std::vector<float> losses = step_losses_.rows(0, steps).to_vector<float>();
+    double sum = 0.0;
+    for (std::int64_t i = 0; i < steps; ++i) {
+      const float loss = losses[i];
+      if (!std::isfinite(loss)) {
+        throw Error("training stopped: the loss became " +
+                    std::string(std::isnan(loss) ? "NaN" : "Inf") + " at epoch " +
+                    std::to_string(epoch) + ", step " + std::to_string(first_step + i + 1) +
+                    " (try a lower train.sgd.lr, or train.init: he_normal)");
+      }
+      const std::size_t begin = static_cast<std::size_t>(i) * batch;
+      sum +=
+          static_cast<double>(loss) * static_cast<double>(std::min(images, begin + batch) - begin);
+    }
+    return sum;
+  }
+
+  // (Re)allocates `t` on the trainer's device when its shape or dtype differs.
+  static void ensure_shape(Tensor& t, const Shape& shape, DType dtype) {
+    if (!t.defined() || t.shape() != shape || t.dtype() != dtype)
+      t = Tensor(shape, dtype, Ops::device);
   }
 
   std::int64_t count_correct(const std::vector<float>& logits,
@@ -355,7 +391,9 @@ class Trainer {
   Tensor crops_;
   const std::int32_t* host_labels_ = nullptr;
   Tensor input_, eval_input_;
-  BatchInputs batch_, eval_batch_;  // device storage reused from batch to batch
+  BatchInputs batch_, eval_batch_;    // an epoch's (an evaluation's) inputs, uploaded at once
+  Tensor step_losses_;                // (steps) f32: each step's loss, read back per epoch
+  Tensor step_logits_, eval_logits_;  // (images, classes) f32: read back per epoch / evaluation
   Activations acts_, eval_acts_;
   Params grads_;
 };

@@ -76,7 +76,9 @@ double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// Seconds per training step (median of rounds of `steps` steps) and peak device bytes.
+// Seconds per training step (median of rounds of `steps` steps) and peak device bytes. Like the
+// trainer, a step reads nothing back (the trainer reads its losses once per epoch); the PyTorch
+// peer times each step between CUDA events.
 template <class Ops>
 std::pair<double, std::size_t> time_steps(int batch, int steps, int rounds) {
   const aulens::NetConfig cfg;
@@ -91,7 +93,7 @@ std::pair<double, std::size_t> time_steps(int batch, int steps, int rounds) {
   std::uint64_t step = 0;
   auto one_step = [&] {
     net.forward(params, x, true, aulens::DropoutDraw{9, step * batch * cfg.fc}, acts);
-    net.backward(params, acts, labels, grads);
+    net.backward_queued(params, acts, labels, grads);  // as the trainer: no per-step loss read
     net.sgd_step(params, grads, momentum, sgd);
     ++step;
   };
