@@ -92,6 +92,7 @@ void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device
 Tensor::Tensor(Shape shape, DType dtype, Device device)
     : shape_(std::move(shape)), dtype_(dtype), device_(device) {
   storage_ = allocate(nbytes(), device_);
+  capacity_ = nbytes();
 }
 
 Tensor Tensor::zeros(Shape shape, DType dtype, Device device) {
@@ -123,6 +124,18 @@ Tensor Tensor::rows(std::int64_t begin, std::int64_t count) const {
   const std::size_t row_bytes = shape_[0] ? nbytes() / static_cast<std::size_t>(shape_[0]) : 0;
   // Shares ownership of the whole allocation, points at the first row of the view.
   out.storage_ = std::shared_ptr<std::byte>(storage_, storage_.get() + begin * row_bytes);
+  out.capacity_ = capacity_ - static_cast<std::size_t>(begin) * row_bytes;
+  return out;
+}
+
+Tensor Tensor::resized(Shape shape) const {
+  const std::size_t bytes = static_cast<std::size_t>(shape_numel(shape)) * dtype_size(dtype_);
+  AULENS_CHECK(defined() && bytes <= capacity_bytes(),
+               "resized: " + shape_string(shape) + " " + dtype_name(dtype_) + " needs " +
+                   std::to_string(bytes) + " bytes, the allocation holds " +
+                   std::to_string(capacity_bytes()));
+  Tensor out = *this;
+  out.shape_ = std::move(shape);
   return out;
 }
 

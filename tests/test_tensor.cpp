@@ -1,6 +1,7 @@
 // Tensor::rows, the narrow view along dimension 0 the trainer uses for its per-epoch buffers:
 // shape, shared storage (writes go through both ways), that the view keeps the allocation alive,
-// and the range check.
+// and the range check; Tensor::resized, which lets a buffer sized for a full batch serve the
+// epoch's last, shorter one.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -37,6 +38,21 @@ TEST(Tensor, RowsKeepsTheAllocationAlive) {
     view = whole.rows(2, 1);
   }
   EXPECT_EQ(view.data<std::int32_t>()[0], 9);
+}
+
+TEST(Tensor, ResizedReusesTheAllocationWithinItsCapacity) {
+  Tensor big({8, 3}, DType::f32);
+  EXPECT_EQ(big.capacity_bytes(), 8u * 3 * sizeof(float));
+  big.data<float>()[0] = 5.0f;
+  Tensor small = big.resized({2, 3});
+  EXPECT_EQ(small.shape(), (Shape{2, 3}));
+  EXPECT_EQ(small.raw(), big.raw());
+  EXPECT_EQ(small.capacity_bytes(), big.capacity_bytes());
+  Tensor again = small.resized({8, 3});  // back up to the full allocation
+  EXPECT_EQ(again.data<float>()[0], 5.0f);
+  EXPECT_THROW(small.resized({9, 3}), Error);
+  EXPECT_EQ(big.rows(6, 2).capacity_bytes(), 2u * 3 * sizeof(float));
+  EXPECT_EQ(Tensor().capacity_bytes(), 0u);
 }
 
 }  // namespace

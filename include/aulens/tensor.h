@@ -84,6 +84,11 @@ class Tensor {
   // Same storage: rows [begin, begin + count) along dimension 0 (a narrow view, like
   // torch.narrow(0, begin, count)); writes through the view change this tensor.
   Tensor rows(std::int64_t begin, std::int64_t count) const;
+  // Bytes of the allocation from this tensor's first element on (≥ nbytes(); 0 when undefined).
+  std::size_t capacity_bytes() const { return storage_ ? capacity_ : 0; }
+  // Same storage, any shape whose bytes fit in capacity_bytes() (contents of the new shape are
+  // whatever the storage held): lets a buffer sized for the largest batch serve a smaller one.
+  Tensor resized(Shape shape) const;
   // Sets every byte to zero.
   void zero();
   // Copies the contents of `src` (same shape and dtype, any device) into this tensor.
@@ -97,6 +102,7 @@ class Tensor {
   DType dtype_ = DType::f32;
   Device device_ = Device::cpu;
   std::shared_ptr<std::byte> storage_;
+  std::size_t capacity_ = 0;  // see capacity_bytes()
 };
 
 template <class T>

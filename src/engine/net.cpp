@@ -9,8 +9,16 @@ namespace aulens {
 namespace {
 
 // (Re)allocates `t` on `device` unless it already has this shape and dtype there.
+// `t` with `shape`, reusing its allocation when it is large enough (the last, shorter batch of an
+// epoch then allocates nothing, and the next full batch neither: a device free waits for the GPU).
 void ensure(Tensor& t, const Shape& shape, DType dtype, Device device) {
-  if (t.defined() && t.shape() == shape && t.dtype() == dtype && t.device() == device) return;
+  if (t.defined() && t.dtype() == dtype && t.device() == device) {
+    if (t.shape() == shape) return;
+    if (static_cast<std::size_t>(shape_numel(shape)) * dtype_size(dtype) <= t.capacity_bytes()) {
+      t = t.resized(shape);
+      return;
+    }
+  }
   t = Tensor(shape, dtype, device);
 }
 

@@ -300,13 +300,15 @@ class Trainer {
     return correct;
   }
 
-  // (Re)allocates `input` for a batch of n (training and evaluation keep their own, so switching
-  // between them each epoch reallocates nothing).
+  // `input` for a batch of n, reusing the allocation of a larger batch (training and evaluation
+  // keep their own, so switching between them each epoch reallocates nothing either).
   void ensure_input(Tensor& input, int n) {
     const int size = cfg_.model.input_size;
-    if (!input.defined() || input.numel() == 0 || input.dim(0) != n) {
-      input = Tensor({n, 1, size, size}, DType::f32, Ops::device);
-    }
+    const Shape shape{n, 1, size, size};
+    if (input.defined() && input.shape() == shape) return;
+    const auto bytes = static_cast<std::size_t>(shape_numel(shape)) * sizeof(float);
+    input = bytes <= input.capacity_bytes() ? input.resized(shape)
+                                            : Tensor(shape, DType::f32, Ops::device);
   }
 
   void save(const std::filesystem::path& path, TrainState& state, const TrainReport& report) {
