@@ -20,6 +20,7 @@
 #include <regex>
 
 #include "aulens/check.h"
+#include "aulens/csv.h"
 #include "data/dataset_build.h"
 
 namespace fs = std::filesystem;
@@ -41,34 +42,13 @@ std::string lower(std::string text) {
   return text;
 }
 
-// Splits one CSV line into trimmed fields; double quotes group commas, "" is a literal quote.
-// Returns false for an unterminated quote.
+// Splits one CSV line (aulens/csv.h) into trimmed fields. Returns false for an unterminated quote.
 bool split_csv(const std::string& line, std::vector<std::string>* fields) {
-  fields->clear();
-  std::string field;
-  bool quoted = false;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-        field += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        field += c;
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      fields->push_back(trim(field));
-      field.clear();
-    } else {
-      field += c;
-    }
-  }
-  fields->push_back(trim(field));
-  return !quoted;
+  std::size_t pos = 0;
+  bool unterminated = false;
+  if (!read_csv_record(line, pos, *fields, unterminated)) fields->assign(1, "");
+  for (std::string& field : *fields) field = trim(field);
+  return !unterminated;
 }
 
 struct AuColumns {

@@ -18,6 +18,7 @@
 
 #include "aulens/atomic_file.h"
 #include "aulens/checkpoint.h"
+#include "aulens/csv.h"
 #include "aulens/cuda_math.h"
 #include "aulens/deconv.h"
 #include "aulens/device.h"
@@ -35,17 +36,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-// A CSV field, quoted when it holds a comma, quote or line break (RFC 4180).
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (char c : text) {
-    if (c == '"') quoted += '"';
-    quoted += c;
-  }
-  return quoted + "\"";
 }
 
 std::map<std::string, std::string> net_metadata(const NetConfig& net) {

@@ -59,67 +59,11 @@ std::int32_t au_number(const std::string& text) {
 
 }  // namespace
 
-CsvRows read_csv(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  AULENS_CHECK(static_cast<bool>(in), file.string() + ": cannot open");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string text = buffer.str();
-  CsvRows rows;
-  std::vector<std::string> row;
-  std::string field;
-  bool quoted = false, any = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
-        field += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        field += c;
-      }
-    } else if (c == '"') {
-      quoted = true;
-      any = true;
-    } else if (c == ',') {
-      row.push_back(std::move(field));
-      field.clear();
-      any = true;
-    } else if (c == '\n' || c == '\r') {
-      if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
-      if (any || !field.empty()) {
-        row.push_back(std::move(field));
-        rows.push_back(std::move(row));
-      }
-      row.clear();
-      field.clear();
-      any = false;
-    } else {
-      field += c;
-      any = true;
-    }
-  }
-  if (any || !field.empty()) {
-    row.push_back(std::move(field));
-    rows.push_back(std::move(row));
-  }
-  return rows;
-}
-
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
-  std::string s = "\"";
-  for (const char c : text) s += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return s + "\"";
-}
-
 SweepTable read_sweep(const fs::path& run_dir, std::vector<std::string>& notes) {
   SweepTable table;
   const fs::path sweep_csv = run_dir / "sweep.csv";
   if (fs::exists(sweep_csv)) {
-    const CsvRows rows = read_csv(sweep_csv);
+    const CsvRows rows = read_csv_file(sweep_csv);
     AULENS_CHECK(!rows.empty(), sweep_csv.string() + ": empty");
     const auto& header = rows[0];
     const int c_au = column_named(header, "au");
@@ -158,7 +102,7 @@ SweepTable read_sweep(const fs::path& run_dir, std::vector<std::string>& notes) 
 
   const fs::path best_csv = run_dir / "best_maps.csv";
   if (fs::exists(best_csv)) {
-    const CsvRows rows = read_csv(best_csv);
+    const CsvRows rows = read_csv_file(best_csv);
     AULENS_CHECK(!rows.empty(), best_csv.string() + ": empty");
     const auto& h = rows[0];
     const int c_au = column_named(h, "au");
@@ -227,7 +171,7 @@ SweepTable read_sweep(const fs::path& run_dir, std::vector<std::string>& notes) 
 }
 
 void append_ground_truth_columns(const fs::path& csv, const std::vector<RegionScore>& scores) {
-  CsvRows rows = read_csv(csv);
+  CsvRows rows = read_csv_file(csv);
   AULENS_CHECK(!rows.empty(), csv.string() + ": empty");
   static const char* kColumns[] = {"region_share", "region_baseline", "region_hit"};
   // Drop earlier ground-truth columns, so rerunning the report replaces them.

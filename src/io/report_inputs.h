@@ -7,16 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "aulens/csv.h"
 #include "aulens/ground_truth.h"
 #include "aulens/tensor.h"
 
 namespace aulens::report_detail {
 
-using CsvRows = std::vector<std::vector<std::string>>;
-
-// RFC 4180-style CSV: commas, double-quoted fields with "" escapes; the first row is the header.
-CsvRows read_csv(const std::filesystem::path& file);
-std::string csv_field(const std::string& text);
+using CsvRows = std::vector<std::vector<std::string>>;  // read_csv_file (aulens/csv.h)
 
 // The sweep as the report needs it.
 struct BestMap {

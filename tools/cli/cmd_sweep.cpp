@@ -25,6 +25,7 @@
 
 #include "aulens/atomic_file.h"
 #include "aulens/config.h"
+#include "aulens/csv.h"
 #include "aulens/dataset.h"
 #include "aulens/device.h"
 #include "aulens/safetensors.h"
@@ -63,13 +64,6 @@ std::string frames_rule(const std::string& config_yaml) {
   } catch (const YAML::Exception&) {
   }
   return "unknown (no config echo in the dataset cache)";
-}
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string quoted = "\"";
-  for (char c : s) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
 }
 
 std::string number(double v, int digits = 6) {
@@ -117,15 +111,15 @@ std::string best_maps_csv(const aulens::SweepResult& r) {
   out << "au,au_name,best_map,distance,second_map,margin,p_value,auc,direction,auc_best_map,"
          "auc_best_auc,images_with,images_without,status\n";
   for (const aulens::SweepAu& s : r.best) {
-    out << s.au << "," << csv_field(aulens::facs_au_name(s.au)) << "," << s.best_map << ","
+    out << s.au << "," << aulens::csv_field(aulens::facs_au_name(s.au)) << "," << s.best_map << ","
         << number(s.best_distance, 8) << "," << s.second_map << "," << number(s.margin, 8) << ","
         << number(s.p_value, 6) << "," << number(s.best_auc, 6) << ","
         << (s.higher_with_au ? "higher" : "lower") << "," << s.auc_map << ","
         << number(s.auc_map_auc, 6) << "," << s.with << "," << s.without << ",ok\n";
   }
   for (const aulens::SweepSkip& s : r.skipped) {
-    out << s.au << "," << csv_field(aulens::facs_au_name(s.au)) << ",,,,,,,,,," << s.with << ","
-        << s.without << "," << csv_field("skipped: " + s.reason) << "\n";
+    out << s.au << "," << aulens::csv_field(aulens::facs_au_name(s.au)) << ",,,,,,,,,," << s.with
+        << "," << s.without << "," << aulens::csv_field("skipped: " + s.reason) << "\n";
   }
   return out.str();
 }
