@@ -31,7 +31,7 @@
 #include "aulens/sweep_shuffle.h"
 
 #ifndef AULENS_DYNAMIC_SHARED  // the host emulation supplies its own
-#define AULENS_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#define AULENS_DYNAMIC_SHARED(type, name) extern __shared__ __align__(128) type name[]
 #endif
 
 namespace aulens {

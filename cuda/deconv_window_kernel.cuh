@@ -45,7 +45,7 @@
 #include "conv2d_tiles.cuh"  // TileMath, tf32_split (the tensor-core phase 3)
 
 #ifndef AULENS_DYNAMIC_SHARED  // the host emulation supplies its own
-#define AULENS_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#define AULENS_DYNAMIC_SHARED(type, name) extern __shared__ __align__(128) type name[]
 #endif
 
 namespace aulens {

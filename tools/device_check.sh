@@ -22,6 +22,7 @@ set -u -o pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-$PWD/device_out}"
 WORK="${AULENS_DEVICE_WORK:-$PWD/device_work}"  # logs and JSONs, packed into $OUT at the end
+rm -rf "$WORK"  # a warm machine keeps it between calls: no result of an earlier run may count
 mkdir -p "$OUT" "$WORK"
 BUILD="${AULENS_DEVICE_BUILD_DIR:-build-gpu}"  # overridable for a dry run elsewhere
 JOBS="${AULENS_DEVICE_JOBS:-16}"
@@ -139,7 +140,7 @@ for i in "${!STEP_NAMES[@]}"; do
   [ "${STEP_STATUS[$i]}" = ok ] || failed=1
 done
 GPU_NAME="$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)"
-python3 - "$OUT/device_check.json" "$COMMIT" "$GPU_NAME" "$STEPS_TSV" "${BENCH_JSONS[@]}" <<'PY'
+python3 - "$OUT/device_check.json" "$COMMIT" "$GPU_NAME" "$STEPS_TSV" ${BENCH_JSONS[@]+"${BENCH_JSONS[@]}"} <<'PY'
 import json, os, sys
 out, commit, gpu, steps_tsv, *benches = sys.argv[1:]
 steps = []

@@ -356,8 +356,11 @@ VisualizeSummary run_visualize(const RunConfig& cfg, const VisualizeOptions& opt
 #ifdef AULENS_HAVE_CUDA
   // The products in the mode the model was trained in (train.tf32, train.fp32_conv), whichever
   // process trained it: records, top-n and projections do not depend on what ran before.
+  // On a GPU without TF32 tensor cores the hand-written kernels run in FFMA instead (a model
+  // trained with cuDNN and train.tf32 there is still analysable).
   set_cublas_tf32(cfg.train.tf32);
-  set_conv_math(conv_math_for(cfg.train.tf32, cfg.train.fp32_conv));
+  const ConvMath math = conv_math_for(cfg.train.tf32, cfg.train.fp32_conv);
+  set_conv_math(math != ConvMath::ffma && !conv_tensor_cores_available() ? ConvMath::ffma : math);
   return run_stage<CudaOps>(cfg, options);
 #else
   throw Error("this aulens was built without CUDA; use --device cpu");
