@@ -271,7 +271,7 @@ T __shfl_sync(unsigned /*mask*/, T v, int source) {
 template <class T>
 T __shfl_down_sync(unsigned /*mask*/, T v, unsigned delta) {
   const auto all = emu::detail::warp_gather<T>(v);
-  const unsigned lane = threadIdx.x % 32;  // 1-D blocks (the kernels here)
+  const unsigned lane = threadIdx.x % 32;            // 1-D blocks (the kernels here)
   return lane + delta < 32 ? all[lane + delta] : v;  // past the warp's end: the caller's own value
 }
 inline unsigned __reduce_add_sync(unsigned /*mask*/, unsigned v) {
@@ -312,6 +312,20 @@ inline float __uint_as_float(unsigned v) {
   return std::bit_cast<float>(v);
 }
 using std::fmaf;
+// The explicitly rounded float operations: one IEEE operation each, as on the host (build the
+// emulated tests without -mfma, or with -ffp-contract=off, so that nothing fuses them).
+inline float __fadd_rn(float a, float b) {
+  return a + b;
+}
+inline float __fsub_rn(float a, float b) {
+  return a - b;
+}
+inline float __fmul_rn(float a, float b) {
+  return a * b;
+}
+inline float __fdiv_rn(float a, float b) {
+  return a / b;
+}
 using std::isfinite;
 inline unsigned long long atomicMax(unsigned long long* address, unsigned long long value) {
   const unsigned long long old = *address;  // one OS thread: see the atomics below
