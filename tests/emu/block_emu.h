@@ -10,7 +10,8 @@
 // with a NaN pattern, so reading a cell no thread wrote shows); __ldg, fmaf (a true fused
 // multiply-add on the host too), float4, bit casts, atomicMax on 64-bit words; and the TF32 WMMA
 // API (nvcuda::wmma m16n16k8, below).
-// Warp collectives: __ballot_sync, __shfl_sync, __shfl_down_sync, __reduce_add_sync (every lane
+// Warp collectives: __ballot_sync, __shfl_sync, __shfl_down_sync, __shfl_xor_sync,
+// __reduce_add_sync (every lane
 // of the warp takes
 // part, whatever the mask), __popc; atomicMax/atomicAdd on int and 64-bit words.
 // What it does not model: other warp intrinsics (a kernel using one does not compile here), masks
@@ -274,6 +275,11 @@ T __shfl_down_sync(unsigned /*mask*/, T v, unsigned delta) {
   const unsigned lane = threadIdx.x % 32;            // 1-D blocks (the kernels here)
   return lane + delta < 32 ? all[lane + delta] : v;  // past the warp's end: the caller's own value
 }
+template <class T>
+T __shfl_xor_sync(unsigned /*mask*/, T v, int lane_mask) {
+  const auto all = emu::detail::warp_gather<T>(v);
+  return all[(threadIdx.x % 32) ^ static_cast<unsigned>(lane_mask)];
+}
 inline unsigned __reduce_add_sync(unsigned /*mask*/, unsigned v) {
   const auto all = emu::detail::warp_gather<unsigned>(v);
   unsigned sum = 0;
@@ -305,6 +311,9 @@ inline unsigned long long atomicAdd(unsigned long long* address, unsigned long l
 struct alignas(16) float4 {
   float x, y, z, w;
 };
+inline float4 make_float4(float x, float y, float z, float w) {
+  return float4{x, y, z, w};
+}
 inline unsigned __float_as_uint(float v) {
   return std::bit_cast<unsigned>(v);
 }
