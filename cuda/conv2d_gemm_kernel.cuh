@@ -1,10 +1,14 @@
-// The implicit-GEMM kernel of the hand-written "same" convolution (launchers and the method:
-// cuda/conv2d.cu): forward, backward-data through flipped filters, and the fused ReLU + records
-// epilogue. Device code only, no CUDA header, so tests/emu/block_emu.h can run it on the host
-// (tests/test_conv2d_emu.cpp).
+// The kernels of the hand-written "same" convolution (launchers and the method: cuda/conv2d.cu):
+// the implicit GEMM (forward, backward-data through flipped filters, and the fused ReLU + records
+// epilogue), the direct kernel for few output channels, and the filter flip. Device code only, no
+// CUDA header, so tests/emu/block_emu.h can run it on the host (tests/test_conv2d_emu.cpp).
 #pragma once
 
 #include "conv2d_tiles.cuh"
+
+#ifndef AULENS_DYNAMIC_SHARED  // the host emulation supplies its own
+#define AULENS_DYNAMIC_SHARED(type, name) extern __shared__ __align__(128) type name[]
+#endif
 
 namespace aulens {
 namespace {  // internal linkage: see conv2d_tiles.cuh
@@ -204,6 +208,71 @@ __global__ void unpack_record_keys_kernel(long long rows,
   const unsigned long long key = keys[i];
   value[i] = __uint_as_float(static_cast<unsigned>(key >> 32));
   position[i] = static_cast<std::int32_t>(0xFFFFFFFFu - static_cast<unsigned>(key & 0xFFFFFFFFu));
+}
+
+// ---- direct kernel for few output channels ----
+constexpr int kDirectOut = 4;        // output channels per thread
+constexpr int kDirectThreads = 128;  // pixels per block
+constexpr int kDirectMaxSmem = 48 * 1024;
+
+// Same contract as the GEMM kernel; grid (ceil(P/128), ceil(M/4)), dynamic smem 4·Cin·R·R floats.
+__global__ void __launch_bounds__(kDirectThreads)
+    conv_same_direct_kernel(ConvGeometry g, const float* __restrict__ in,
+                            const float* __restrict__ filt, const float* __restrict__ bias,
+                            float* __restrict__ out) {
+  AULENS_DYNAMIC_SHARED(float, filt_slice);  // [kDirectOut][Cin·R·R]
+  const int m0 = blockIdx.y * kDirectOut;
+  for (int i = threadIdx.x; i < kDirectOut * g.crr; i += blockDim.x) {
+    const int j = i / g.crr;
+    const int q = i - j * g.crr;
+    filt_slice[i] = m0 + j < g.m ? filt[static_cast<long long>(m0 + j) * g.crr + q] : 0.0f;
+  }
+  __syncthreads();
+  const int p = blockIdx.x * blockDim.x + threadIdx.x;
+  if (p >= g.p) return;
+  const int n = p / g.hw;
+  const int yx = p - n * g.hw;
+  const int oy = yx / g.w;
+  const int ox = yx - oy * g.w;
+  const float* in_image = in + static_cast<long long>(n) * g.cin * g.hw;
+
+  float acc[kDirectOut] = {};
+  for (int c = 0; c < g.cin; ++c) {
+    const float* in_plane = in_image + static_cast<long long>(c) * g.hw;
+    for (int r = 0; r < g.r; ++r) {
+      const int iy = oy + r - g.pad;
+      if (static_cast<unsigned>(iy) >= static_cast<unsigned>(g.h)) continue;
+      for (int s = 0; s < g.r; ++s) {
+        const int ix = ox + s - g.pad;
+        if (static_cast<unsigned>(ix) >= static_cast<unsigned>(g.w)) continue;
+        const float v = __ldg(in_plane + iy * g.w + ix);
+        const int q = (c * g.r + r) * g.r + s;
+#pragma unroll
+        for (int j = 0; j < kDirectOut; ++j) acc[j] = fmaf(v, filt_slice[j * g.crr + q], acc[j]);
+      }
+    }
+  }
+#pragma unroll
+  for (int j = 0; j < kDirectOut; ++j) {
+    const int m = m0 + j;
+    if (m < g.m)
+      out[(static_cast<long long>(n) * g.m + m) * g.hw + yx] =
+          acc[j] + (bias != nullptr ? bias[m] : 0.0f);
+  }
+}
+
+// wt[c][k][r][s] = w[k][c][R−1−r][R−1−s];  w: (K, C, R, R)  wt: (C, K, R, R)
+__global__ void flip_transpose_filters_kernel(int k_count, int c_count, int rr,
+                                              const float* __restrict__ w, float* __restrict__ wt) {
+  const long long total = static_cast<long long>(k_count) * c_count * rr;
+  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const int rs = static_cast<int>(i % rr);
+    const long long kc = i / rr;
+    const int k = static_cast<int>(kc % k_count);
+    const int c = static_cast<int>(kc / k_count);
+    wt[i] = w[(static_cast<long long>(k) * c_count + c) * rr + (rr - 1 - rs)];
+  }
 }
 
 }  // namespace

@@ -4,7 +4,9 @@
 //    both tile heights (BM 64, 128), both loaders (tap-major when the slice depth divides C, else
 //    (c, r, s) order), plain output and the fused ReLU + records epilogue;
 //  * backward-filter (cuda/conv2d_filter_grad_kernel.cuh): both tile sizes (64², 128²), one and
-//    several pixel ranges summed by sum_partials_kernel, and the bias gradient. Runs in CI without
+//    several pixel ranges summed by sum_partials_kernel, and the bias gradient;
+//  * the direct kernel for few output channels and backward-data through the filter flip. Runs in
+//  CI without
 //    a GPU; checks indexing, fragment layouts,
 // the 3×TF32 split and the epilogues, not speed or the hardware's accumulation
 // (tests/gpu/test_conv_gpu.cpp and test_records_gpu.cpp do that on a GPU).
@@ -250,6 +252,54 @@ template <int BM, TileMath Math>
 Error gaussian_error(const Problem& p, const Result& want) {
   const Result got = run_kernel<BM, Math, false, true>(p);
   return compare(got.y, want.y, 1.0, 0.0);  // max |error| relative to RMS (excess with atol = RMS)
+}
+
+// The direct kernel (few output channels: M < 16) for the forward pass, and backward-data as the
+// launcher runs it (filters flipped and transposed, then a same-convolution of dy: the GEMM for
+// C ≥ 16, the direct kernel below), on dyadic data: bit-equal to the CPU twin.
+TEST(Conv2dEmulated, DirectKernelAndBackwardDataEqualCpuTwin) {
+  const auto same_conv = [](const ConvGeometry& g, const float* in, const float* filt,
+                            const float* bias, float* out) {
+    if (g.m < 16) {
+      emu::launch({static_cast<unsigned>((g.p + kDirectThreads - 1) / kDirectThreads),
+                   static_cast<unsigned>((g.m + kDirectOut - 1) / kDirectOut)},
+                  {kDirectThreads}, sizeof(float) * kDirectOut * g.crr, conv_same_direct_kernel, g,
+                  in, filt, bias, out);
+    } else {  // the loader as the launcher picks it: tap-major when the slice depth (8) divides Cin
+      const emu::Dim3 grid{static_cast<unsigned>((g.p + 127) / 128),
+                           static_cast<unsigned>((g.m + 63) / 64)};
+      auto* keys = static_cast<unsigned long long*>(nullptr);
+      if (g.cin % 8 == 0) {
+        emu::launch(grid, {kConvThreads}, 0,
+                    conv_same_gemm_kernel<64, 128, TileMath::ffma, false, true>, g, in, filt, bias,
+                    out, keys);
+      } else {
+        emu::launch(grid, {kConvThreads}, 0,
+                    conv_same_gemm_kernel<64, 128, TileMath::ffma, false, false>, g, in, filt, bias,
+                    out, keys);
+      }
+    }
+  };
+  for (const int c : {3, 16}) {
+    const ConvShape s{2, c, 10, 9, 5, 5};  // K = 5 < 16: the direct kernel forward
+    SCOPED_TRACE("C " + std::to_string(c));
+    const Problem p = make_problem(s, true, 9100 + c);
+    const Result want = run_cpu(p, false);
+    std::vector<float> y(want.y.size(), NAN);
+    same_conv(cuda_detail::make_geometry(s.n, s.c, s.h, s.w, s.k, s.r), p.x.data(), p.w.data(),
+              p.b.data(), y.data());
+    EXPECT_TRUE(bits_equal(y, want.y)) << "direct forward";
+
+    const std::vector<float> dy = make_dy(s, true, 9200 + c);
+    std::vector<float> want_dx(p.x.size()), dx(p.x.size(), NAN), wt(p.w.size(), NAN);
+    CpuOps::conv2d_backward_data(s, dy.data(), p.w.data(), want_dx.data());
+    const int rr = s.r * s.r;
+    emu::launch({4}, {256}, 0, flip_transpose_filters_kernel, s.k, s.c, rr,
+                static_cast<const float*>(p.w.data()), wt.data());
+    same_conv(cuda_detail::make_geometry(s.n, s.k, s.h, s.w, s.c, s.r), dy.data(), wt.data(),
+              static_cast<const float*>(nullptr), dx.data());
+    EXPECT_TRUE(bits_equal(dx, want_dx)) << "backward-data";
+  }
 }
 
 TEST(Conv2dEmulated, GaussianModesWithinToleranceAndDistinct) {
