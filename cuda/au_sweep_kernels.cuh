@@ -26,18 +26,14 @@
 // stay in L2; the shuffled rows of a permutation (8·M bytes) are what each block gathers from.
 #pragma once
 
+#include "kernel_defs.cuh"
+
 #include <cstdint>
 
 #include "aulens/sweep_shuffle.h"
 
-#ifndef AULENS_DYNAMIC_SHARED  // the host emulation supplies its own
-#define AULENS_DYNAMIC_SHARED(type, name) extern __shared__ __align__(128) type name[]
-#endif
-
 namespace aulens {
-// Internal linkage on purpose: the launcher's TU (device code) and an emulation test's TU (host
-// code) each get their own copy, and the two never meet at link time.
-namespace {
+namespace {  // internal linkage: see kernel_defs.cuh
 
 constexpr int kMaxAus = 64;
 constexpr int kMaxTopN = 32;

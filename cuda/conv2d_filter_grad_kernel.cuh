@@ -4,12 +4,14 @@
 // (tests/test_conv2d_emu.cpp).
 #pragma once
 
+#include "kernel_defs.cuh"
+
 #include <algorithm>
 
 #include "conv2d_tiles.cuh"
 
 namespace aulens {
-namespace {  // internal linkage: see conv2d_tiles.cuh
+namespace {  // internal linkage: see kernel_defs.cuh
 
 struct FilterGradSplit {
   int splits;  // pixel ranges, one block per (tile, range)

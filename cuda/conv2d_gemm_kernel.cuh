@@ -4,14 +4,12 @@
 // CUDA header, so tests/emu/block_emu.h can run it on the host (tests/test_conv2d_emu.cpp).
 #pragma once
 
+#include "kernel_defs.cuh"
+
 #include "conv2d_tiles.cuh"
 
-#ifndef AULENS_DYNAMIC_SHARED  // the host emulation supplies its own
-#define AULENS_DYNAMIC_SHARED(type, name) extern __shared__ __align__(128) type name[]
-#endif
-
 namespace aulens {
-namespace {  // internal linkage: see conv2d_tiles.cuh
+namespace {  // internal linkage: see kernel_defs.cuh
 
 // ---- tiled implicit GEMM ----
 // in: (N, Cin, H, W)  filt: (M, Cin, R, R)  bias: (M) or nullptr  out: (N, M, H, W)

@@ -277,10 +277,8 @@ struct TileAccumulator {
 
 }  // namespace aulens::cuda_detail
 
-// Short names for the kernel headers (conv2d_gemm_kernel.cuh, conv2d_filter_grad_kernel.cuh). Their
-// kernels have internal linkage on purpose: the launcher's TU (device code) and an emulation
-// test's TU (host code, tests/emu/block_emu.h) each get their own copy, and the two never meet at
-// link time.
+// Short names for the kernel headers (conv2d_gemm_kernel.cuh, conv2d_filter_grad_kernel.cuh), in
+// their unnamed namespace (kernel_defs.cuh says why).
 namespace aulens {
 namespace {
 using cuda_detail::ConvGeometry;

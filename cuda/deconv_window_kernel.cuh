@@ -37,6 +37,8 @@
 // Glossary: P requests, N images, S input size, c1 c2 c3 conv widths.
 #pragma once
 
+#include "kernel_defs.cuh"
+
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -44,14 +46,8 @@
 #include "aulens/receptive_field.h"
 #include "conv2d_tiles.cuh"  // TileMath, tf32_split (the tensor-core phase 3)
 
-#ifndef AULENS_DYNAMIC_SHARED  // the host emulation supplies its own
-#define AULENS_DYNAMIC_SHARED(type, name) extern __shared__ __align__(128) type name[]
-#endif
-
 namespace aulens {
-// Internal linkage on purpose: the launcher's TU (device code) and the emulation test's TU (host
-// code) each get their own copy, and the two never meet at link time.
-namespace {
+namespace {  // internal linkage: see kernel_defs.cuh
 
 constexpr int kThreads = 320;  // = 5 pool2 rows × 64: phase 3 runs 2 rounds for c2 = 128
 constexpr int kR = 5;

@@ -14,13 +14,13 @@
 // (tests/test_linear_bias_emu.cpp).
 #pragma once
 
+#include "kernel_defs.cuh"
+
 #include <cmath>
 #include <cstdint>
 
 namespace aulens {
-// Internal linkage on purpose: the launcher's TU (device code) and an emulation test's TU (host
-// code) each get their own copy, and the two never meet at link time.
-namespace {
+namespace {  // internal linkage: see kernel_defs.cuh
 
 // y: (N,O) += b: (O) broadcast over rows.
 static __global__ void add_bias_kernel(std::int64_t rows, int cols, const float* b, float* y) {

@@ -12,13 +12,13 @@
 // (tests/test_maxpool_emu.cpp).
 #pragma once
 
+#include "kernel_defs.cuh"
+
 #include <cmath>
 #include <cstdint>
 
 namespace aulens {
-// Internal linkage on purpose: the launcher's TU (device code) and an emulation test's TU (host
-// code) each get their own copy, and the two never meet at link time.
-namespace {
+namespace {  // internal linkage: see kernel_defs.cuh
 
 constexpr int kThreads = 256;
 

@@ -139,6 +139,17 @@ Tensor Tensor::resized(Shape shape) const {
   return out;
 }
 
+void ensure_tensor(Tensor& t, const Shape& shape, DType dtype, Device device) {
+  if (t.defined() && t.dtype() == dtype && t.device() == device) {
+    if (t.shape() == shape) return;
+    if (static_cast<std::size_t>(shape_numel(shape)) * dtype_size(dtype) <= t.capacity_bytes()) {
+      t = t.resized(shape);
+      return;
+    }
+  }
+  t = Tensor(shape, dtype, device);
+}
+
 void Tensor::zero() {
   if (nbytes() == 0) return;
   if (device_ == Device::cuda) {

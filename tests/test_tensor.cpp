@@ -55,5 +55,21 @@ TEST(Tensor, ResizedReusesTheAllocationWithinItsCapacity) {
   EXPECT_EQ(Tensor().capacity_bytes(), 0u);
 }
 
+TEST(Tensor, EnsureTensorReusesThenGrows) {
+  Tensor t;
+  ensure_tensor(t, {64, 3}, DType::f32, Device::cpu);
+  const void* first = t.raw();
+  ensure_tensor(t, {23, 3}, DType::f32, Device::cpu);  // the short last batch: same allocation
+  EXPECT_EQ(t.raw(), first);
+  EXPECT_EQ(t.shape(), (Shape{23, 3}));
+  ensure_tensor(t, {64, 3}, DType::f32, Device::cpu);  // back to full size: still the same
+  EXPECT_EQ(t.raw(), first);
+  ensure_tensor(t, {65, 3}, DType::f32, Device::cpu);  // larger: a new allocation
+  EXPECT_EQ(t.shape(), (Shape{65, 3}));
+  EXPECT_GE(t.capacity_bytes(), 65u * 3 * sizeof(float));
+  ensure_tensor(t, {2}, DType::i32, Device::cpu);  // another dtype: a new tensor
+  EXPECT_EQ(t.dtype(), DType::i32);
+}
+
 }  // namespace
 }  // namespace aulens

@@ -105,6 +105,12 @@ class Tensor {
   std::size_t capacity_ = 0;  // see capacity_bytes()
 };
 
+// Makes `t` a tensor of `shape` and `dtype` on `device`: kept as it is when it already is one,
+// resized within its allocation when that is large enough (so a buffer sized for the largest
+// batch serves a smaller one without a free, which on the GPU waits for the device), else newly
+// allocated. Contents are unspecified unless nothing changed.
+void ensure_tensor(Tensor& t, const Shape& shape, DType dtype, Device device);
+
 template <class T>
 T* Tensor::data() {
   AULENS_CHECK(dtype_ == dtype_of<T>(), std::string("tensor holds ") + dtype_name(dtype_) +

@@ -8,20 +8,6 @@ namespace aulens {
 
 namespace {
 
-// (Re)allocates `t` on `device` unless it already has this shape and dtype there.
-// `t` with `shape`, reusing its allocation when it is large enough (the last, shorter batch of an
-// epoch then allocates nothing, and the next full batch neither: a device free waits for the GPU).
-void ensure(Tensor& t, const Shape& shape, DType dtype, Device device) {
-  if (t.defined() && t.dtype() == dtype && t.device() == device) {
-    if (t.shape() == shape) return;
-    if (static_cast<std::size_t>(shape_numel(shape)) * dtype_size(dtype) <= t.capacity_bytes()) {
-      t = t.resized(shape);
-      return;
-    }
-  }
-  t = Tensor(shape, dtype, device);
-}
-
 float* f32(Tensor& t) {
   return t.data<float>();
 }
@@ -72,12 +58,12 @@ int Network<Ops>::forward_to_pool2(const Params& params, const Tensor& x, Activa
   const Layers l = layer_shapes(cfg_, static_cast<int>(n));
   const std::int64_t c1 = cfg_.conv1, c2 = cfg_.conv2;
 
-  ensure(acts.conv1, {n, c1, s, s}, DType::f32, dev);
-  ensure(acts.pool1, {n, c1, s / 2, s / 2}, DType::f32, dev);
-  ensure(acts.switches1, {n, c1, s / 2, s / 2}, DType::i32, dev);
-  ensure(acts.conv2, {n, c2, s / 2, s / 2}, DType::f32, dev);
-  ensure(acts.pool2, {n, c2, s / 4, s / 4}, DType::f32, dev);
-  ensure(acts.switches2, {n, c2, s / 4, s / 4}, DType::i32, dev);
+  ensure_tensor(acts.conv1, {n, c1, s, s}, DType::f32, dev);
+  ensure_tensor(acts.pool1, {n, c1, s / 2, s / 2}, DType::f32, dev);
+  ensure_tensor(acts.switches1, {n, c1, s / 2, s / 2}, DType::i32, dev);
+  ensure_tensor(acts.conv2, {n, c2, s / 2, s / 2}, DType::f32, dev);
+  ensure_tensor(acts.pool2, {n, c2, s / 4, s / 4}, DType::f32, dev);
+  ensure_tensor(acts.switches2, {n, c2, s / 4, s / 4}, DType::i32, dev);
   acts.input = x;
 
   // x (N,1,S,S) → conv1 (N,c1,S,S) → ReLU → pool1 (N,c1,S/2,S/2)
@@ -101,13 +87,13 @@ void Network<Ops>::forward(const Params& params, const Tensor& x, bool train, Dr
   const std::int64_t n = forward_to_pool2(params, x, acts);
   const Layers l = layer_shapes(cfg_, static_cast<int>(n));
   const std::int64_t c3 = cfg_.conv3, fc = cfg_.fc;
-  ensure(acts.conv3, {n, c3, s / 4, s / 4}, DType::f32, dev);
-  ensure(acts.pool3, {n, c3, s / 8, s / 8}, DType::f32, dev);
-  ensure(acts.switches3, {n, c3, s / 8, s / 8}, DType::i32, dev);
-  ensure(acts.fc1, {n, fc}, DType::f32, dev);
-  ensure(acts.dropout_mask, {n, fc}, DType::u8, dev);
-  ensure(acts.fc1_dropped, {n, fc}, DType::f32, dev);
-  ensure(acts.logits, {n, cfg_.classes}, DType::f32, dev);
+  ensure_tensor(acts.conv3, {n, c3, s / 4, s / 4}, DType::f32, dev);
+  ensure_tensor(acts.pool3, {n, c3, s / 8, s / 8}, DType::f32, dev);
+  ensure_tensor(acts.switches3, {n, c3, s / 8, s / 8}, DType::i32, dev);
+  ensure_tensor(acts.fc1, {n, fc}, DType::f32, dev);
+  ensure_tensor(acts.dropout_mask, {n, fc}, DType::u8, dev);
+  ensure_tensor(acts.fc1_dropped, {n, fc}, DType::f32, dev);
+  ensure_tensor(acts.logits, {n, cfg_.classes}, DType::f32, dev);
 
   // pool2 → conv3 (N,c3,S/4,S/4) → ReLU → pool3 (N,c3,S/8,S/8), read as (N,I) in PyTorch flatten
   // order
@@ -164,20 +150,20 @@ void Network<Ops>::backward_queued(const Params& params, const Activations& acts
     auto shapes = Params::shapes(cfg_);
     auto tensors = grads.named();
     for (std::size_t i = 0; i < tensors.size(); ++i) {
-      ensure(*tensors[i].second, shapes[i].second, DType::f32, dev);
+      ensure_tensor(*tensors[i].second, shapes[i].second, DType::f32, dev);
     }
   }
   Scratch& g = scratch_;
-  ensure(g.loss, {1}, DType::f32, dev);
-  ensure(g.d_logits, acts.logits.shape(), DType::f32, dev);
-  ensure(g.d_fc1_dropped, acts.fc1.shape(), DType::f32, dev);
-  ensure(g.d_fc1, acts.fc1.shape(), DType::f32, dev);
-  ensure(g.d_pool3, acts.pool3.shape(), DType::f32, dev);
-  ensure(g.d_conv3, acts.conv3.shape(), DType::f32, dev);
-  ensure(g.d_pool2, acts.pool2.shape(), DType::f32, dev);
-  ensure(g.d_conv2, acts.conv2.shape(), DType::f32, dev);
-  ensure(g.d_pool1, acts.pool1.shape(), DType::f32, dev);
-  ensure(g.d_conv1, acts.conv1.shape(), DType::f32, dev);
+  ensure_tensor(g.loss, {1}, DType::f32, dev);
+  ensure_tensor(g.d_logits, acts.logits.shape(), DType::f32, dev);
+  ensure_tensor(g.d_fc1_dropped, acts.fc1.shape(), DType::f32, dev);
+  ensure_tensor(g.d_fc1, acts.fc1.shape(), DType::f32, dev);
+  ensure_tensor(g.d_pool3, acts.pool3.shape(), DType::f32, dev);
+  ensure_tensor(g.d_conv3, acts.conv3.shape(), DType::f32, dev);
+  ensure_tensor(g.d_pool2, acts.pool2.shape(), DType::f32, dev);
+  ensure_tensor(g.d_conv2, acts.conv2.shape(), DType::f32, dev);
+  ensure_tensor(g.d_pool1, acts.pool1.shape(), DType::f32, dev);
+  ensure_tensor(g.d_conv1, acts.conv1.shape(), DType::f32, dev);
 
   // loss and d_logits (N,classes) = (softmax − onehot)/N
   Ops::softmax_cross_entropy(static_cast<int>(n), cfg_.classes, f32(acts.logits), i32(labels),

@@ -181,9 +181,9 @@ class Trainer {
     upload_batch(order, aug, host_labels_, Ops::device, batch_);
     const BatchInputs& in = batch_;
     const auto steps = static_cast<std::int64_t>((order.size() + batch - 1) / batch);
-    ensure_shape(step_losses_, {steps}, DType::f32);
-    ensure_shape(step_logits_, {static_cast<std::int64_t>(order.size()), cfg_.model.classes},
-                 DType::f32);
+    ensure_tensor(step_losses_, {steps}, DType::f32, Ops::device);
+    ensure_tensor(step_logits_, {static_cast<std::int64_t>(order.size()), cfg_.model.classes},
+                  DType::f32, Ops::device);
     const std::int64_t first_step = state.step;
     auto last_report = Clock::now();
     for (std::int64_t step = 0; step < steps; ++step) {
@@ -237,7 +237,8 @@ class Trainer {
     const std::vector<std::int32_t> labels =
         upload_batch(rows_all, aug, host_labels_, Ops::device, eval_batch_);
     const BatchInputs& in = eval_batch_;
-    ensure_shape(eval_logits_, {static_cast<std::int64_t>(rows_all.size()), classes}, DType::f32);
+    ensure_tensor(eval_logits_, {static_cast<std::int64_t>(rows_all.size()), classes}, DType::f32,
+                  Ops::device);
     for (std::size_t begin = 0; begin < rows_all.size(); begin += kEvalBatch) {
       const std::size_t end = std::min(rows_all.size(), begin + kEvalBatch);
       const int n = static_cast<int>(end - begin);
@@ -283,12 +284,6 @@ class Trainer {
     return sum;
   }
 
-  // (Re)allocates `t` on the trainer's device when its shape or dtype differs.
-  static void ensure_shape(Tensor& t, const Shape& shape, DType dtype) {
-    if (!t.defined() || t.shape() != shape || t.dtype() != dtype)
-      t = Tensor(shape, dtype, Ops::device);
-  }
-
   std::int64_t count_correct(const std::vector<float>& logits,
                              const std::vector<std::int32_t>& rows) const {
     const int classes = cfg_.model.classes;
@@ -300,15 +295,10 @@ class Trainer {
     return correct;
   }
 
-  // `input` for a batch of n, reusing the allocation of a larger batch (training and evaluation
-  // keep their own, so switching between them each epoch reallocates nothing either).
+  // `input` for a batch of n (training and evaluation keep their own; see ensure_tensor).
   void ensure_input(Tensor& input, int n) {
     const int size = cfg_.model.input_size;
-    const Shape shape{n, 1, size, size};
-    if (input.defined() && input.shape() == shape) return;
-    const auto bytes = static_cast<std::size_t>(shape_numel(shape)) * sizeof(float);
-    input = bytes <= input.capacity_bytes() ? input.resized(shape)
-                                            : Tensor(shape, DType::f32, Ops::device);
+    ensure_tensor(input, {n, 1, size, size}, DType::f32, Ops::device);
   }
 
   void save(const std::filesystem::path& path, TrainState& state, const TrainReport& report) {
