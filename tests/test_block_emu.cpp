@@ -1,7 +1,8 @@
 // The host block emulator itself (tests/emu/block_emu.h), on tiny kernels whose result is known:
 // barriers order the phases of a shared-memory reduction, threads that return early stop counting
 // at barriers, warp barriers are per warp, warp collectives see every lane in every round, a
-// barrier some threads never reach is reported, and dynamic shared memory starts poisoned.
+// barrier some threads never reach is reported, shared memory starts poisoned in every block, and
+// the forward and reverse schedules expose a missing barrier.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -112,6 +113,98 @@ TEST(BlockEmu, DynamicSharedMemoryStartsPoisoned) {
   std::vector<float> out(8, 0.0f);
   emu::launch({1}, {8}, 8 * sizeof(float), read_unwritten_kernel, out.data());
   for (float v : out) EXPECT_TRUE(std::isnan(v));
+}
+
+// Each block's thread 0 reads a static shared cell before writing it: poisoned in every block,
+// not left over from the block before.
+__global__ void static_shared_kernel(float* out) {
+  __shared__ float cell;
+  if (threadIdx.x == 0) {
+    out[blockIdx.x] = cell;
+    cell = 1.0f;
+  }
+}
+
+TEST(BlockEmu, StaticSharedMemoryIsPoisonedForEveryBlock) {
+  std::vector<float> out(3, 0.0f);
+  emu::launch({3}, {4}, 0, static_shared_kernel, out.data());
+  for (float v : out) EXPECT_TRUE(std::isnan(v));
+}
+
+// Sets the schedule for the scope, and back to what the environment says after.
+class ScheduleScope {
+ public:
+  explicit ScheduleScope(emu::Schedule s) : saved_(emu::schedule) { emu::schedule = s; }
+  ~ScheduleScope() { emu::schedule = saved_; }
+
+ private:
+  emu::Schedule saved_;
+};
+
+// Neighbours exchange through shared memory; `barrier` says whether they wait for each other.
+__global__ void neighbour_kernel(bool barrier, float* out) {
+  __shared__ float cells[64];
+  cells[threadIdx.x] = static_cast<float>(threadIdx.x);
+  if (barrier) __syncthreads();
+  out[threadIdx.x] = cells[(threadIdx.x + 1) % 64];
+}
+
+// A missing barrier: a thread runs ahead of the others, so the read of a neighbour's cell finds the
+// poison in either order; with the barrier both orders agree.
+TEST(BlockEmu, AMissingBarrierShowsInEitherSchedule) {
+  for (emu::Schedule order : {emu::Schedule::forward, emu::Schedule::reverse}) {
+    const ScheduleScope scope(order);
+    std::vector<float> out(64, -1.0f);
+    emu::launch({1}, {64}, 0, neighbour_kernel, true, out.data());
+    for (int t = 0; t < 64; ++t) EXPECT_EQ(out[t], static_cast<float>((t + 1) % 64));
+    emu::launch({1}, {64}, 0, neighbour_kernel, false, out.data());
+    int poisoned = 0;
+    for (float v : out) poisoned += std::isnan(v);
+    EXPECT_GT(poisoned, 0) << (order == emu::Schedule::forward ? "forward" : "reverse");
+  }
+}
+
+// A write-after-read race across a warp barrier: warp w reads every warp's slot, then (with no
+// block barrier before it) overwrites its own. In forward order warp 0 overwrites its slot before
+// warp 1 reads it; in reverse order the last warp does so before warp 0 reads.
+__global__ void reuse_kernel(bool barrier, int* out) {
+  __shared__ int slots[4];
+  const int warp = static_cast<int>(threadIdx.x / 32);
+  if (threadIdx.x % 32 == 0) slots[warp] = 1;
+  __syncthreads();
+  int sum = 0;
+  for (int w = 0; w < 4; ++w) sum += slots[w];
+  if (barrier) __syncthreads();
+  __syncwarp();
+  if (threadIdx.x % 32 == 0) slots[warp] = 100;
+  out[threadIdx.x] = sum;
+}
+
+TEST(BlockEmu, WarpsRunAheadToTheNextBlockBarrier) {
+  for (emu::Schedule order : {emu::Schedule::forward, emu::Schedule::reverse}) {
+    SCOPED_TRACE(order == emu::Schedule::forward ? "forward" : "reverse");
+    const ScheduleScope scope(order);
+    std::vector<int> out(128, -1);
+    emu::launch({1}, {128}, 0, reuse_kernel, true, out.data());
+    for (int v : out) ASSERT_EQ(v, 4);
+    emu::launch({1}, {128}, 0, reuse_kernel, false, out.data());
+    int wrong = 0;
+    for (int v : out) wrong += v != 4;
+    EXPECT_GT(wrong, 0);
+  }
+}
+
+// Blocks take their turns in the schedule's order.
+__global__ void block_order_kernel(int* order, int* next) {
+  if (threadIdx.x == 0) order[blockIdx.x] = (*next)++;
+}
+
+TEST(BlockEmu, ReverseScheduleRunsTheLastBlockFirst) {
+  const ScheduleScope scope(emu::Schedule::reverse);
+  std::vector<int> order(3, -1);
+  int next = 0;
+  emu::launch({3}, {2}, 0, block_order_kernel, order.data(), &next);
+  EXPECT_EQ(order, (std::vector<int>{2, 1, 0}));
 }
 
 }  // namespace

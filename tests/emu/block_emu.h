@@ -5,9 +5,11 @@
 //
 // What it models: threadIdx/blockIdx/blockDim/gridDim; __syncthreads as a barrier of the block's
 // threads and __syncwarp as a barrier of the warp's 32 (a thread that returns early leaves both, as
-// on a GPU); function-scope __shared__ arrays (one copy for the whole run; blocks run one after
-// another) and dynamic shared memory through AULENS_DYNAMIC_SHARED (a buffer per block filled
-// with a NaN pattern, so reading a cell no thread wrote shows); __ldg, fmaf (a true fused
+// on a GPU); function-scope __shared__ arrays (one copy for the whole run, in a linker section;
+// blocks run one after another) and dynamic shared memory through AULENS_DYNAMIC_SHARED, both
+// filled with a NaN pattern before every block, so reading a cell no thread wrote shows; races on
+// shared and global memory, by running the threads in forward or reverse order (Schedule below),
+// each as far ahead as the barriers let it; __ldg, fmaf (a true fused
 // multiply-add on the host too), float4, bit casts, atomicMax on 64-bit words; and the TF32 WMMA
 // API (nvcuda::wmma m16n16k8, below).
 // Warp collectives: __ballot_sync, __shfl_sync, __shfl_down_sync, __shfl_xor_sync,
@@ -17,8 +19,8 @@
 // What it does not model: other warp intrinsics (a kernel using one does not compile here), masks
 // naming fewer lanes than call, FMA contraction of a·b + c written out (the host compiler decides;
 // on x86-64 without -mfma there is none), the memory model beyond the barriers, and speed. A kernel
-// that passes here has correct indexing, layouts and sums; only a GPU run tells whether it is fast
-// and race-free on hardware.
+// that passes here in both schedules has correct indexing, layouts, sums and barriers; only a GPU
+// run tells whether it is fast, and whether the hardware behaves as modelled.
 //
 // WMMA: every lane's fragment holds the whole matrix (num_elements = rows·cols, row-major in x[]),
 // so element-wise code over x[0 … num_elements) sees every element once per lane, as on a GPU
@@ -43,6 +45,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -57,7 +60,12 @@
 #define __device__
 #define __host__
 #define __forceinline__ inline
-#define __shared__ static
+// Function-scope __shared__ arrays live in one linker section, which launch() fills with the NaN
+// pattern before every block, as it does dynamic shared memory (GNU ld provides the bounds).
+#define __shared__ static __attribute__((section("aulens_emu_shared")))
+// Weak: a program without __shared__ arrays has no such section.
+extern "C" __attribute__((weak)) unsigned char __start_aulens_emu_shared[],
+    __stop_aulens_emu_shared[];
 #define __launch_bounds__(...)
 #define __align__(n) __attribute__((aligned(n)))
 #define AULENS_DYNAMIC_SHARED(type, name) type* name = ::emu::dynamic_shared<type>()
@@ -79,7 +87,29 @@ T* dynamic_shared() {
   return reinterpret_cast<T*>(shared_storage.data());
 }
 
+// The order in which the fibers of a block, and the blocks of a grid, take their turns between
+// barriers. A correct kernel gives the same results in either order: for any two threads, one of
+// the two orders runs the reader before the writer, so a missing __syncthreads/__syncwarp (a
+// read-after-write or write-after-read race on shared or global memory) changes the results under
+// one of them. Set from AULENS_EMU_SCHEDULE ("forward", the default, or "reverse"); CTest runs
+// every emulation test under both.
+enum class Schedule { forward, reverse };
+inline Schedule schedule_from_environment() {
+  const char* value = std::getenv("AULENS_EMU_SCHEDULE");
+  if (value == nullptr || std::string(value).empty() || std::string(value) == "forward")
+    return Schedule::forward;
+  if (std::string(value) == "reverse") return Schedule::reverse;
+  throw std::invalid_argument(
+      std::string("AULENS_EMU_SCHEDULE: expected forward or reverse, got ") + value);
+}
+inline Schedule schedule = schedule_from_environment();
+
 namespace detail {
+
+// Position `i` of `count` in the schedule's order.
+inline unsigned in_schedule_order(unsigned i, unsigned count) {
+  return schedule == Schedule::forward ? i : count - 1 - i;
+}
 
 constexpr std::size_t kStackBytes = std::size_t{256} << 10;  // per CUDA thread (WMMA fragments)
 
@@ -148,7 +178,7 @@ inline void fiber_entry() {
   leave(b.warps[self.warp]);
 }  // returns to the scheduler through uc_link
 
-// Runs one block: every fiber until it blocks or ends, round robin; throws on a deadlock (a
+// Runs one block: every fiber until it blocks or ends; throws on a deadlock (a
 // barrier that some live thread never reaches, e.g. __syncthreads in divergent code).
 inline void run_block(unsigned threads, void (*body)(void*), void* arg) {
   Block b;
@@ -171,36 +201,42 @@ inline void run_block(unsigned threads, void (*body)(void*), void* arg) {
     makecontext(&f.context, fiber_entry, 0);
   }
   running = &b;
-  for (unsigned left = threads; left > 0;) {
-    bool progress = false;
-    for (unsigned t = 0; t < threads; ++t) {
-      Fiber& f = b.fibers[t];
-      if (f.done) continue;
-      if (f.waiting_on != nullptr) {
-        if (f.waiting_on->generation == f.waiting_generation) continue;
-        f.waiting_on = nullptr;
-      }
-      b.current = static_cast<int>(t);
-      thread_index = f.index;
-      swapcontext(&b.scheduler, &f.context);
-      progress = true;
-      if (f.done) --left;
+  // Always resume the first runnable fiber in the schedule's order, so each thread runs as far
+  // ahead of the later ones as the barriers let it (a whole warp passes its warp barriers before
+  // the next warp starts): that is what makes a missing barrier change the results.
+  const auto runnable = [&](unsigned t) {
+    Fiber& f = b.fibers[t];
+    if (f.done) return false;
+    if (f.waiting_on != nullptr) {
+      if (f.waiting_on->generation == f.waiting_generation) return false;
+      f.waiting_on = nullptr;
     }
-    if (!progress) {
+    return true;
+  };
+  for (unsigned left = threads; left > 0;) {
+    unsigned i = 0;
+    while (i < threads && !runnable(in_schedule_order(i, threads))) ++i;
+    if (i == threads) {
       running = nullptr;
       throw std::runtime_error("block emulation: deadlock, " + std::to_string(left) +
                                " threads wait at a barrier the others never reach");
     }
+    const unsigned t = in_schedule_order(i, threads);
+    Fiber& f = b.fibers[t];
+    b.current = static_cast<int>(t);
+    thread_index = f.index;
+    swapcontext(&b.scheduler, &f.context);
+    if (f.done) --left;
   }
   running = nullptr;
 }
 
 }  // namespace detail
 
-// Runs kernel(args...) for every block of `grid` (in order) with `block` threads each and
-// `shared_bytes` of dynamic shared memory, filled with a NaN pattern so that reading a cell no
-// thread wrote shows up in the results. Deterministic: one OS thread, the CUDA threads are fibers
-// that switch only at barriers.
+// Runs kernel(args...) for every block of `grid` (in the schedule's order) with `block` threads
+// each and `shared_bytes` of dynamic shared memory, filled with a NaN pattern so that reading a
+// cell no thread wrote shows up in the results. Deterministic: one OS thread, the CUDA threads are
+// fibers that switch only at barriers.
 template <class Kernel, class... Args>
 void launch(Dim3 grid, Dim3 block, std::size_t shared_bytes, Kernel kernel, Args... args) {
   grid_dim = grid;
@@ -213,7 +249,13 @@ void launch(Dim3 grid, Dim3 block, std::size_t shared_bytes, Kernel kernel, Args
     for (unsigned by = 0; by < grid.y; ++by) {
       for (unsigned bx = 0; bx < grid.x; ++bx) {
         std::memset(shared_storage.data(), 0xFF, shared_storage.size() * sizeof(SharedLine));
-        block_index = Dim3{bx, by, bz};
+        if (__start_aulens_emu_shared != __stop_aulens_emu_shared)
+          std::memset(
+              __start_aulens_emu_shared, 0xFF,
+              static_cast<std::size_t>(__stop_aulens_emu_shared - __start_aulens_emu_shared));
+        block_index =
+            Dim3{detail::in_schedule_order(bx, grid.x), detail::in_schedule_order(by, grid.y),
+                 detail::in_schedule_order(bz, grid.z)};
         detail::run_block(
             threads, [](void* f) { (*static_cast<Body*>(f))(); }, &body);
       }
