@@ -23,7 +23,11 @@
 // most two images when H·W ≥ 128 — and then by one global atomicMax per tile row and image; a last
 // kernel unpacks the keys. The maps are never written. Other shapes (H·W < 128, or the direct
 // kernel's M < 16) run the convolution into a scratch buffer, then relu_forward and max_records.
+#include <array>
+#include <cstdio>
 #include <limits>
+#include <string>
+#include <vector>
 
 #include "aulens/cuda_math.h"
 #include "aulens/ops.h"
@@ -63,22 +67,54 @@ void launch_gemm(const ConvGeometry& g, const float* in, const float* filt, cons
   AULENS_CHECK_LAUNCH("conv_same_gemm_kernel");
 }
 
-template <int BM, bool Records>
-void launch_gemm(const ConvGeometry& g, const float* in, const float* filt, const float* bias,
-                 float* out, unsigned long long* record_keys) {
-  switch (cuda_detail::tile_math()) {
+// One way to run the GEMM: tile height and math.
+struct GemmVariant {
+  int bm;
+  TileMath math;
+  std::string name() const {
+    return std::string(cuda_detail::tile_math_name(math)) + " " + std::to_string(bm) + "×" +
+           std::to_string(kGemmPixels);
+  }
+};
+
+template <TileMath Math, bool Records>
+void launch_gemm(int bm, const ConvGeometry& g, const float* in, const float* filt,
+                 const float* bias, float* out, unsigned long long* record_keys) {
+  if (bm == 64) return launch_gemm<64, Math, Records>(g, in, filt, bias, out, record_keys);
+  launch_gemm<128, Math, Records>(g, in, filt, bias, out, record_keys);
+}
+
+template <bool Records>
+void launch_gemm(const GemmVariant& v, const ConvGeometry& g, const float* in, const float* filt,
+                 const float* bias, float* out, unsigned long long* record_keys) {
+  switch (v.math) {
     case TileMath::ffma:
-      return launch_gemm<BM, TileMath::ffma, Records>(g, in, filt, bias, out, record_keys);
+      return launch_gemm<TileMath::ffma, Records>(v.bm, g, in, filt, bias, out, record_keys);
     case TileMath::tf32:
-      return launch_gemm<BM, TileMath::tf32, Records>(g, in, filt, bias, out, record_keys);
+      return launch_gemm<TileMath::tf32, Records>(v.bm, g, in, filt, bias, out, record_keys);
     case TileMath::tf32x3:
-      return launch_gemm<BM, TileMath::tf32x3, Records>(g, in, filt, bias, out, record_keys);
+      return launch_gemm<TileMath::tf32x3, Records>(v.bm, g, in, filt, bias, out, record_keys);
   }
 }
 
+// The GEMM variants a launch may use: tiles 64 filters high when K ≤ 64, else 128, in the conv
+// mode's math; the "fastest" mode also tries 64-high tiles where 128 is the rule.
+std::vector<GemmVariant> gemm_variants(const ConvGeometry& g) {
+  std::vector<int> heights{g.m <= 64 ? 64 : 128};
+  if (conv_math() == ConvMath::fastest && g.m > 64) heights.push_back(64);
+  std::vector<GemmVariant> variants;
+  for (TileMath math : cuda_detail::tile_maths())
+    for (int bm : heights) variants.push_back({bm, math});
+  return variants;
+}
+
+std::array<int, 6> tuning_shape(const ConvGeometry& g) {
+  return {g.n, g.cin, g.h, g.w, g.m, g.r};
+}
+
 // out = same-convolution of `in` with `filt` (+ bias), picking the kernel for the shape.
-void conv_same(const ConvGeometry& g, const float* in, const float* filt, const float* bias,
-               float* out) {
+void conv_same(cuda_detail::TunedOp op, const ConvGeometry& g, const float* in, const float* filt,
+               const float* bias, float* out) {
   const std::size_t direct_smem = sizeof(float) * kDirectOut * static_cast<std::size_t>(g.crr);
   if (g.m < 16 && direct_smem <= kDirectMaxSmem) {
     const dim3 grid((g.p + kDirectThreads - 1) / kDirectThreads,
@@ -86,11 +122,11 @@ void conv_same(const ConvGeometry& g, const float* in, const float* filt, const 
     conv_same_direct_kernel<<<grid, kDirectThreads, direct_smem, cuda_detail::stream()>>>(
         g, in, filt, bias, out);
     AULENS_CHECK_LAUNCH("conv_same_direct_kernel");
-  } else if (g.m <= 64) {
-    launch_gemm<64, false>(g, in, filt, bias, out, nullptr);
-  } else {
-    launch_gemm<128, false>(g, in, filt, bias, out, nullptr);
+    return;
   }
+  cuda_detail::run_fastest(op, tuning_shape(g), gemm_variants(g), [&](const GemmVariant& v) {
+    launch_gemm<false>(v, g, in, filt, bias, out, nullptr);
+  });
 }
 
 // Compiled like every kernel here, so its attributes say which code the device runs.
@@ -110,10 +146,75 @@ bool tensor_tiles_supported() {
   }();
   return supported;
 }
+
+LaunchTuner& conv_tuner() {
+  static LaunchTuner tuner;
+  return tuner;
+}
+
+double time_launch_ms(const std::function<void()>& launch) {
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  AULENS_CUDA_CHECK(cudaStreamIsCapturing(stream(), &capture));
+  AULENS_CHECK(capture == cudaStreamCaptureStatusNone,
+               "conv math 'fastest' times its kernels on first use, which a stream capture cannot "
+               "hold: run one step uncaptured first");
+  struct Events {
+    cudaEvent_t start = nullptr, stop = nullptr;
+    ~Events() {
+      if (start != nullptr) cudaEventDestroy(start);
+      if (stop != nullptr) cudaEventDestroy(stop);
+    }
+  } events;
+  AULENS_CUDA_CHECK(cudaEventCreate(&events.start));
+  AULENS_CUDA_CHECK(cudaEventCreate(&events.stop));
+  constexpr int kRuns = 3;
+  launch();  // warm-up: first-launch costs, caches
+  AULENS_CUDA_CHECK(cudaEventRecord(events.start, stream()));
+  for (int i = 0; i < kRuns; ++i) launch();
+  AULENS_CUDA_CHECK(cudaEventRecord(events.stop, stream()));
+  AULENS_CUDA_CHECK(cudaEventSynchronize(events.stop));
+  float ms = 0.0f;
+  AULENS_CUDA_CHECK(cudaEventElapsedTime(&ms, events.start, events.stop));
+  return static_cast<double>(ms) / kRuns;
+}
 }  // namespace cuda_detail
 
 bool conv_tensor_cores_available() {
   return device::available() && cuda_detail::tensor_tiles_supported();
+}
+
+std::vector<std::string> conv_tuning_choices() {
+  using cuda_detail::TunedOp;
+  std::vector<std::string> lines;
+  for (const auto& d : cuda_detail::conv_tuner().decisions()) {
+    const auto& k = d.key;
+    std::string line;
+    switch (static_cast<TunedOp>(k[0])) {
+      case TunedOp::projections:
+        line = "projections P=" + std::to_string(k[1]) + " N=" + std::to_string(k[2]) + " " +
+               std::to_string(k[3]) + "×" + std::to_string(k[3]) + " widths " +
+               std::to_string(k[4]) + "/" + std::to_string(k[5]) + "/" + std::to_string(k[6]);
+        break;
+      default: {
+        const char* op =
+            static_cast<TunedOp>(k[0]) == TunedOp::conv_forward         ? "conv forward"
+            : static_cast<TunedOp>(k[0]) == TunedOp::conv_backward_data ? "conv backward-data"
+            : static_cast<TunedOp>(k[0]) == TunedOp::conv_relu_records  ? "conv + ReLU records"
+                                                                        : "conv backward-filter";
+        line = std::string(op) + " N=" + std::to_string(k[1]) + " C=" + std::to_string(k[2]) + " " +
+               std::to_string(k[3]) + "×" + std::to_string(k[4]) + " K=" + std::to_string(k[5]) +
+               " R=" + std::to_string(k[6]);
+      }
+    }
+    line += ": " + d.candidates[d.chosen];
+    for (std::size_t i = 0; i < d.candidates.size(); ++i) {
+      char ms[32];
+      std::snprintf(ms, sizeof ms, "%.3f", d.milliseconds[i]);
+      line += std::string(i == 0 ? " (" : "; ") + d.candidates[i] + " " + ms + " ms";
+    }
+    lines.push_back(line + ")");
+  }
+  return lines;
 }
 
 void CudaOps::conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* b,
@@ -121,7 +222,8 @@ void CudaOps::conv2d_forward(const ConvShape& s, const float* x, const float* w,
   check_geometry(s, "conv2d_forward");
   AULENS_CHECK(x != nullptr && w != nullptr && y != nullptr, "conv2d_forward: null tensor");
   if (s.n == 0) return;
-  conv_same(cuda_detail::make_geometry(s.n, s.c, s.h, s.w, s.k, s.r), x, w, b, y);
+  conv_same(cuda_detail::TunedOp::conv_forward,
+            cuda_detail::make_geometry(s.n, s.c, s.h, s.w, s.k, s.r), x, w, b, y);
 }
 
 void CudaOps::conv2d_relu_records(const ConvShape& s, const float* x, const float* w,
@@ -135,20 +237,20 @@ void CudaOps::conv2d_relu_records(const ConvShape& s, const float* x, const floa
   static cuda_detail::ScratchBuffer scratch;
   if (g.m < 16 || g.hw < kGemmPixels) {  // unfused: the maps into scratch, then ReLU and records
     float* y = scratch.floats(static_cast<std::size_t>(rows) * g.hw);
-    conv_same(g, x, w, b, y);
+    conv_same(cuda_detail::TunedOp::conv_forward, g, x, w, b, y);
     relu_forward(rows * g.hw, y, y);
     max_records(s.n, s.k, g.hw, y, value, position);
     return;
   }
   auto* keys = static_cast<unsigned long long*>(
       scratch.bytes(sizeof(unsigned long long) * static_cast<std::size_t>(rows)));
-  AULENS_CUDA_CHECK(
-      cudaMemsetAsync(keys, 0, sizeof(unsigned long long) * rows, cuda_detail::stream()));
-  if (g.m <= 64) {
-    launch_gemm<64, true>(g, x, w, b, nullptr, keys);
-  } else {
-    launch_gemm<128, true>(g, x, w, b, nullptr, keys);
-  }
+  cuda_detail::run_fastest(
+      cuda_detail::TunedOp::conv_relu_records, tuning_shape(g), gemm_variants(g),
+      [&](const GemmVariant& v) {
+        AULENS_CUDA_CHECK(
+            cudaMemsetAsync(keys, 0, sizeof(unsigned long long) * rows, cuda_detail::stream()));
+        launch_gemm<true>(v, g, x, w, b, nullptr, keys);
+      });
   unpack_record_keys_kernel<<<cuda_detail::blocks_for(rows, 256), 256, 0, cuda_detail::stream()>>>(
       rows, keys, value, position);
   AULENS_CHECK_LAUNCH("unpack_record_keys_kernel");
@@ -166,7 +268,8 @@ void CudaOps::conv2d_backward_data(const ConvShape& s, const float* dy, const fl
   flip_transpose_filters_kernel<<<blocks, 256, 0, cuda_detail::stream()>>>(s.k, s.c, rr, w, wt);
   AULENS_CHECK_LAUNCH("flip_transpose_filters_kernel");
   // dx = same-conv of dy (K channels) with wt (C, K, R, R).
-  conv_same(cuda_detail::make_geometry(s.n, s.k, s.h, s.w, s.c, s.r), dy, wt, nullptr, dx);
+  conv_same(cuda_detail::TunedOp::conv_backward_data,
+            cuda_detail::make_geometry(s.n, s.k, s.h, s.w, s.c, s.r), dy, wt, nullptr, dx);
 }
 
 }  // namespace aulens

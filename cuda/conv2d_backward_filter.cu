@@ -15,6 +15,8 @@
 // tree.
 #include <algorithm>
 #include <limits>
+#include <string>
+#include <vector>
 
 #include "aulens/ops.h"
 #include "common.cuh"
@@ -50,16 +52,44 @@ void launch_filter_grad(const ConvGeometry& g, const float* x, const float* dy, 
   }
 }
 
-template <int BM, int BN>
-void launch_filter_grad(const ConvGeometry& g, const float* x, const float* dy, float* dw) {
-  switch (cuda_detail::tile_math()) {
-    case TileMath::ffma:
-      return launch_filter_grad<BM, BN, TileMath::ffma>(g, x, dy, dw);
-    case TileMath::tf32:
-      return launch_filter_grad<BM, BN, TileMath::tf32>(g, x, dy, dw);
-    case TileMath::tf32x3:
-      return launch_filter_grad<BM, BN, TileMath::tf32x3>(g, x, dy, dw);
+// One way to run backward-filter: tile shape (BM × BM) and math.
+struct FilterGradVariant {
+  int tile;
+  TileMath math;
+  std::string name() const {
+    return std::string(cuda_detail::tile_math_name(math)) + " " + std::to_string(tile) + "×" +
+           std::to_string(tile);
   }
+};
+
+template <TileMath Math>
+void launch_filter_grad(int tile, const ConvGeometry& g, const float* x, const float* dy,
+                        float* dw) {
+  if (tile == 64) return launch_filter_grad<64, 64, Math>(g, x, dy, dw);
+  launch_filter_grad<128, 128, Math>(g, x, dy, dw);
+}
+
+void launch_filter_grad(const FilterGradVariant& v, const ConvGeometry& g, const float* x,
+                        const float* dy, float* dw) {
+  switch (v.math) {
+    case TileMath::ffma:
+      return launch_filter_grad<TileMath::ffma>(v.tile, g, x, dy, dw);
+    case TileMath::tf32:
+      return launch_filter_grad<TileMath::tf32>(v.tile, g, x, dy, dw);
+    case TileMath::tf32x3:
+      return launch_filter_grad<TileMath::tf32x3>(v.tile, g, x, dy, dw);
+  }
+}
+
+// The variants a launch may use: 64×64 tiles when K or Q ≤ 64, else 128×128, in the conv mode's
+// math; the "fastest" mode also tries 64×64 where 128×128 is the rule.
+std::vector<FilterGradVariant> filter_grad_variants(const ConvGeometry& g) {
+  std::vector<int> tiles{g.m <= 64 || g.crr <= 64 ? 64 : 128};
+  if (conv_math() == ConvMath::fastest && tiles[0] == 128) tiles.push_back(64);
+  std::vector<FilterGradVariant> variants;
+  for (TileMath math : cuda_detail::tile_maths())
+    for (int tile : tiles) variants.push_back({tile, math});
+  return variants;
 }
 
 }  // namespace
@@ -84,11 +114,10 @@ void CudaOps::conv2d_backward_filter(const ConvShape& s, const float* x, const f
     return;
   }
   const ConvGeometry g = cuda_detail::make_geometry(s.n, s.c, s.h, s.w, s.k, s.r);
-  if (g.m <= 64 || g.crr <= 64) {
-    launch_filter_grad<64, 64>(g, x, dy, dw);
-  } else {
-    launch_filter_grad<128, 128>(g, x, dy, dw);
-  }
+  cuda_detail::run_fastest(
+      cuda_detail::TunedOp::conv_backward_filter, {g.n, g.cin, g.h, g.w, g.m, g.r},
+      filter_grad_variants(g),
+      [&](const FilterGradVariant& v) { launch_filter_grad(v, g, x, dy, dw); });
   if (db != nullptr) {
     bias_grad_kernel<<<s.k, kBiasThreads, 0, cuda_detail::stream()>>>(s.n, s.k, g.hw, dy, db);
     AULENS_CHECK_LAUNCH("bias_grad_kernel");

@@ -1,6 +1,7 @@
 // Windowed deconvnet projections on the GPU: the launcher. The kernels, their phases and how they
 // differ from the CPU twin (src/cpu/deconv_window.cpp) are described in deconv_window_kernel.cuh.
 #include <string>
+#include <vector>
 
 #include "aulens/ops.h"
 #include "common.cuh"
@@ -8,6 +9,12 @@
 #include "deconv_window_kernel.cuh"
 
 namespace aulens {
+namespace {
+struct Phase3Variant {
+  TileMath math;
+  std::string name() const { return std::string(cuda_detail::tile_math_name(math)) + " phase 3"; }
+};
+}  // namespace
 
 void CudaOps::deconv_project_windows(int p, int n, int size, int c1, int c2, int c3, const float* x,
                                      const float* w1, const float* b1, const float* w2,
@@ -22,14 +29,21 @@ void CudaOps::deconv_project_windows(int p, int n, int size, int c1, int c2, int
   if (p == 0) return;
   AULENS_CHECK(x && w1 && b1 && w2 && b2 && w3 && b3 && requests && windows && origins,
                "deconv_project_windows: null pointer");
-  // Phase 3 follows the conv math mode (aulens/cuda_math.h) where the widths allow tensor cores.
-  const TileMath requested = cuda_detail::tile_math();
-  const TileMath math = tensor_phase3_supported(c1, c2) ? requested : TileMath::ffma;
-  const bool tensor = math != TileMath::ffma;
-  const std::size_t bytes = shared_bytes(c1, c2, tensor);
-  AULENS_CHECK(bytes <= 227 * 1024, "deconv_project_windows: conv widths (" + std::to_string(c1) +
-                                        ", " + std::to_string(c2) + ") need " +
-                                        std::to_string(bytes) + " B of shared memory per block");
+  // Phase 3 follows the conv math mode (aulens/cuda_math.h) where the widths allow tensor cores
+  // ("fastest": FFMA or 3×TF32, whichever the first call measures faster).
+  std::vector<Phase3Variant> variants;
+  for (TileMath math : cuda_detail::tile_maths()) {
+    if (!tensor_phase3_supported(c1, c2)) math = TileMath::ffma;
+    if (variants.empty() || variants.back().math != math) variants.push_back({math});
+  }
+  bool tensor = false;
+  for (const Phase3Variant& v : variants) {
+    const std::size_t bytes = shared_bytes(c1, c2, v.math != TileMath::ffma);
+    AULENS_CHECK(bytes <= 227 * 1024, "deconv_project_windows: conv widths (" + std::to_string(c1) +
+                                          ", " + std::to_string(c2) + ") need " +
+                                          std::to_string(bytes) + " B of shared memory per block");
+    tensor = tensor || v.math != TileMath::ffma;
+  }
   static cuda_detail::ScratchBuffer permuted_w2;
   const int rr = kR * kR;
   const long long w2_count = static_cast<long long>(c2) * c1 * rr;
@@ -50,24 +64,29 @@ void CudaOps::deconv_project_windows(int p, int n, int size, int c1, int c2, int
                                       cudaMemcpyDeviceToDevice, cuda_detail::stream()));
   }
   const Weights weights{w1, b1, b2, w3, b3, w2_aligned, w2_cek, w2_kec};
-  const auto launch = [&](auto kernel) {
-    AULENS_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                           static_cast<int>(bytes)));
-    kernel<<<p, kThreads, bytes, cuda_detail::stream()>>>(Shapes{n, size, c1, c2, c3}, weights, x,
-                                                          requests, windows, origins, seeds);
-  };
-  switch (math) {
-    case TileMath::ffma:
-      launch(deconv_project_windows_kernel<TileMath::ffma>);
-      break;
-    case TileMath::tf32:
-      launch(deconv_project_windows_kernel<TileMath::tf32>);
-      break;
-    case TileMath::tf32x3:
-      launch(deconv_project_windows_kernel<TileMath::tf32x3>);
-      break;
-  }
-  AULENS_CHECK_LAUNCH("deconv_project_windows_kernel");
+  cuda_detail::run_fastest(
+      cuda_detail::TunedOp::projections, {p, n, size, c1, c2, c3}, variants,
+      [&](const Phase3Variant& v) {
+        const std::size_t bytes = shared_bytes(c1, c2, v.math != TileMath::ffma);
+        const auto launch = [&](auto kernel) {
+          AULENS_CUDA_CHECK(cudaFuncSetAttribute(
+              kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
+          kernel<<<p, kThreads, bytes, cuda_detail::stream()>>>(
+              Shapes{n, size, c1, c2, c3}, weights, x, requests, windows, origins, seeds);
+        };
+        switch (v.math) {
+          case TileMath::ffma:
+            launch(deconv_project_windows_kernel<TileMath::ffma>);
+            break;
+          case TileMath::tf32:
+            launch(deconv_project_windows_kernel<TileMath::tf32>);
+            break;
+          case TileMath::tf32x3:
+            launch(deconv_project_windows_kernel<TileMath::tf32x3>);
+            break;
+        }
+        AULENS_CHECK_LAUNCH("deconv_project_windows_kernel");
+      });
 }
 
 }  // namespace aulens

@@ -7,8 +7,10 @@
 #include <fstream>
 #include <initializer_list>
 #include <string>
+#include <utility>
 
 #include "aulens/config.h"
+#include "aulens/cuda_math.h"
 
 namespace aulens {
 namespace {
@@ -283,6 +285,20 @@ TEST_F(ConfigTest, EnumeratedStrings) {
   expect_error("train:\n  fp32_conv: tf32\n", 2, {"'train.fp32_conv'", "3xtf32"});
   expect_error("train:\n  init: xavier\n", 2, {"'train.init'", "he_normal | unit_gaussian"});
   expect_error("visualize:\n  images: some\n", 2, {"'visualize.images'", "train | test | all"});
+}
+
+// Every train.fp32_conv value loads and names its conv math mode; train.tf32 overrides it.
+TEST_F(ConfigTest, ConvMathModes) {
+  const std::pair<const char*, ConvMath> modes[] = {
+      {"ffma", ConvMath::ffma}, {"3xtf32", ConvMath::tf32x3}, {"fastest", ConvMath::fastest}};
+  for (const auto& [name, math] : modes) {
+    SCOPED_TRACE(name);
+    const RunConfig c = load_config(write(std::string("train:\n  fp32_conv: ") + name + "\n"));
+    EXPECT_EQ(c.train.fp32_conv, name);
+    EXPECT_EQ(conv_math_for(false, c.train.fp32_conv), math);
+    EXPECT_EQ(conv_math_for(true, c.train.fp32_conv), ConvMath::tf32);
+    EXPECT_STREQ(conv_math_name(math), name);
+  }
 }
 
 TEST_F(ConfigTest, Ranges) {

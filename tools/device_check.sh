@@ -121,7 +121,7 @@ fi
 #    was carried along (carry ["devdata"]; the GPU machine has no OpenCV, so it cannot run
 #    synth/prepare itself): devdata/dataset.safetensors and one YAML per configuration.
 if [ -f devdata/dataset.safetensors ] && [ -x "$BUILD/aulens" ]; then
-  for run in handwritten_3xtf32 handwritten_tf32 handwritten cudnn; do  # new modes first
+  for run in handwritten_fastest handwritten_3xtf32 handwritten_tf32 handwritten cudnn; do  # new modes first
     config="devdata/gpu_$run.yaml"
     [ -f "$config" ] || continue
     mkdir -p "devdata/run_$run"

@@ -27,6 +27,7 @@ write_config() {  # write_config MODE TRAIN_KEYS
 }
 write_config handwritten ""
 write_config handwritten_3xtf32 ", fp32_conv: 3xtf32"
+write_config handwritten_fastest ", fp32_conv: fastest"
 write_config handwritten_tf32 ", tf32: true"
 write_config cudnn ", conv_backend: cudnn"
 

@@ -47,7 +47,8 @@ struct TrainConfig {
   std::string device = "auto";               // cuda | cpu | auto
   std::string conv_backend = "handwritten";  // handwritten | cudnn
   // How the hand-written convolutions reach fp32 accuracy when tf32 is false: ffma (FFMA on the
-  // CUDA cores) | 3xtf32 (error-compensated TF32 tensor cores). See aulens/cuda_math.h.
+  // CUDA cores) | 3xtf32 (error-compensated TF32 tensor cores) | fastest (whichever of the two,
+  // and which tile shape, times faster per layer on first use). See aulens/cuda_math.h.
   std::string fp32_conv = "ffma";
   bool tf32 = false;
   int batch = 64;

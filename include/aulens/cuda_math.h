@@ -2,11 +2,16 @@
 // (conv_math) and the cuBLAS products of the fully connected layers (cublas_tf32). cuDNN's mode is
 // set separately (aulens/cudnn_conv.h).
 //
-// Hand-written convolutions (cuda/conv2d*.cu) run in one of three modes:
-//   ffma   — fp32 FFMA on the CUDA cores (the default; the reference GPU path);
-//   tf32x3 — 3×TF32 error-compensated tensor-core products: fp32-level accuracy (DESIGN §5);
-//   tf32   — plain TF32 tensor-core products (about 10 mantissa bits per product).
-// The tensor-core modes need compute capability 8.0 or newer; the launchers throw otherwise.
+// Hand-written convolutions (cuda/conv2d*.cu) and projections run in one of four modes:
+//   ffma    — fp32 FFMA on the CUDA cores (the default; the reference GPU path);
+//   tf32x3  — 3×TF32 error-compensated tensor-core products: fp32-level accuracy (DESIGN §5);
+//   tf32    — plain TF32 tensor-core products (about 10 mantissa bits per product);
+//   fastest — fp32-accurate, whichever is faster on this GPU: the first launch for each operation
+//             and shape times the FFMA and (with tensor cores) 3×TF32 kernels and their tile
+//             shapes, and later launches use the winner (conv_tuning_choices() lists them). Both
+//             are fp32-accurate, but they round differently, so GPU results are no longer
+//             bit-identical from run to run unless the same kernels win.
+// tf32x3 and tf32 need compute capability 8.0 or newer; the launchers throw otherwise.
 //
 // By default every cuBLAS sgemm runs in plain fp32 (CUBLAS_DEFAULT_MATH: no TF32 tensor cores),
 // so the CUDA twin matches the CPU reference at float32 level. set_cublas_tf32(true) lets
@@ -16,10 +21,11 @@
 
 #include <atomic>
 #include <string>
+#include <vector>
 
 namespace aulens {
 
-enum class ConvMath { ffma, tf32x3, tf32 };
+enum class ConvMath { ffma, tf32x3, tf32, fastest };
 
 namespace detail {
 inline std::atomic<bool>& cublas_tf32_flag() {
@@ -43,11 +49,20 @@ inline ConvMath conv_math() {
 // newer and aulens compiled for it. False without a GPU or in a build without CUDA.
 bool conv_tensor_cores_available();
 
-// The hand-written conv mode a config asks for: train.tf32 wins, else train.fp32_conv ("ffma" or
-// "3xtf32"). The trainer and the visualize stage (records and projections) both apply it.
+// The hand-written conv mode a config asks for: train.tf32 wins, else train.fp32_conv ("ffma",
+// "3xtf32" or "fastest"). The trainer and the visualize stage (records and projections) both
+// apply it.
 inline ConvMath conv_math_for(bool tf32, const std::string& fp32_conv) {
-  return tf32 ? ConvMath::tf32 : fp32_conv == "3xtf32" ? ConvMath::tf32x3 : ConvMath::ffma;
+  if (tf32) return ConvMath::tf32;
+  if (fp32_conv == "3xtf32") return ConvMath::tf32x3;
+  if (fp32_conv == "fastest") return ConvMath::fastest;
+  return ConvMath::ffma;
 }
+
+// The kernels the "fastest" mode chose so far, one line per operation and shape, with every
+// candidate's time ("conv forward N=64 C=64 48×48 K=128 R=5: 3xtf32 128×128 0.41 ms; ffma 128×128
+// 1.93 ms …"). Empty in the other modes and without CUDA.
+std::vector<std::string> conv_tuning_choices();
 
 inline const char* conv_math_name(ConvMath math) {
   switch (math) {
@@ -57,6 +72,8 @@ inline const char* conv_math_name(ConvMath math) {
       return "3xtf32";
     case ConvMath::tf32:
       return "tf32";
+    case ConvMath::fastest:
+      return "fastest";
   }
   return "?";
 }

@@ -23,29 +23,32 @@ namespace aulens {
 
 // Accuracy figures of one evaluation pass.
 struct Evaluation {
-  double loss = 0.0;                      // mean cross-entropy
-  double accuracy = 0.0;                  // share of correct predictions
-  std::vector<double> per_class_accuracy; // recall per class (NaN for a class with no image)
-  std::vector<std::int64_t> confusion;    // classes × classes, row = true class, column = predicted
+  double loss = 0.0;                       // mean cross-entropy
+  double accuracy = 0.0;                   // share of correct predictions
+  std::vector<double> per_class_accuracy;  // recall per class (NaN for a class with no image)
+  std::vector<std::int64_t> confusion;  // classes × classes, row = true class, column = predicted
   std::int64_t images = 0;
 };
 
 struct EpochMetrics {
-  int epoch = 0;                  // 1-based
-  double train_loss = 0.0;        // mean over the epoch's samples (with dropout, augmented)
-  double train_accuracy = 0.0;    // on the augmented samples as trained
-  Evaluation test;                // the held-out split, centre crops, no dropout
-  double images_per_second = 0.0; // training samples per second of the epoch's training loop
-  double seconds = 0.0;           // the whole epoch, evaluation included
+  int epoch = 0;                   // 1-based
+  double train_loss = 0.0;         // mean over the epoch's samples (with dropout, augmented)
+  double train_accuracy = 0.0;     // on the augmented samples as trained
+  Evaluation test;                 // the held-out split, centre crops, no dropout
+  double images_per_second = 0.0;  // training samples per second of the epoch's training loop
+  double seconds = 0.0;            // the whole epoch, evaluation included
 };
 
 struct TrainReport {
   std::vector<EpochMetrics> history;
-  int best_epoch = 0;             // 1-based epoch of the best test accuracy
+  int best_epoch = 0;  // 1-based epoch of the best test accuracy
   double best_accuracy = 0.0;
-  std::string stop_reason;        // "patience", "max_epochs", or "resumed run already finished"
-  std::string device;             // "cpu", "cuda (handwritten)", "cuda (cudnn)"
+  std::string stop_reason;  // "patience", "max_epochs", or "resumed run already finished"
+  std::string device;       // "cpu", "cuda (handwritten)", "cuda (cudnn)"
   bool subject_overlapping = false;
+  // With train.fp32_conv: fastest on the GPU, the kernel each conv shape ran with and the times
+  // that chose it (aulens/cuda_math.h: conv_tuning_choices); empty otherwise.
+  std::vector<std::string> conv_kernels;
 };
 
 struct TrainOptions {

@@ -47,4 +47,7 @@ namespace aulens {
 bool conv_tensor_cores_available() {
   return false;
 }
+std::vector<std::string> conv_tuning_choices() {
+  return {};
+}
 }  // namespace aulens

@@ -138,6 +138,10 @@ class Trainer {
       }
       EpochMetrics m = run_epoch(state);
       report.history.push_back(m);
+      const std::size_t kernels_logged = report.conv_kernels.size();
+      report.conv_kernels = conv_tuning_choices();  // fp32_conv: fastest (aulens/cuda_math.h)
+      for (std::size_t i = kernels_logged; i < report.conv_kernels.size(); ++i)
+        log("fastest kernel: " + report.conv_kernels[i]);
       if (report.best_epoch < 0 || m.test.accuracy > report.best_accuracy) {
         report.best_accuracy = m.test.accuracy;
         report.best_epoch = m.epoch;
@@ -451,6 +455,7 @@ std::string metrics_json(const TrainReport& report, const std::vector<std::strin
   j["best_test_accuracy"] = report.best_accuracy;
   j["stop_reason"] = report.stop_reason;
   j["subject_overlapping_split"] = report.subject_overlapping;
+  if (!report.conv_kernels.empty()) j["conv_kernels"] = report.conv_kernels;
   j["epochs"] = Trainer<CpuOps>::history_to_json(report.history);
   return j.dump(1);
 }

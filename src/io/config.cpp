@@ -340,7 +340,7 @@ RunConfig load_config(const std::filesystem::path& path, const LoadOptions& opti
                   {
                       r.string_field("device", t.device, {"cuda", "cpu", "auto"}),
                       r.string_field("conv_backend", t.conv_backend, {"handwritten", "cudnn"}),
-                      r.string_field("fp32_conv", t.fp32_conv, {"ffma", "3xtf32"}),
+                      r.string_field("fp32_conv", t.fp32_conv, {"ffma", "3xtf32", "fastest"}),
                       r.bool_field("tf32", t.tf32),
                       r.int_field("batch", t.batch, 1),
                       r.int_field("max_epochs", t.max_epochs, 1),

@@ -1,6 +1,7 @@
 // GPU convolution kernels against their CPU twin (CpuOps, src/cpu/conv2d.cpp): the hand-written
 // kernels (CudaOps, cuda/conv2d*.cu) in each math mode (FFMA, 3×TF32, TF32; aulens/cuda_math.h)
-// and the cuDNN backend (CudnnConv, fp32 and TF32), at small
+// and in the "fastest" mode (its first call for a shape times the candidates, then runs the
+// winner), and the cuDNN backend (CudnnConv, fp32 and TF32), at small
 // odd shapes that exercise every kernel path and edge, and at the network's layer shapes with a
 // small batch, and conv2/conv3 backward-filter at the training batch of 64 (where the split
 // reduction runs many splits, each spanning several images). Inputs are fresh random values (the
@@ -146,16 +147,16 @@ void PrintTo(const ConvCase& c, std::ostream* os) {
 
 // The fp32-accurate ones (FFMA, 3×TF32, cuDNN fp32) are held to kFp32, the TF32 ones to kTf32:
 // a 3×TF32 kernel that lost its correction terms fails kFp32.
-enum class Backend { hand, hand_3xtf32, hand_tf32, cudnn_fp32, cudnn_tf32 };
+enum class Backend { hand, hand_3xtf32, hand_tf32, cudnn_fp32, cudnn_tf32, hand_fastest };
 
 // All five, or only the hand-written kernels when AULENS_CONV_TEST_BACKENDS=hand (used under
 // compute-sanitizer, where cuDNN's algorithm search would take minutes).
 std::vector<Backend> backends() {
   const char* only = std::getenv("AULENS_CONV_TEST_BACKENDS");
   if (only != nullptr && std::string(only) == "hand")
-    return {Backend::hand, Backend::hand_3xtf32, Backend::hand_tf32};
-  return {Backend::hand, Backend::hand_3xtf32, Backend::hand_tf32, Backend::cudnn_fp32,
-          Backend::cudnn_tf32};
+    return {Backend::hand, Backend::hand_3xtf32, Backend::hand_tf32, Backend::hand_fastest};
+  return {Backend::hand,       Backend::hand_3xtf32, Backend::hand_tf32,
+          Backend::cudnn_fp32, Backend::cudnn_tf32,  Backend::hand_fastest};
 }
 
 const char* backend_name(Backend b) {
@@ -170,11 +171,14 @@ const char* backend_name(Backend b) {
       return "cuDNN fp32";
     case Backend::cudnn_tf32:
       return "cuDNN TF32";
+    case Backend::hand_fastest:
+      return "hand-written fastest (FFMA or 3xTF32, tuned on the first call)";
   }
   return "?";
 }
 bool is_hand(Backend b) {
-  return b == Backend::hand || b == Backend::hand_3xtf32 || b == Backend::hand_tf32;
+  return b == Backend::hand || b == Backend::hand_3xtf32 || b == Backend::hand_tf32 ||
+         b == Backend::hand_fastest;
 }
 Tolerance backend_tolerance(Backend b) {
   return b == Backend::cudnn_tf32 || b == Backend::hand_tf32 ? kTf32 : kFp32;
@@ -200,16 +204,17 @@ class ModeErrors {
   }
 
  private:
-  double worst_[5] = {-1, -1, -1, -1, -1};
+  double worst_[6] = {-1, -1, -1, -1, -1, -1};
 };
 
 // Sets the math mode `b` needs for the scope, and back to the defaults (FFMA, cuDNN fp32) after.
 class BackendMath {
  public:
   explicit BackendMath(Backend b) {
-    set_conv_math(b == Backend::hand_3xtf32 ? ConvMath::tf32x3
-                  : b == Backend::hand_tf32 ? ConvMath::tf32
-                                            : ConvMath::ffma);
+    set_conv_math(b == Backend::hand_3xtf32    ? ConvMath::tf32x3
+                  : b == Backend::hand_tf32    ? ConvMath::tf32
+                  : b == Backend::hand_fastest ? ConvMath::fastest
+                                               : ConvMath::ffma);
     set_cudnn_math(b == Backend::cudnn_tf32);
   }
   ~BackendMath() {
@@ -421,6 +426,35 @@ TEST(ConvGpuShapes, RejectsBadShapes) {
   EXPECT_THROW(CudaOps::conv2d_forward(ConvShape{1, 1, 4, 4, 1, 3}, nullptr, buffer.get(), nullptr,
                                        buffer.get()),
                Error);
+}
+
+// The "fastest" mode keeps one choice per operation and shape and says what it measured. K = 128
+// gives every GPU two tile heights to choose from (and tensor cores two maths).
+TEST(ConvGpuShapes, FastestModeListsItsChoices) {
+  if (!device::available()) GTEST_SKIP() << "no usable GPU: " << device::describe();
+  const ConvShape s{3, 8, 11, 13, 128, 5};
+  DeviceFloats x(3 * 8 * 11 * 13), w(128 * 8 * 25), y(3 * 128 * 11 * 13), dw(128 * 8 * 25);
+  set_conv_math(ConvMath::fastest);
+  CudaOps::conv2d_forward(s, x.get(), w.get(), nullptr, y.get());
+  CudaOps::conv2d_forward(s, x.get(), w.get(), nullptr, y.get());  // chosen already
+  CudaOps::conv2d_backward_filter(s, x.get(), y.get(), dw.get(), nullptr);
+  set_conv_math(ConvMath::ffma);
+  const std::vector<std::string> lines = conv_tuning_choices();
+  // One line per operation and shape, naming both tile shapes with their times.
+  const auto check = [&](const std::string& prefix, const std::string& small,
+                         const std::string& large) {
+    SCOPED_TRACE(prefix);
+    const auto found = std::count_if(lines.begin(), lines.end(), [&](const std::string& l) {
+      if (l.rfind(prefix, 0) != 0) return false;
+      EXPECT_NE(l.find(small + " "), std::string::npos) << l;
+      EXPECT_NE(l.find(large + " "), std::string::npos) << l;
+      EXPECT_NE(l.find(" ms"), std::string::npos) << l;
+      return true;
+    });
+    EXPECT_EQ(found, 1);
+  };
+  check("conv forward N=3 C=8 11×13 K=128 R=5: ", "64×128", "128×128");
+  check("conv backward-filter N=3 C=8 11×13 K=128 R=5: ", "64×64", "128×128");
 }
 
 TEST(ConvGpuShapes, EmptyBatchZeroesFilterGradients) {

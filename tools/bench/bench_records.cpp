@@ -158,8 +158,8 @@ int main(int argc, char** argv) try {
               "proj", "proj ms");
 #ifdef AULENS_HAVE_CUDA
   if (aulens::device::available()) {
-    for (aulens::ConvMath math :
-         {aulens::ConvMath::ffma, aulens::ConvMath::tf32x3, aulens::ConvMath::tf32}) {
+    for (aulens::ConvMath math : {aulens::ConvMath::ffma, aulens::ConvMath::tf32x3,
+                                  aulens::ConvMath::fastest, aulens::ConvMath::tf32}) {
       aulens::set_conv_math(math);
       out["results"].push_back(bench_backend<aulens::CudaOps>(
           std::string("cuda handwritten ") + aulens::conv_math_name(math), a, a.images, a.reps,
@@ -196,6 +196,10 @@ int main(int argc, char** argv) try {
     }
     out["peer"] = peer;
   }
+  // What the "fastest" rows ran with (aulens/cuda_math.h).
+  out["fastest_kernels"] = aulens::conv_tuning_choices();
+  for (const std::string& line : aulens::conv_tuning_choices())
+    std::printf("fastest kernel: %s\n", line.c_str());
   if (!a.json.empty()) std::ofstream(a.json) << out.dump(1);
   return 0;
 } catch (const std::exception& e) {

@@ -146,6 +146,9 @@ int main(int argc, char** argv) try {
           aulens::set_conv_math(aulens::ConvMath::tf32x3);
           record("cuda handwritten 3xtf32", batch,
                  time_steps<aulens::CudaOps>(batch, args.steps, 5));
+          aulens::set_conv_math(aulens::ConvMath::fastest);  // tunes during the warm-up steps
+          record("cuda handwritten fastest", batch,
+                 time_steps<aulens::CudaOps>(batch, args.steps, 5));
         }
         aulens::set_conv_math(aulens::ConvMath::ffma);
         record("cuda cudnn" + mode, batch, time_steps<aulens::CudnnOps>(batch, args.steps, 5));
@@ -158,6 +161,10 @@ int main(int argc, char** argv) try {
       record("cpu reference", batch, time_steps<aulens::CpuOps>(batch, args.cpu_steps, 1));
     }
   }
+  // What the "fastest" rows ran with (aulens/cuda_math.h).
+  out["fastest_kernels"] = aulens::conv_tuning_choices();
+  for (const std::string& line : aulens::conv_tuning_choices())
+    std::printf("fastest kernel: %s\n", line.c_str());
   if (!args.json.empty()) std::ofstream(args.json) << out.dump(1);
   return 0;
 } catch (const std::exception& e) {

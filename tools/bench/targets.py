@@ -71,7 +71,8 @@ def evaluate(doc):
     records = rows_of(benches.get("aulens_bench_records"))
     sweep = benches.get("aulens_bench_sweep", {})
     peer = benches.get("pytorch_peer", {})
-    accurate = ["cuda handwritten ffma", "cuda handwritten fp32", "cuda handwritten 3xtf32"]
+    accurate = ["cuda handwritten ffma", "cuda handwritten fp32", "cuda handwritten 3xtf32",
+                "cuda handwritten fastest"]
     tf32 = ["cuda handwritten tf32"]
     out = []
 

@@ -22,8 +22,9 @@ const aulens::cli::CommandRegistrar kInfo([](CLI::App& app) {
     std::cout << "GPU: " << aulens::device::describe() << "\n";
     std::cout << "hand-written conv math (train.fp32_conv, train.tf32): ffma"
               << (aulens::conv_tensor_cores_available()
-                      ? ", 3xtf32, tf32 (tensor cores available)"
-                      : " only (3xtf32 and tf32 need a GPU with compute capability 8.0+)")
+                      ? ", 3xtf32, tf32, fastest (tensor cores available)"
+                      : ", fastest = ffma here (3xtf32 and tf32 need a GPU with compute "
+                        "capability 8.0+)")
               << "\n";
   });
 });
