@@ -150,12 +150,14 @@ inline char* stack_of(unsigned thread) {
 }
 
 inline void arrive_and_wait(Barrier& barrier) {
-  if (++barrier.arrived == barrier.live) {  // the last one in opens it and goes on
+  Fiber& self = running->fibers[running->current];
+  if (++barrier.arrived == barrier.live) {  // the last one in opens it
     barrier.arrived = 0;
     ++barrier.generation;
+    // ... and yields, so that the schedule (not the arrival order) says who runs on first.
+    swapcontext(&self.context, &running->scheduler);
     return;
   }
-  Fiber& self = running->fibers[running->current];
   self.waiting_on = &barrier;
   self.waiting_generation = barrier.generation;
   swapcontext(&self.context, &running->scheduler);
