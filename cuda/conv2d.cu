@@ -51,37 +51,43 @@ void check_geometry(const ConvShape& s, const char* op) {
 
 constexpr int kGemmPixels = 128;  // BN of every GEMM tile
 
-template <int BM, TileMath Math, bool Records>
+template <int BM, TileMath Math, bool Records, int MinBlocks>
 void launch_gemm(const ConvGeometry& g, const float* in, const float* filt, const float* bias,
                  float* out, unsigned long long* record_keys) {
   constexpr int BN = kGemmPixels;
   const dim3 grid((g.p + BN - 1) / BN, (g.m + BM - 1) / BM);
   AULENS_CHECK(grid.y <= 65535, "conv2d: too many output channels for one grid");
   if (g.cin % cuda_detail::slice_depth<Math>() == 0) {
-    conv_same_gemm_kernel<BM, BN, Math, Records, true>
+    conv_same_gemm_kernel<BM, BN, Math, Records, true, MinBlocks>
         <<<grid, kConvThreads, 0, cuda_detail::stream()>>>(g, in, filt, bias, out, record_keys);
   } else {
-    conv_same_gemm_kernel<BM, BN, Math, Records, false>
+    conv_same_gemm_kernel<BM, BN, Math, Records, false, MinBlocks>
         <<<grid, kConvThreads, 0, cuda_detail::stream()>>>(g, in, filt, bias, out, record_keys);
   }
   AULENS_CHECK_LAUNCH("conv_same_gemm_kernel");
 }
 
-// One way to run the GEMM: tile height and math.
+// One way to run the GEMM: tile height, math, and the blocks per multiprocessor its registers
+// must allow (1 only for the 3×TF32 128-high tiles, which spill at 2).
 struct GemmVariant {
   int bm;
   TileMath math;
+  int min_blocks = 2;
   std::string name() const {
     return std::string(cuda_detail::tile_math_name(math)) + " " + std::to_string(bm) + "×" +
-           std::to_string(kGemmPixels);
+           std::to_string(kGemmPixels) + (min_blocks == 1 ? " 1/SM" : "");
   }
 };
 
 template <TileMath Math, bool Records>
-void launch_gemm(int bm, const ConvGeometry& g, const float* in, const float* filt,
+void launch_gemm(const GemmVariant& v, const ConvGeometry& g, const float* in, const float* filt,
                  const float* bias, float* out, unsigned long long* record_keys) {
-  if (bm == 64) return launch_gemm<64, Math, Records>(g, in, filt, bias, out, record_keys);
-  launch_gemm<128, Math, Records>(g, in, filt, bias, out, record_keys);
+  if (v.bm == 64) return launch_gemm<64, Math, Records, 2>(g, in, filt, bias, out, record_keys);
+  if constexpr (Math == TileMath::tf32x3) {
+    if (v.min_blocks == 1)
+      return launch_gemm<128, Math, Records, 1>(g, in, filt, bias, out, record_keys);
+  }
+  launch_gemm<128, Math, Records, 2>(g, in, filt, bias, out, record_keys);
 }
 
 template <bool Records>
@@ -89,22 +95,28 @@ void launch_gemm(const GemmVariant& v, const ConvGeometry& g, const float* in, c
                  const float* bias, float* out, unsigned long long* record_keys) {
   switch (v.math) {
     case TileMath::ffma:
-      return launch_gemm<TileMath::ffma, Records>(v.bm, g, in, filt, bias, out, record_keys);
+      return launch_gemm<TileMath::ffma, Records>(v, g, in, filt, bias, out, record_keys);
     case TileMath::tf32:
-      return launch_gemm<TileMath::tf32, Records>(v.bm, g, in, filt, bias, out, record_keys);
+      return launch_gemm<TileMath::tf32, Records>(v, g, in, filt, bias, out, record_keys);
     case TileMath::tf32x3:
-      return launch_gemm<TileMath::tf32x3, Records>(v.bm, g, in, filt, bias, out, record_keys);
+      return launch_gemm<TileMath::tf32x3, Records>(v, g, in, filt, bias, out, record_keys);
   }
 }
 
 // The GEMM variants a launch may use: tiles 64 filters high when K ≤ 64, else 128, in the conv
-// mode's math; the "fastest" mode also tries 64-high tiles where 128 is the rule.
+// mode's math; the "fastest" mode also tries 64-high tiles where 128 is the rule, and 3×TF32
+// 128-high tiles with the registers of one block per multiprocessor.
 std::vector<GemmVariant> gemm_variants(const ConvGeometry& g) {
   std::vector<int> heights{g.m <= 64 ? 64 : 128};
   if (conv_math() == ConvMath::fastest && g.m > 64) heights.push_back(64);
   std::vector<GemmVariant> variants;
-  for (TileMath math : cuda_detail::tile_maths())
-    for (int bm : heights) variants.push_back({bm, math});
+  for (TileMath math : cuda_detail::tile_maths()) {
+    for (int bm : heights) {
+      variants.push_back({bm, math});
+      if (conv_math() == ConvMath::fastest && math == TileMath::tf32x3 && bm == 128)
+        variants.push_back({bm, math, 1});
+    }
+  }
   return variants;
 }
 

@@ -29,7 +29,7 @@ namespace {  // (the kernels and their using-declarations: conv2d_filter_grad_ke
 // The split partial sums (grow-only, shared by every tile shape and math mode).
 cuda_detail::ScratchBuffer g_partials;
 
-template <int BM, int BN, TileMath Math>
+template <int BM, int BN, TileMath Math, int MinBlocks>
 void launch_filter_grad(const ConvGeometry& g, const float* x, const float* dy, float* dw) {
   constexpr int TK = cuda_detail::slice_depth<Math>();
   const long long count = static_cast<long long>(g.m) * g.crr;
@@ -42,7 +42,7 @@ void launch_filter_grad(const ConvGeometry& g, const float* x, const float* dy, 
   }
   const dim3 grid((g.crr + BN - 1) / BN, (g.m + BM - 1) / BM, splits);
   AULENS_CHECK(grid.y <= 65535, "conv2d_backward_filter: too many filters for one grid");
-  conv_filter_grad_kernel<BM, BN, Math>
+  conv_filter_grad_kernel<BM, BN, Math, MinBlocks>
       <<<grid, kConvThreads, 0, cuda_detail::stream()>>>(g, chunk, x, dy, target);
   AULENS_CHECK_LAUNCH("conv_filter_grad_kernel");
   if (splits > 1) {
@@ -52,43 +52,54 @@ void launch_filter_grad(const ConvGeometry& g, const float* x, const float* dy, 
   }
 }
 
-// One way to run backward-filter: tile shape (BM × BM) and math.
+// One way to run backward-filter: tile shape (BM × BM), math, and the blocks per multiprocessor
+// its registers must allow (1 only for 3×TF32 128×128, which spills at 2).
 struct FilterGradVariant {
   int tile;
   TileMath math;
+  int min_blocks = 2;
   std::string name() const {
     return std::string(cuda_detail::tile_math_name(math)) + " " + std::to_string(tile) + "×" +
-           std::to_string(tile);
+           std::to_string(tile) + (min_blocks == 1 ? " 1/SM" : "");
   }
 };
 
 template <TileMath Math>
-void launch_filter_grad(int tile, const ConvGeometry& g, const float* x, const float* dy,
-                        float* dw) {
-  if (tile == 64) return launch_filter_grad<64, 64, Math>(g, x, dy, dw);
-  launch_filter_grad<128, 128, Math>(g, x, dy, dw);
+void launch_filter_grad(const FilterGradVariant& v, const ConvGeometry& g, const float* x,
+                        const float* dy, float* dw) {
+  if (v.tile == 64) return launch_filter_grad<64, 64, Math, 2>(g, x, dy, dw);
+  if constexpr (Math == TileMath::tf32x3) {
+    if (v.min_blocks == 1) return launch_filter_grad<128, 128, Math, 1>(g, x, dy, dw);
+  }
+  launch_filter_grad<128, 128, Math, 2>(g, x, dy, dw);
 }
 
 void launch_filter_grad(const FilterGradVariant& v, const ConvGeometry& g, const float* x,
                         const float* dy, float* dw) {
   switch (v.math) {
     case TileMath::ffma:
-      return launch_filter_grad<TileMath::ffma>(v.tile, g, x, dy, dw);
+      return launch_filter_grad<TileMath::ffma>(v, g, x, dy, dw);
     case TileMath::tf32:
-      return launch_filter_grad<TileMath::tf32>(v.tile, g, x, dy, dw);
+      return launch_filter_grad<TileMath::tf32>(v, g, x, dy, dw);
     case TileMath::tf32x3:
-      return launch_filter_grad<TileMath::tf32x3>(v.tile, g, x, dy, dw);
+      return launch_filter_grad<TileMath::tf32x3>(v, g, x, dy, dw);
   }
 }
 
 // The variants a launch may use: 64×64 tiles when K or Q ≤ 64, else 128×128, in the conv mode's
-// math; the "fastest" mode also tries 64×64 where 128×128 is the rule.
+// math; the "fastest" mode also tries 64×64 where 128×128 is the rule, and 3×TF32 128×128 with
+// the registers of one block per multiprocessor.
 std::vector<FilterGradVariant> filter_grad_variants(const ConvGeometry& g) {
   std::vector<int> tiles{g.m <= 64 || g.crr <= 64 ? 64 : 128};
   if (conv_math() == ConvMath::fastest && tiles[0] == 128) tiles.push_back(64);
   std::vector<FilterGradVariant> variants;
-  for (TileMath math : cuda_detail::tile_maths())
-    for (int tile : tiles) variants.push_back({tile, math});
+  for (TileMath math : cuda_detail::tile_maths()) {
+    for (int tile : tiles) {
+      variants.push_back({tile, math});
+      if (conv_math() == ConvMath::fastest && math == TileMath::tf32x3 && tile == 128)
+        variants.push_back({tile, math, 1});
+    }
+  }
   return variants;
 }
 

@@ -37,9 +37,9 @@ inline FilterGradSplit filter_grad_split(const ConvGeometry& g, int bm, int bn, 
 
 // partial: (splits, K, Q); split z reduces pixels [z·chunk, min((z+1)·chunk, P)), chunk a
 // multiple of the slice depth TK. Here g describes the forward convolution: g.cin = C, g.m = K,
-// g.crr = Q.
-template <int BM, int BN, TileMath Math>
-__global__ void __launch_bounds__(kConvThreads, 2)
+// g.crr = Q. MinBlocks: as in conv_same_gemm_kernel (conv2d_gemm_kernel.cuh).
+template <int BM, int BN, TileMath Math, int MinBlocks = 2>
+__global__ void __launch_bounds__(kConvThreads, MinBlocks)
     conv_filter_grad_kernel(ConvGeometry g, int chunk, const float* __restrict__ x,
                             const float* __restrict__ dy, float* __restrict__ partial) {
   constexpr int TK = cuda_detail::slice_depth<Math>();

@@ -37,8 +37,10 @@ __device__ __forceinline__ unsigned long long record_key(float relu_value, int p
 // of ReLU(conv + bias) (zeroed by the caller; needs H·W ≥ BN), `out` unused.
 // ChannelsInner: the slice depth divides Cin (the tap-major reduction below); a compile-time
 // choice, so each instantiation carries one loader only (fewer registers, no spills at sm_90).
-template <int BM, int BN, TileMath Math, bool Records, bool ChannelsInner>
-__global__ void __launch_bounds__(kConvThreads, 2)
+// MinBlocks: the blocks per multiprocessor the registers must allow (2: at most 128 per thread;
+// 1 lets the 3×TF32 tiles keep everything in registers, a "fastest"-mode candidate).
+template <int BM, int BN, TileMath Math, bool Records, bool ChannelsInner, int MinBlocks = 2>
+__global__ void __launch_bounds__(kConvThreads, MinBlocks)
     conv_same_gemm_kernel(ConvGeometry g, const float* __restrict__ in,
                           const float* __restrict__ filt, const float* __restrict__ bias,
                           float* __restrict__ out, unsigned long long* __restrict__ record_keys) {
