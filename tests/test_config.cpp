@@ -213,6 +213,8 @@ TEST_F(ConfigTest, EmptyFileGivesTheDefaults) {
   RunConfig loaded = load_config(path);
   expect_same(loaded, RunConfig{});
   EXPECT_EQ(loaded.source_file, path);
+  EXPECT_TRUE(loaded.file_sets_nothing) << "the commands warn about it";
+  EXPECT_FALSE(load_config(write("train:\n  batch: 8\n")).file_sets_nothing);
   // Comments only, and sections left empty, also keep the defaults.
   expect_same(load_config(write("# nothing here\n")), RunConfig{});
   expect_same(load_config(write("train:\ndataset:\n  synth:\n")), RunConfig{});
@@ -341,6 +343,16 @@ TEST_F(ConfigTest, MissingFile) {
     ADD_FAILURE() << "did not throw";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find(path.string() + ": cannot open"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST_F(ConfigTest, AFolderIsNotAConfig) {
+  try {
+    load_config(dir_);
+    ADD_FAILURE() << "a folder was read as an empty config (all defaults)";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(dir_.string() + ": is a folder"), std::string::npos)
         << e.what();
   }
 }

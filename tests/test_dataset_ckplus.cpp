@@ -422,6 +422,19 @@ TEST(ManifestReader, HappyPathAndColumnErrors) {
     EXPECT_NE(std::string(e.what()).find("bad.csv:1: missing column 'subject'"), std::string::npos)
         << e.what();
   }
+  // A column read twice would leave one of the two silently unused.
+  for (const auto& [header, message] : std::vector<std::pair<std::string, std::string>>{
+           {"path,subject,expression,subject", "column 'subject' appears twice (columns 2 and 4)"},
+           {"path,subject,expression,AU01_c,AU1_c", "both give AU1_c"}}) {
+    write_text(dir / "twice.csv", header + "\nimg/a.png,s1,happy,1,1\n");
+    try {
+      read_manifest(dir / "twice.csv", config());
+      ADD_FAILURE() << header << ": a repeated column did not throw";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("twice.csv:1: "), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
+  }
 }
 
 #else

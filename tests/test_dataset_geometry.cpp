@@ -157,6 +157,32 @@ TEST(DatasetCache, SaveLoadRoundTripIsExact) {
   EXPECT_THROW(load_dataset_cache(path), Error);  // gone
 }
 
+// A stage loads the cache with its config: one prepared with other dataset settings is stale.
+TEST(DatasetCache, AStageRefusesACachePreparedWithOtherDatasetSettings) {
+  const Dataset d = make_dataset(12, 2, 7);
+  RunConfig cfg;
+  cfg.source_file = "run.yaml";
+  const Split split = make_random_split(d, 3, 1);
+  const fs::path path =
+      fs::temp_directory_path() / ("aulens_stale_" + std::to_string(::getpid()) + ".safetensors");
+  save_dataset_cache(path, d, split, config_to_yaml(cfg));
+  EXPECT_EQ(load_dataset_cache(path, cfg).split.test, split.test);
+  cfg.train.max_epochs += 1;  // not a dataset setting
+  EXPECT_NO_THROW(load_dataset_cache(path, cfg));
+  cfg.dataset.fold = 1;
+  try {
+    load_dataset_cache(path, cfg);
+    ADD_FAILURE() << "a cache of fold 0 was used for fold 1";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find(path.string()), std::string::npos) << what;
+    EXPECT_NE(what.find("dataset.fold: 0, but the config has dataset.fold: 1"), std::string::npos)
+        << what;
+    EXPECT_NE(what.find("aulens prepare run.yaml"), std::string::npos) << what;
+  }
+  fs::remove(path);
+}
+
 TEST(DatasetFlip, MirrorIndicesArePairedInvolutions) {
   for (int k = 0; k < kLandmarkCount; ++k)
     EXPECT_EQ(ibug_mirror_index(ibug_mirror_index(k)), k) << k;

@@ -137,6 +137,41 @@ TEST(Trainer, ResumedRunReachesTheSameWeightsAsAnUninterruptedOne) {
                       part.output / "checkpoints/last.safetensors", whole.model);
 }
 
+TEST(Trainer, ResumeRefusesACheckpointTrainedWithOtherSettings) {
+  RunConfig cfg = toy_config(fresh_dir("other_settings"));
+  cfg.train.max_epochs = 1;
+  train_toy(cfg);
+  RunConfig changed = cfg;
+  changed.train.max_epochs = 2;  // training longer is what resume is for: allowed
+  changed.train.sgd.lr = 0.05f;  // another learning rate is another run: refused
+  try {
+    train_toy(changed, /*resume=*/true);
+    FAIL() << "a checkpoint trained with lr 0.02 was resumed with lr 0.05";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("train.sgd.lr"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("last.safetensors"), std::string::npos) << e.what();
+  }
+  changed.train.sgd.lr = cfg.train.sgd.lr;
+  EXPECT_EQ(train_toy(changed, /*resume=*/true).history.size(), 2u);
+}
+
+// A fresh start clears an earlier run's checkpoints and a killed write's temporary: had this run
+// been killed before its first checkpoint, a resume could not have found the other run's.
+TEST(Trainer, AFreshStartRemovesAnEarlierRunsCheckpoints) {
+  RunConfig cfg = toy_config(fresh_dir("fresh_start"));
+  cfg.train.max_epochs = 1;
+  train_toy(cfg);
+  const fs::path dir = cfg.output / "checkpoints";
+  std::ofstream(dir / "last.safetensors.tmp-99999") << "half a file";
+  RunConfig diverging = cfg;
+  diverging.train.init = "unit_gaussian";
+  diverging.train.sgd.lr = 1e6f;  // stops in epoch 1, before any checkpoint
+  EXPECT_THROW(train_toy(diverging), Error);
+  EXPECT_FALSE(fs::exists(dir / "last.safetensors"));
+  EXPECT_FALSE(fs::exists(dir / "best.safetensors"));
+  EXPECT_FALSE(fs::exists(dir / "last.safetensors.tmp-99999"));
+}
+
 TEST(Trainer, StopsWhenTheLossIsNotFinite) {
   RunConfig cfg = toy_config(fresh_dir("nan"));
   cfg.train.init = "unit_gaussian";

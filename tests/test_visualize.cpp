@@ -118,16 +118,17 @@ class VisualizeStage : public ::testing::Test {
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "checkpoints");
     cache_ = tiny_dataset(seed_);
-    save_dataset_cache(dir_ / "dataset.safetensors", cache_.data, cache_.split, "test: true\n");
+    cfg_.output = dir_;
+    cfg_.model = tiny_net();
+    cfg_.visualize.images = "all";
+    cfg_.visualize.top_n = 4;
+    save_dataset_cache(dir_ / "dataset.safetensors", cache_.data, cache_.split,
+                       config_to_yaml(cfg_));
     TrainState state;
     state.params = init_params(tiny_net(), seed_, Device::cpu);
     state.epoch = 2;
     params_ = state.params;
     save_checkpoint(dir_ / "checkpoints" / "best.safetensors", tiny_net(), state);
-    cfg_.output = dir_;
-    cfg_.model = tiny_net();
-    cfg_.visualize.images = "all";
-    cfg_.visualize.top_n = 4;
     options_.device = Device::cpu;
     options_.log = [this](const std::string& line) { log_ += line + "\n"; };
   }

@@ -84,6 +84,7 @@ struct RunConfig {
   SweepConfig sweep;
   bool has_cpu_overrides = false;      // the file has a `cpu:` section
   bool cpu_overrides_applied = false;  // ... and it was applied (the resolved device is the CPU)
+  bool file_sets_nothing = false;      // the file is empty or comments only: all defaults
 };
 
 struct LoadOptions {
@@ -103,5 +104,14 @@ struct LoadOptions {
 RunConfig load_config(const std::filesystem::path& path, const LoadOptions& options = {});
 // The resolved configuration (every key, defaults included) as YAML, for saving beside outputs.
 std::string config_to_yaml(const RunConfig& cfg);
+
+// The settings under `section` ("dataset", "train", …) of config YAML written by config_to_yaml,
+// as "dotted.key: value" lines in the file's order: how an output records what it was made with,
+// to be compared with the config at hand.
+std::vector<std::string> config_setting_lines(const std::string& yaml, const std::string& section);
+// "" when `made_with` and `now` (config_setting_lines) are equal, else the first difference as
+// "<line made with>, but the config has <line now>".
+std::string first_setting_difference(const std::vector<std::string>& made_with,
+                                     const std::vector<std::string>& now);
 
 }  // namespace aulens

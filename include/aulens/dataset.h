@@ -138,6 +138,10 @@ struct DatasetCache {
   std::string config_yaml;
 };
 DatasetCache load_dataset_cache(const std::filesystem::path& path);
+// The same, for a stage run with `cfg`: the cache must have been prepared with the config's dataset
+// settings, else aulens::Error names the file and the first setting that differs (the cache is
+// stale: `aulens prepare` makes it again).
+DatasetCache load_dataset_cache(const std::filesystem::path& path, const RunConfig& cfg);
 
 // A human-readable summary (images, subjects, sequences, per-class and per-AU counts, skipped
 // items and why, split sizes and protocol), one item per line.

@@ -106,18 +106,31 @@ Dataset read_manifest(const fs::path& csv, const DatasetConfig& cfg, const Progr
   split_csv(header_line, &header);
 
   std::map<std::string, int> column;
-  for (std::size_t i = 0; i < header.size(); ++i) column.emplace(header[i], static_cast<int>(i));
+  const std::regex au_pattern("AU0*([0-9]+)_([cr])");
+  const std::regex landmark_pattern("[xy]_[0-9]+");
+  for (std::size_t i = 0; i < header.size(); ++i) {
+    const auto [at, inserted] = column.emplace(header[i], static_cast<int>(i));
+    const bool read = header[i] == "path" || header[i] == "subject" || header[i] == "expression" ||
+                      std::regex_match(header[i], landmark_pattern);
+    if (!inserted && read)
+      throw Error(csv.string() + ":1: column '" + header[i] + "' appears twice (columns " +
+                  std::to_string(at->second + 1) + " and " + std::to_string(i + 1) + ")");
+  }
   for (const char* required : {"path", "subject", "expression"})
     if (!column.count(required))
       throw Error(csv.string() + ":1: missing column '" + required +
                   "' (the header must name path, subject, expression)");
   std::map<int, AuColumns> au_columns;
-  const std::regex au_pattern("AU0*([0-9]+)_([cr])");
   for (std::size_t i = 0; i < header.size(); ++i) {
     std::smatch match;
     if (std::regex_match(header[i], match, au_pattern)) {
       auto& entry = au_columns[std::stoi(match[1].str())];
-      (match[2] == "c" ? entry.presence : entry.intensity) = static_cast<int>(i);
+      int& slot = match[2] == "c" ? entry.presence : entry.intensity;
+      if (slot >= 0)
+        throw Error(csv.string() + ":1: columns " + std::to_string(slot + 1) + " ('" +
+                    header[static_cast<std::size_t>(slot)] + "') and " + std::to_string(i + 1) +
+                    " ('" + header[i] + "') both give AU" + match[1].str() + "_" + match[2].str());
+      slot = static_cast<int>(i);
     }
   }
   int landmark_columns = 0;

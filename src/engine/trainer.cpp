@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -29,6 +30,57 @@ constexpr int kEvalBatch = 256;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// The settings that decide where training goes, as config_setting_lines: the dataset but its path,
+// the model, and the training settings but the device, the convolution backend and math (numerics
+// only) and the stopping rules (max_epochs and patience may change on resume, to train longer).
+std::vector<std::string> trajectory_settings(const std::string& config_yaml) {
+  const std::vector<std::string> free_to_change = {
+      "dataset.path", "train.device",     "train.conv_backend", "train.fp32_conv",
+      "train.tf32",   "train.max_epochs", "train.patience"};
+  std::vector<std::string> lines;
+  for (const char* section : {"dataset", "model", "train"}) {
+    for (std::string& line : config_setting_lines(config_yaml, section)) {
+      const std::string key = line.substr(0, line.find(':'));
+      if (std::find(free_to_change.begin(), free_to_change.end(), key) == free_to_change.end())
+        lines.push_back(std::move(line));
+    }
+  }
+  return lines;
+}
+
+// Throws unless the checkpoint at `path` (its metadata's config) was trained with the same
+// trajectory settings as `cfg`, naming the first setting that differs.
+void check_resumable(const std::filesystem::path& path, const TrainState& state,
+                     const RunConfig& cfg) {
+  const auto stored = state.metadata.find("config_yaml");
+  AULENS_CHECK(stored != state.metadata.end(),
+               path.string() + " records no training config: it cannot be resumed from");
+  const std::string difference = first_setting_difference(trajectory_settings(stored->second),
+                                                          trajectory_settings(config_to_yaml(cfg)));
+  AULENS_CHECK(difference.empty(), path.string() + " was trained with " + difference +
+                                       ": it cannot be resumed with this config (start afresh "
+                                       "without --resume, or in another output folder)");
+}
+
+// Before a fresh start: the checkpoints of an earlier run in the same folder go, so that a resume
+// after this run is killed cannot pick up a checkpoint it did not write.
+void remove_earlier_checkpoints(const std::filesystem::path& dir) {
+  for (const char* name : {"last.safetensors", "best.safetensors"})
+    std::filesystem::remove(dir / name);
+}
+
+// Temporaries of checkpoint writes a killed run left behind (aulens/atomic_file.h).
+void remove_unfinished_writes(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return;
+  std::vector<std::filesystem::path> left;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().filename().string().find(".safetensors.tmp-") != std::string::npos)
+      left.push_back(entry.path());
+  }
+  for (const auto& path : left) std::filesystem::remove(path);
 }
 
 // The epoch's order of the training split: Fisher–Yates driven by random_bits(seed, epoch, i).
@@ -109,14 +161,18 @@ class Trainer {
   TrainReport run(TrainReport report) {
     const auto checkpoint_dir = options_.out_dir / "checkpoints";
     const auto last_path = checkpoint_dir / "last.safetensors";
+    remove_unfinished_writes(checkpoint_dir);
     TrainState state;
     if (options_.resume && std::filesystem::exists(last_path)) {
       state = load_checkpoint(last_path, cfg_.model, Ops::device);
       AULENS_CHECK(state.has_momentum(),
                    last_path.string() + " holds no momentum buffers: it cannot be resumed from");
+      check_resumable(last_path, state, cfg_);
       report.history = history_from_json(state.metadata.at("history"));
       log("resuming from " + last_path.string() + " after epoch " + std::to_string(state.epoch));
     } else {
+      if (options_.resume) log("nothing to resume: no " + last_path.string() + "; starting afresh");
+      remove_earlier_checkpoints(checkpoint_dir);
       state.params =
           init_params(cfg_.model, cfg_.train.seed, Ops::device, cfg_.train.init == "unit_gaussian");
       state.momentum = Params::zeros(cfg_.model, Ops::device);

@@ -80,7 +80,7 @@ Inputs load_inputs(const RunConfig& cfg) {
   AULENS_CHECK(
       fs::exists(in.checkpoint_path),
       in.checkpoint_path.string() + " does not exist: run `aulens train " + source + "` first");
-  in.cache = load_dataset_cache(in.cache_path);
+  in.cache = load_dataset_cache(in.cache_path, cfg);
   in.net = cfg.model;
   const Dataset& data = in.cache.data;
   AULENS_CHECK(data.crop_size >= in.net.input_size,

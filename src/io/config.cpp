@@ -280,6 +280,9 @@ void check_cross_key_rules(const ConfigReader& reader, const RunConfig& cfg) {
 
 RunConfig load_config(const std::filesystem::path& path, const LoadOptions& options) {
   const std::string file = path.string();
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw Error(file + ": is a folder; expected a YAML config file such as configs/default.yaml");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(file + ": cannot open the config file");
   std::stringstream text;
@@ -294,6 +297,7 @@ RunConfig load_config(const std::filesystem::path& path, const LoadOptions& opti
 
   RunConfig cfg;
   cfg.source_file = path;
+  cfg.file_sets_nothing = root.IsNull();
   ConfigReader r(file);
   // The key table, bound to the fields of `c`: the top level and the `cpu:` section share it.
   auto fields_for = [&r](RunConfig& c) -> std::vector<ConfigReader::Field> {
@@ -491,6 +495,30 @@ std::string config_to_yaml(const RunConfig& cfg) {
   AULENS_CHECK(out.good(),
                std::string("config_to_yaml: YAML emitter failed: ") + out.GetLastError());
   return std::string(out.c_str()) + "\n";
+}
+
+std::vector<std::string> config_setting_lines(const std::string& yaml, const std::string& section) {
+  std::vector<std::string> lines;
+  std::function<void(const YAML::Node&, const std::string&)> walk = [&](const YAML::Node& node,
+                                                                        const std::string& key) {
+    if (node.IsMap()) {
+      for (const auto& entry : node) walk(entry.second, key + "." + entry.first.Scalar());
+    } else {
+      lines.push_back(key + ": " + (node.IsScalar() ? node.Scalar() : YAML::Dump(node)));
+    }
+  };
+  walk(YAML::Load(yaml)[section], section);
+  return lines;
+}
+
+std::string first_setting_difference(const std::vector<std::string>& made_with,
+                                     const std::vector<std::string>& now) {
+  for (std::size_t i = 0; i < std::max(made_with.size(), now.size()); ++i) {
+    const std::string was = i < made_with.size() ? made_with[i] : "(no more settings)";
+    const std::string is = i < now.size() ? now[i] : "(no more settings)";
+    if (was != is) return was + ", but the config has " + is;
+  }
+  return "";
 }
 
 }  // namespace aulens

@@ -168,4 +168,15 @@ DatasetCache load_dataset_cache(const std::filesystem::path& path) {
   return cache;
 }
 
+DatasetCache load_dataset_cache(const std::filesystem::path& path, const RunConfig& cfg) {
+  DatasetCache cache = load_dataset_cache(path);
+  const std::string difference =
+      first_setting_difference(config_setting_lines(cache.config_yaml, "dataset"),
+                               config_setting_lines(config_to_yaml(cfg), "dataset"));
+  const std::string source = cfg.source_file.empty() ? "CONFIG" : cfg.source_file.string();
+  AULENS_CHECK(difference.empty(), path.string() + " was prepared with " + difference +
+                                       ": run `aulens prepare " + source + "` again");
+  return cache;
+}
+
 }  // namespace aulens

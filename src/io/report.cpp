@@ -252,7 +252,7 @@ ReportResult write_report(const RunConfig& cfg, const fs::path& run_dir) {
   const fs::path cache_file = run_dir / "dataset.safetensors";
   AULENS_CHECK(fs::exists(cache_file),
                cache_file.string() + " does not exist: run `aulens prepare` first");
-  const DatasetCache cache = load_dataset_cache(cache_file);
+  const DatasetCache cache = load_dataset_cache(cache_file, cfg);
   const Dataset& data = cache.data;
   const Split& split = cache.split;
   json doc;

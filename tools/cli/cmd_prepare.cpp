@@ -17,7 +17,7 @@ const aulens::cli::CommandRegistrar kPrepare([](CLI::App& app) {
   cmd->callback([config_file, dataset] {
     aulens::LoadOptions options;
     options.dataset_path = *dataset;
-    aulens::cli::prepare_stage(aulens::load_config(*config_file, options));
+    aulens::cli::prepare_stage(aulens::cli::load_stage_config(*config_file, options));
   });
 });
 

@@ -33,6 +33,7 @@ struct StageSpec {
   std::vector<std::string> upstream;         // stages whose stamps it depends on
   std::vector<fs::path> outputs;             // relative to the run folder (or absolute)
   std::function<void(bool resume)> run;
+  std::vector<fs::path> content_checked = {};  // outputs whose content the stamp records
 };
 
 // The hash of a stage's inputs: its config sections, the upstream stamps, extra (outside files).
@@ -61,7 +62,7 @@ void run_all(const RunArgs& args) {
   LoadOptions options;
   options.device = args.device;
   options.dataset_path = args.dataset;
-  const RunConfig cfg = load_config(args.config_file, options);
+  const RunConfig cfg = load_stage_config(args.config_file, options);
   const fs::path run_dir = cfg.output;
   fs::create_directories(run_dir);
   // The resolved config (cpu overrides applied, device and dataset path filled in): what every
@@ -76,10 +77,15 @@ void run_all(const RunArgs& args) {
   const fs::path data_dir = dataset_path(cfg);
   std::vector<StageSpec> stages;
   if (cfg.dataset.source == "synthetic") {
-    stages.push_back(
-        {"synth", {"dataset.synth", "dataset.path"}, {}, {fs::absolute(data_dir / "README.txt")}, [&](bool) {
-           synth_stage(cfg.dataset.synth, data_dir);
-         }});
+    // The set may be shared by runs or rewritten by `aulens synth`: its README.txt, which names
+    // the settings it was made with, must still be the one this stage wrote.
+    const fs::path readme = fs::absolute(data_dir / "README.txt");
+    stages.push_back({"synth",
+                      {"dataset.synth", "dataset.path"},
+                      {},
+                      {readme},
+                      [&](bool) { synth_stage(cfg.dataset.synth, data_dir); },
+                      {readme}});
   }
   stages.push_back({"prepare",
                     {"dataset"},
@@ -112,7 +118,7 @@ void run_all(const RunArgs& args) {
   const auto run_start = std::chrono::steady_clock::now();
   for (const StageSpec& stage : stages) {
     const std::uint64_t extra = stage.name == "prepare" ? external_input_hash(cfg) : 0;
-    const Stamp stamp{stage.name, inputs_hash(cfg, run_dir, stage, extra), stage.outputs};
+    Stamp stamp{stage.name, inputs_hash(cfg, run_dir, stage, extra), stage.outputs, {}};
     if (!args.force && stamp_current(run_dir, stamp)) {
       std::cout << "== " << stage.name << ": up to date, skipped\n" << std::flush;
       continue;
@@ -126,6 +132,8 @@ void run_all(const RunArgs& args) {
     remove_stamp(run_dir, stage.name);
     write_stamp(run_dir, Stamp{started, stamp.inputs_hash, {}});
     stage.run(resume);
+    for (const fs::path& output : stage.content_checked)
+      stamp.output_hashes.emplace_back(output, hex(hash_file(output, 0)));
     write_stamp(run_dir, stamp);
     remove_stamp(run_dir, started);
     char line[128];

@@ -32,6 +32,7 @@
 #include "aulens/sweep.h"
 #include "aulens/trainer.h"
 #include "command.h"
+#include "stages.h"
 
 namespace fs = std::filesystem;
 
@@ -142,7 +143,7 @@ void print_table(const aulens::SweepResult& r) {
 void run_sweep_command(const SweepArgs& args) {
   aulens::LoadOptions options;
   options.device = args.device;
-  aulens::RunConfig cfg = aulens::load_config(args.config_file, options);
+  aulens::RunConfig cfg = aulens::cli::load_stage_config(args.config_file, options);
   if (!args.output.empty()) cfg.output = args.output;
   const fs::path cache_path = cfg.output / "dataset.safetensors";
   const fs::path records_path = cfg.output / "records.safetensors";
@@ -154,7 +155,7 @@ void run_sweep_command(const SweepArgs& args) {
     throw aulens::Error(records_path.string() + " does not exist: run `aulens visualize " +
                         args.config_file + "` first");
   }
-  const aulens::DatasetCache dataset = aulens::load_dataset_cache(cache_path);
+  const aulens::DatasetCache dataset = aulens::load_dataset_cache(cache_path, cfg);
   const aulens::SafeTensors records = aulens::load_safetensors(records_path);
   const aulens::Tensor& values =
       require(records, records_path, "conv3_value", aulens::DType::f32, 2);

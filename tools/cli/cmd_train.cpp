@@ -23,13 +23,14 @@ const aulens::cli::CommandRegistrar kTrain([](CLI::App& app) {
   cmd->add_option("--device", args->device, "cuda, cpu or auto (overrides train.device)")
       ->check(CLI::IsMember({"cuda", "cpu", "auto"}));
   cmd->add_option("--output", args->output, "run folder (overrides output)");
-  cmd->add_option("--max-epochs", args->max_epochs, "overrides train.max_epochs");
+  cmd->add_option("--max-epochs", args->max_epochs, "overrides train.max_epochs")
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--resume", args->resume,
                 "continue from <output>/checkpoints/last.safetensors when it exists");
   cmd->callback([args] {
     aulens::LoadOptions options;
     options.device = args->device;
-    aulens::RunConfig cfg = aulens::load_config(args->config_file, options);
+    aulens::RunConfig cfg = aulens::cli::load_stage_config(args->config_file, options);
     if (!args->output.empty()) cfg.output = args->output;
     if (args->max_epochs > 0) cfg.train.max_epochs = args->max_epochs;
     aulens::cli::train_stage(cfg, args->resume);

@@ -11,12 +11,13 @@
 #include "aulens/trainer.h"
 #include "aulens/visualize.h"
 #include "command.h"
+#include "stages.h"
 
 namespace {
 
 struct VisualizeArgs {
   std::string config_file;
-  std::string device = "auto";
+  std::string device;
   std::string output;
   std::string images;
   int top_n = 0;
@@ -24,12 +25,14 @@ struct VisualizeArgs {
 };
 
 void run_visualize_command(const VisualizeArgs& args) {
-  aulens::RunConfig cfg = aulens::load_config(args.config_file);
+  aulens::LoadOptions load;
+  load.device = args.device;
+  aulens::RunConfig cfg = aulens::cli::load_stage_config(args.config_file, load);
   if (!args.output.empty()) cfg.output = args.output;
   if (!args.images.empty()) cfg.visualize.images = args.images;
   if (args.top_n > 0) cfg.visualize.top_n = args.top_n;
   aulens::VisualizeOptions options;
-  options.device = aulens::resolve_device(args.device);
+  options.device = aulens::resolve_device(cfg.train.device);
   options.write_images = !args.no_images;
   std::cout << "visualize on " << aulens::device_name(options.device)
             << (options.device == aulens::Device::cuda
@@ -65,15 +68,17 @@ const aulens::cli::CommandRegistrar kVisualize([](CLI::App& app) {
       "and window origins) and, with OpenCV, deconv/map_NNN.png strips (projections above "
       "receptive-field crops) and deconv/contact_sheet.png");
   cmd->add_option("config", args->config_file, "the run configuration (YAML)")->required();
-  cmd->add_option("--device", args->device, "cuda, cpu or auto (cuda when a GPU is usable)")
-      ->check(CLI::IsMember({"cuda", "cpu", "auto"}))
-      ->capture_default_str();
+  cmd->add_option("--device", args->device,
+                  "cuda, cpu or auto (overrides train.device; the config's cpu: section applies "
+                  "when it resolves to the CPU)")
+      ->check(CLI::IsMember({"cuda", "cpu", "auto"}));
   cmd->add_option("--output", args->output, "run folder (overrides output)");
   cmd->add_option("--images", args->images,
                   "overrides visualize.images: train or test (the split's labelled images) or "
                   "all (every dataset image)")
       ->check(CLI::IsMember({"train", "test", "all"}));
-  cmd->add_option("--top-n", args->top_n, "overrides visualize.top_n (1 to 32)");
+  cmd->add_option("--top-n", args->top_n, "overrides visualize.top_n (1 to 32)")
+      ->check(CLI::Range(1, 32));
   cmd->add_flag("--no-images", args->no_images,
                 "write records, topk.csv and projections only, no PNG files");
   cmd->callback([args] { run_visualize_command(*args); });

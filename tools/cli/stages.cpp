@@ -26,6 +26,16 @@ fs::path dataset_path(const RunConfig& cfg) {
               std::string(cfg.dataset.source == "manifest" ? "manifest CSV" : "CK+ root folder"));
 }
 
+RunConfig load_stage_config(const std::string& file, const LoadOptions& options) {
+  RunConfig cfg = load_config(file, options);
+  if (cfg.file_sets_nothing) {
+    std::cerr << "warning: " << file
+              << " sets nothing: every setting is the built-in default (configs/default.yaml "
+                 "shows them all)\n";
+  }
+  return cfg;
+}
+
 void synth_stage(const SynthConfig& synth, const fs::path& out) {
 #ifdef AULENS_HAVE_OPENCV
   const auto summary = generate_synthetic(synth, out, [](int done, int total) {
@@ -74,7 +84,7 @@ void train_stage(const RunConfig& cfg, bool resume) {
     throw Error(cache.string() + " does not exist: run `aulens prepare " +
                 cfg.source_file.string() + "` first");
   }
-  const DatasetCache dataset = load_dataset_cache(cache);
+  const DatasetCache dataset = load_dataset_cache(cache, cfg);
   const Device device = resolve_device(cfg.train.device);
   std::cout << "training on " << device_name(device)
             << (device == Device::cuda ? std::string(" (") + device::describe() + ")"

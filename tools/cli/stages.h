@@ -14,6 +14,10 @@ namespace aulens::cli {
 // <output>/synthetic.
 std::filesystem::path dataset_path(const RunConfig& cfg);
 
+// load_config for a command: also warns on stderr when the file sets nothing (every value is the
+// built-in default), which is more often a wrong or truncated file than the intent.
+RunConfig load_stage_config(const std::string& file, const LoadOptions& options = {});
+
 // synth: writes the synthetic CK+-layout dataset described by `synth` to `out`.
 void synth_stage(const SynthConfig& synth, const std::filesystem::path& out);
 // prepare: reads the dataset, makes the split, writes <output>/dataset.safetensors.

@@ -88,6 +88,10 @@ Stamp read_stamp(const fs::path& run_dir, const std::string& stage) {
     stamp.inputs_hash = j.at("inputs_hash").get<std::string>();
     for (const auto& output : j.at("outputs"))
       stamp.outputs.emplace_back(output.get<std::string>());
+    if (j.contains("output_hashes")) {
+      for (const auto& [output, hash] : j.at("output_hashes").items())
+        stamp.output_hashes.emplace_back(output, hash.get<std::string>());
+    }
   } catch (const std::exception&) {
     stamp.inputs_hash.clear();  // unreadable: the stage reruns
   }
@@ -100,6 +104,11 @@ void write_stamp(const fs::path& run_dir, const Stamp& stamp) {
   j["inputs_hash"] = stamp.inputs_hash;
   j["outputs"] = nlohmann::json::array();
   for (const fs::path& output : stamp.outputs) j["outputs"].push_back(output.generic_string());
+  if (!stamp.output_hashes.empty()) {
+    j["output_hashes"] = nlohmann::json::object();
+    for (const auto& [output, hash] : stamp.output_hashes)
+      j["output_hashes"][output.generic_string()] = hash;
+  }
   fs::create_directories(run_dir / ".stamps");
   write_file_atomically(stamp_path(run_dir, stamp.stage), j.dump(1) + "\n");
 }
@@ -116,6 +125,10 @@ bool stamp_current(const fs::path& run_dir, const Stamp& stamp) {
   for (const fs::path& output : stamp.outputs) {
     const fs::path full = output.is_absolute() ? output : run_dir / output;
     if (!fs::exists(full, ec)) return false;
+  }
+  for (const auto& [output, hash] : old.output_hashes) {
+    const fs::path full = output.is_absolute() ? output : run_dir / output;
+    if (!fs::exists(full, ec) || hex(hash_file(full, 0)) != hash) return false;
   }
   return true;
 }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "aulens/config.h"
@@ -28,6 +29,9 @@ struct Stamp {
   std::string stage;
   std::string inputs_hash;                     // 16 hex digits
   std::vector<std::filesystem::path> outputs;  // relative to the run folder
+  // Outputs whose content is recorded too (hash_file, 16 hex digits): a stage whose output another
+  // program may rewrite (the synthetic set's README.txt, which names its settings).
+  std::vector<std::pair<std::filesystem::path, std::string>> output_hashes;
 };
 
 std::string hex(std::uint64_t value);
@@ -36,7 +40,8 @@ std::filesystem::path stamp_path(const std::filesystem::path& run_dir, const std
 Stamp read_stamp(const std::filesystem::path& run_dir, const std::string& stage);
 void write_stamp(const std::filesystem::path& run_dir, const Stamp& stamp);
 void remove_stamp(const std::filesystem::path& run_dir, const std::string& stage);
-// True when the stamp of stage `stamp.stage` holds `stamp.inputs_hash` and every output exists.
+// True when the stamp of stage `stamp.stage` holds `stamp.inputs_hash`, every output exists, and
+// every output whose hash the stamp recorded still has that content.
 bool stamp_current(const std::filesystem::path& run_dir, const Stamp& stamp);
 
 }  // namespace aulens::cli

@@ -1,0 +1,129 @@
+// The `aulens` binary on a tiny synthetic run (about a second a run): what `aulens run` skips and
+// what it redoes, and the errors a stage gives for inputs that do not belong to its config.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int status = -1;     // exit status
+  std::string output;  // stdout and stderr
+};
+
+Result aulens(const std::string& args) {
+  const std::string command = std::string(AULENS_BINARY) + " " + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return {};
+  Result result;
+  std::array<char, 4096> buffer{};
+  while (const std::size_t got = std::fread(buffer.data(), 1, buffer.size(), pipe))
+    result.output.append(buffer.data(), got);
+  const int raw = pclose(pipe);
+  result.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return result;
+}
+
+bool has(const Result& r, const std::string& text) {
+  return r.output.find(text) != std::string::npos;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+#ifndef AULENS_HAVE_OPENCV
+    GTEST_SKIP() << "the synthetic dataset needs OpenCV, which this build has not";
+#endif
+    dir_ = fs::temp_directory_path() / ("aulens_cli_" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    fs::remove_all(dir_);
+  }
+
+  // A config of the tiny run, with `extra` YAML appended to the dataset section.
+  std::string config(const std::string& name, const std::string& dataset_extra = "") const {
+    const fs::path path = dir_ / name;
+    std::ofstream(path) << "output: " << (dir_ / "run").string() << "\n"
+                        << "dataset:\n"
+                        << "  source: synthetic\n"
+                        << "  synth: {subjects: 6, sequences_per_subject: 3, min_frames: 4, "
+                           "max_frames: 4}\n"
+                        << "  crop_size: 40\n"
+                        << "  folds: 3\n"
+                        << dataset_extra
+                        << "model: {input_size: 32, conv1: 4, conv2: 8, conv3: 16, fc: 16}\n"
+                        << "train: {device: cpu, batch: 16, max_epochs: 1, "
+                           "augment: {input_size: 32}}\n"
+                        << "visualize: {top_n: 3}\n"
+                        << "sweep: {top_n: 3, min_images: 2, permutations: 20}\n";
+    return path.string();
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(Cli, RunSkipsWhatIsUpToDateAndRedoesARewrittenSyntheticSet) {
+  const std::string cfg = config("tiny.yaml");
+  const Result first = aulens("run " + cfg);
+  ASSERT_EQ(first.status, 0) << first.output;
+  EXPECT_TRUE(fs::exists(dir_ / "run" / "report" / "index.html"));
+
+  const Result again = aulens("run " + cfg);
+  ASSERT_EQ(again.status, 0) << again.output;
+  for (const char* stage : {"synth", "prepare", "train", "visualize", "sweep", "report"})
+    EXPECT_TRUE(has(again, std::string("== ") + stage + ": up to date, skipped")) << again.output;
+
+  // Another program rewrites the set with other settings: the run's stamp no longer vouches for it.
+  const std::string synthetic = (dir_ / "run" / "synthetic").string();
+  ASSERT_EQ(aulens("synth --out " + synthetic + " --subjects 5").status, 0);
+  const Result redone = aulens("run " + cfg);
+  ASSERT_EQ(redone.status, 0) << redone.output;
+  EXPECT_TRUE(has(redone, "== synth\n")) << redone.output;
+  std::ifstream readme(dir_ / "run" / "synthetic" / "README.txt");
+  const std::string text((std::istreambuf_iterator<char>(readme)), {});
+  EXPECT_NE(text.find("subjects: 6"), std::string::npos) << text;
+}
+
+TEST_F(Cli, AStageRefusesADatasetCachePreparedWithOtherSettings) {
+  ASSERT_EQ(aulens("run " + config("tiny.yaml")).status, 0);
+  const std::string other_fold = config("fold1.yaml", "  fold: 1\n");
+  for (const char* stage : {"train", "visualize", "sweep"}) {
+    const Result r = aulens(std::string(stage) + " " + other_fold);
+    EXPECT_NE(r.status, 0) << stage << ": " << r.output;
+    EXPECT_TRUE(has(r, "was prepared with dataset.fold: 0, but the config has dataset.fold: 1"))
+        << stage << ": " << r.output;
+  }
+}
+
+TEST_F(Cli, AFolderOrAnEmptyFileAsConfigIsNotSilentlyTheDefaultJob) {
+  const Result folder = aulens("run " + dir_.string());
+  EXPECT_NE(folder.status, 0);
+  EXPECT_TRUE(has(folder, "is a folder")) << folder.output;
+
+  std::ofstream(dir_ / "empty.yaml") << "# nothing\n";
+  // train stops at once (no dataset cache in that folder), after the warning.
+  const Result empty =
+      aulens("train " + (dir_ / "empty.yaml").string() + " --output " + (dir_ / "none").string());
+  EXPECT_NE(empty.status, 0);
+  EXPECT_TRUE(has(empty, "sets nothing: every setting is the built-in default")) << empty.output;
+}
+
+TEST_F(Cli, OutOfRangeOptionsAreRefused) {
+  const std::string cfg = config("tiny.yaml");
+  EXPECT_NE(aulens("train " + cfg + " --max-epochs 0").status, 0);
+  EXPECT_NE(aulens("visualize " + cfg + " --top-n 0").status, 0);
+  EXPECT_NE(aulens("synth --out " + (dir_ / "s").string() + " --seed -1").status, 0);
+  EXPECT_FALSE(fs::exists(dir_ / "s"));
+}
+
+}  // namespace
