@@ -213,8 +213,11 @@ std::vector<std::string> conv_tuning_choices() {
             : static_cast<TunedOp>(k[0]) == TunedOp::conv_backward_data ? "conv backward-data"
             : static_cast<TunedOp>(k[0]) == TunedOp::conv_relu_records  ? "conv + ReLU records"
                                                                         : "conv backward-filter";
-        line = std::string(op) + " N=" + std::to_string(k[1]) + " C=" + std::to_string(k[2]) + " " +
-               std::to_string(k[3]) + "×" + std::to_string(k[4]) + " K=" + std::to_string(k[5]) +
+        // In the layer's terms: backward-data runs the same conv with C and K exchanged.
+        const bool exchanged = static_cast<TunedOp>(k[0]) == TunedOp::conv_backward_data;
+        const auto c = exchanged ? k[5] : k[2], kk = exchanged ? k[2] : k[5];
+        line = std::string(op) + " N=" + std::to_string(k[1]) + " C=" + std::to_string(c) + " " +
+               std::to_string(k[3]) + "×" + std::to_string(k[4]) + " K=" + std::to_string(kk) +
                " R=" + std::to_string(k[6]);
       }
     }

@@ -2,7 +2,7 @@
 // fp32 conv mode: FFMA or 3×TF32 tiles, and their tile shapes; aulens/cuda_math.h). The first call
 // for a key times every candidate with the given function and remembers the winner; later calls
 // return it. Plain C++ (the timing function is the caller's), so the choosing logic is tested on
-// the CPU (tests/test_launch_tuner.cpp); the CUDA timing lives in common.cuh.
+// the CPU (tests/test_launch_tuner.cpp); the CUDA timing (time_launch_ms) lives in conv2d.cu.
 #pragma once
 
 #include <array>

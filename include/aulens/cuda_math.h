@@ -59,9 +59,10 @@ inline ConvMath conv_math_for(bool tf32, const std::string& fp32_conv) {
   return ConvMath::ffma;
 }
 
-// The kernels the "fastest" mode chose so far, one line per operation and shape, with every
-// candidate's time ("conv forward N=64 C=64 48×48 K=128 R=5: 3xtf32 128×128 0.41 ms; ffma 128×128
-// 1.93 ms …"). Empty in the other modes and without CUDA.
+// The kernels the "fastest" mode chose so far in this process, one line per operation and shape,
+// the winner first and then every candidate's time ("conv forward N=64 C=64 48×48 K=128 R=5:
+// <winner> (<candidate> 0.412 ms; <candidate> 1.930 ms; …)"). Empty until a "fastest" launch, and
+// without CUDA; the list is kept when the mode changes afterwards.
 std::vector<std::string> conv_tuning_choices();
 
 inline const char* conv_math_name(ConvMath math) {

@@ -20,11 +20,11 @@ const aulens::cli::CommandRegistrar kInfo([](CLI::App& app) {
     std::cout << "OpenCV: not built (image stages unavailable)\n";
 #endif
     std::cout << "GPU: " << aulens::device::describe() << "\n";
-    std::cout << "hand-written conv math (train.fp32_conv, train.tf32): ffma"
+    std::cout << "hand-written conv math: train.fp32_conv ffma, "
               << (aulens::conv_tensor_cores_available()
-                      ? ", 3xtf32, tf32, fastest (tensor cores available)"
-                      : ", fastest = ffma here (3xtf32 and tf32 need a GPU with compute "
-                        "capability 8.0+)")
+                      ? "3xtf32 or fastest; train.tf32 true (tensor cores available)"
+                      : "or fastest (FFMA tile shapes only: 3xtf32 and train.tf32 need a GPU "
+                        "with compute capability 8.0+)")
               << "\n";
   });
 });
