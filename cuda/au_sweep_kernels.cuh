@@ -59,7 +59,7 @@ static __global__ void pack_rows_kernel(int m, int a, const std::uint8_t* au_mas
 // values (M,K) → keys (K,M) with −0 → +0, images (K,M) = i, offsets (K+1) = k·M.
 static __global__ void transpose_for_sort_kernel(int m, int k, const float* values, float* keys,
                                                  std::int32_t* images, int* offsets) {
-  __shared__ float tile[32][33];
+  AULENS_STATIC_SHARED(float, tile, [32][33]);
   const int i0 = blockIdx.x * 32, k0 = blockIdx.y * 32;
   for (int r = threadIdx.y; r < 32; r += blockDim.y) {
     const int i = i0 + r, map = k0 + threadIdx.x;
@@ -175,7 +175,8 @@ constexpr int kWalkWarps = 8;  // warps per block in the topn kernel
 static __global__ void topn_kernel(int m, int k, int a, int n, const float* sorted_values,
                                    const std::int32_t* sorted_images, const std::uint64_t* rows,
                                    float* top_pos, float* top_neg) {
-  __shared__ float s_r[kWalkWarps][kWarp], s_q[kWalkWarps][kWarp];
+  AULENS_STATIC_SHARED(float, s_r, [kWalkWarps][kWarp]);
+  AULENS_STATIC_SHARED(float, s_q, [kWalkWarps][kWarp]);
   const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
   const std::int64_t task = static_cast<std::int64_t>(blockIdx.x) * kWalkWarps + warp;
   if (task >= static_cast<std::int64_t>(a) * k) return;
@@ -210,8 +211,8 @@ constexpr int kAucThreads = 256;
 // One block per map. Lane j%32 of each warp accumulates AU j's 2·rank sum and positive count.
 static __global__ void auc_kernel(int m, int k, int a, const float* midranks,
                                   const std::uint64_t* rows, float* auc) {
-  __shared__ unsigned long long s_sum[kMaxAus];
-  __shared__ unsigned long long s_count[kMaxAus];
+  AULENS_STATIC_SHARED(unsigned long long, s_sum, [kMaxAus]);
+  AULENS_STATIC_SHARED(unsigned long long, s_count, [kMaxAus]);
   const int map = blockIdx.x, lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
   constexpr int warps = kAucThreads / kWarp;
   if (threadIdx.x < kMaxAus) {
@@ -292,8 +293,10 @@ static __global__ void permutation_max_kernel(int m, int k, int a, int n, float 
                                               const float* sorted_values,
                                               const std::int32_t* sorted_images,
                                               const std::uint64_t* shuffled, float* null_max) {
-  __shared__ float s_r[kPermWarps][kWarp], s_q[kPermWarps][kWarp];
-  __shared__ int s_best[kMaxAus];  // float bits of a non-negative float: int order = float order
+  AULENS_STATIC_SHARED(float, s_r, [kPermWarps][kWarp]);
+  AULENS_STATIC_SHARED(float, s_q, [kPermWarps][kWarp]);
+  AULENS_STATIC_SHARED(
+      int, s_best, [kMaxAus]);  // float bits of a non-negative float: int order = float order
   const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
   if (threadIdx.x < kMaxAus) s_best[threadIdx.x] = 0;
   __syncthreads();

@@ -69,7 +69,7 @@ __device__ double block_sum(double v, double* partial) {
 static __global__ void __launch_bounds__(kThreads)
     augment_kernel(int crop_size, int out_size, const std::uint8_t* crops,
                    const std::int32_t* indices, const AugmentParams* params, float* out) {
-  __shared__ double partial[kWarps];
+  AULENS_STATIC_SHARED(double, partial, [kWarps]);
   const int sample = blockIdx.x;
   const int s = crop_size, o = out_size;
   const AugmentParams p = params[sample];

@@ -49,8 +49,8 @@ __global__ void __launch_bounds__(kConvThreads, MinBlocks)
   constexpr int kLoadB = BN * TK / kConvThreads;  // im2col values per thread per slice
   constexpr int kRowStep = kConvThreads / TK;     // loader rows are t/TK + kRowStep·j
   static_assert(Math == TileMath::ffma || 2 * TK * kStrideA >= 8 * 256, "epilogue scratch");
-  __shared__ __align__(32) float smem_a[2][TK * kStrideA];  // [pixel][k]
-  __shared__ __align__(32) float smem_b[2][TK * kStrideB];  // [pixel][q]
+  AULENS_STATIC_SHARED_ALIGNED(32, float, smem_a, [2][TK * kStrideA]);  // [pixel][k]
+  AULENS_STATIC_SHARED_ALIGNED(32, float, smem_b, [2][TK * kStrideB]);  // [pixel][q]
 
   const int t = threadIdx.x;
   const int q_block = blockIdx.x * BN;
@@ -63,9 +63,9 @@ __global__ void __launch_bounds__(kConvThreads, MinBlocks)
   const int row_local = t / TK;
 
   // The filter taps of this block's columns (shared: registers are the limit here).
-  __shared__ int tap_offset[BN];  // c·H·W, or −1 when q ≥ Q
-  __shared__ int tap_dy[BN];      // r − pad
-  __shared__ int tap_dx[BN];      // s − pad
+  AULENS_STATIC_SHARED(int, tap_offset, [BN]);  // c·H·W, or −1 when q ≥ Q
+  AULENS_STATIC_SHARED(int, tap_dy, [BN]);      // r − pad
+  AULENS_STATIC_SHARED(int, tap_dx, [BN]);      // s − pad
   for (int col = t; col < BN; col += kConvThreads) {
     const int q = q_block + col;
     const int rr = g.r * g.r;
@@ -169,7 +169,7 @@ constexpr int kBiasThreads = 256;
 __global__ void __launch_bounds__(kBiasThreads)
     bias_grad_kernel(int n_count, int k_count, int hw, const float* __restrict__ dy,
                      float* __restrict__ db) {
-  __shared__ float partial_sums[kBiasThreads];
+  AULENS_STATIC_SHARED(float, partial_sums, [kBiasThreads]);
   const int k = blockIdx.x;
   float sum = 0.0f;
   for (int n = 0; n < n_count; ++n) {

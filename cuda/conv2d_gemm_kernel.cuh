@@ -52,8 +52,8 @@ __global__ void __launch_bounds__(kConvThreads, MinBlocks)
   constexpr int kThreadsPerRowA = TK / kLoadA;
   static_assert(kLoadA >= 1 && kLoadB >= 1 && TK % kLoadA == 0, "tile shape");
   static_assert(Math == TileMath::ffma || 2 * TK * kStrideA >= 8 * 256, "epilogue scratch");
-  __shared__ __align__(32) float smem_a[2][TK * kStrideA];  // [q][m]
-  __shared__ __align__(32) float smem_b[2][TK * kStrideB];  // [q][p]
+  AULENS_STATIC_SHARED_ALIGNED(32, float, smem_a, [2][TK * kStrideA]);  // [q][m]
+  AULENS_STATIC_SHARED_ALIGNED(32, float, smem_b, [2][TK * kStrideB]);  // [q][p]
 
   const int t = threadIdx.x;
   const int m_block = blockIdx.y * BM;
@@ -163,7 +163,8 @@ __global__ void __launch_bounds__(kConvThreads, MinBlocks)
 
   // Epilogue: out[n][m][yx] = acc + bias[m]. (The loop's last barrier freed smem_a as scratch.)
   if constexpr (Records) {
-    __shared__ unsigned long long tile_keys[BM][2];  // per tile row: the tile's first two images
+    AULENS_STATIC_SHARED(unsigned long long,
+                         tile_keys, [BM][2]);  // per tile row: the tile's first two images
     for (int i = t; i < 2 * BM; i += kConvThreads) tile_keys[i / 2][i % 2] = 0;
     __syncthreads();
     const int n_first = p_block / g.hw;

@@ -34,7 +34,7 @@ static __global__ void add_bias_kernel(std::int64_t rows, int cols, const float*
 constexpr int kBiasCols = 32;
 constexpr int kBiasRows = 8;
 static __global__ void bias_grad_kernel(int rows, int cols, const float* dy, float* db) {
-  __shared__ double partial[kBiasRows][kBiasCols];
+  AULENS_STATIC_SHARED(double, partial, [kBiasRows][kBiasCols]);
   const int col = blockIdx.x * kBiasCols + threadIdx.x;
   double sum = 0.0;
   if (col < cols) {

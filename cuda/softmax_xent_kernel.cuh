@@ -71,7 +71,7 @@ static __global__ void softmax_xent_rows_kernel(int n, int classes, const float*
 
 // loss = Σ row_loss / n, one block, fixed-order reduction.
 static __global__ void mean_loss_kernel(int n, const double* row_loss, float* loss) {
-  __shared__ double partial[kSumThreads];
+  AULENS_STATIC_SHARED(double, partial, [kSumThreads]);
   double sum = 0.0;
   for (int i = threadIdx.x; i < n; i += kSumThreads) sum += row_loss[i];
   partial[threadIdx.x] = sum;

@@ -48,9 +48,9 @@ static __global__ void topn_select_kernel(int images, int maps, int n, const flo
     list_values[at] = v;
     list_images[at] = i;
   }
-  __shared__ float warp_values[kThreads / kWarp];
-  __shared__ int warp_images[kThreads / kWarp];
-  __shared__ int winner;
+  AULENS_STATIC_SHARED(float, warp_values, [kThreads / kWarp]);
+  AULENS_STATIC_SHARED(int, warp_images, [kThreads / kWarp]);
+  AULENS_STATIC_SHARED(int, winner, );
   const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
   int head = 0;
   for (int rank = 0; rank < n; ++rank) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <stdexcept>
 #include <vector>
 
@@ -15,7 +16,7 @@ namespace {
 
 // out[block] = Σ in[block·256 + t], tree reduction in static shared memory.
 __global__ void block_sum_kernel(const float* in, float* out) {
-  __shared__ float partial[256];
+  AULENS_STATIC_SHARED(float, partial, [256]);
   partial[threadIdx.x] = in[blockIdx.x * blockDim.x + threadIdx.x];
   __syncthreads();
   for (unsigned stride = blockDim.x / 2; stride > 0; stride /= 2) {
@@ -54,7 +55,7 @@ TEST(BlockEmu, ThreadsThatReturnStopCountingAtBarriers) {
 
 // Each warp swaps halves through shared memory with only a warp barrier between.
 __global__ void warp_swap_kernel(int* out) {
-  __shared__ int cells[64];
+  AULENS_STATIC_SHARED(int, cells, [64]);
   cells[threadIdx.x] = static_cast<int>(threadIdx.x);
   __syncwarp();
   const unsigned lane = threadIdx.x % 32, base = threadIdx.x - lane;
@@ -118,7 +119,7 @@ TEST(BlockEmu, DynamicSharedMemoryStartsPoisoned) {
 // Each block's thread 0 reads a static shared cell before writing it: poisoned in every block,
 // not left over from the block before.
 __global__ void static_shared_kernel(float* out) {
-  __shared__ float cell;
+  AULENS_STATIC_SHARED(float, cell, );
   if (threadIdx.x == 0) {
     out[blockIdx.x] = cell;
     cell = 1.0f;
@@ -129,6 +130,31 @@ TEST(BlockEmu, StaticSharedMemoryIsPoisonedForEveryBlock) {
   std::vector<float> out(3, 0.0f);
   emu::launch({3}, {4}, 0, static_shared_kernel, out.data());
   for (float v : out) EXPECT_TRUE(std::isnan(v));
+}
+
+// The same in a kernel template (the GEMM tiles are templates): each instance has its own cell,
+// poisoned before every block, whatever the other instance wrote.
+template <int Value>
+__global__ void static_shared_template_kernel(float* out) {
+  AULENS_STATIC_SHARED_ALIGNED(32, float, cells, [2]);
+  if (threadIdx.x == 0) {
+    out[2 * blockIdx.x] = cells[0];
+    out[2 * blockIdx.x + 1] = static_cast<float>(reinterpret_cast<std::uintptr_t>(cells) % 32);
+    cells[0] = static_cast<float>(Value);
+  }
+}
+
+TEST(BlockEmu, StaticSharedMemoryOfKernelTemplatesIsPoisonedForEveryBlock) {
+  for (int round = 0; round < 2; ++round) {
+    std::vector<float> one(6, 0.0f), two(6, 0.0f);
+    emu::launch({3}, {4}, 0, static_shared_template_kernel<1>, one.data());
+    emu::launch({3}, {4}, 0, static_shared_template_kernel<2>, two.data());
+    for (int b = 0; b < 3; ++b) {
+      EXPECT_TRUE(std::isnan(one[2 * b])) << "instance 1, block " << b << ", round " << round;
+      EXPECT_TRUE(std::isnan(two[2 * b])) << "instance 2, block " << b << ", round " << round;
+      EXPECT_EQ(one[2 * b + 1], 0.0f) << "32-byte alignment";
+    }
+  }
 }
 
 // Sets the schedule for the scope, and back to what the environment says after.
@@ -143,7 +169,7 @@ class ScheduleScope {
 
 // Neighbours exchange through shared memory; `barrier` says whether they wait for each other.
 __global__ void neighbour_kernel(bool barrier, float* out) {
-  __shared__ float cells[64];
+  AULENS_STATIC_SHARED(float, cells, [64]);
   cells[threadIdx.x] = static_cast<float>(threadIdx.x);
   if (barrier) __syncthreads();
   out[threadIdx.x] = cells[(threadIdx.x + 1) % 64];
@@ -168,7 +194,7 @@ TEST(BlockEmu, AMissingBarrierShowsInEitherSchedule) {
 // block barrier before it) overwrites its own. In forward order warp 0 overwrites its slot before
 // warp 1 reads it; in reverse order the last warp does so before warp 0 reads.
 __global__ void reuse_kernel(bool barrier, int* out) {
-  __shared__ int slots[4];
+  AULENS_STATIC_SHARED(int, slots, [4]);
   const int warp = static_cast<int>(threadIdx.x / 32);
   if (threadIdx.x % 32 == 0) slots[warp] = 1;
   __syncthreads();

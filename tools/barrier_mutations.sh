@@ -3,14 +3,19 @@
 # __syncwarp() of the kernel headers in cuda/, one at a time, rebuilds that kernel's emulation test,
 # and runs it in the forward and the reverse schedule (tests/emu/block_emu.h). Prints one line per
 # barrier: which schedules failed (a barrier no schedule misses is either redundant or guarded by
-# something the emulator treats as a barrier, e.g. a warp collective). Every header is restored,
-# also when interrupted. About 15 minutes on 2 cores; a developer tool, not part of CI.
+# something the emulator treats as a barrier, e.g. a warp collective). It works on a copy of the
+# working tree (uncommitted changes included) with a CPU-only build of its own, so the checkout and
+# its build folders are never touched. About 20 minutes on 2 cores; a developer tool, not in CI.
 #
-#   bash tools/barrier_mutations.sh [BUILD_DIR] [HEADER ...]   (default: build, every header below)
+#   bash tools/barrier_mutations.sh [HEADER ...]   (default: every header below)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD="${1:-build}"
-shift || true
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C "$WORK"
+cd "$WORK"
+BUILD="$WORK/build"
+cmake -S . -B "$BUILD" -G Ninja -DAULENS_CUDA=OFF >/dev/null
 
 declare -A TEST_OF=(
   [au_sweep_kernels.cuh]=test_au_sweep_emu
@@ -26,10 +31,7 @@ declare -A TEST_OF=(
 headers=("$@")
 [ ${#headers[@]} -gt 0 ] || headers=("${!TEST_OF[@]}")
 
-SAVED="$(mktemp)"
-current=""
-restore() { [ -n "$current" ] && cp "$SAVED" "cuda/$current"; rm -f "$SAVED"; }
-trap restore EXIT
+SAVED="$WORK/saved.cuh"
 
 run_test() {  # run_test TEST SCHEDULE → "caught" or "missed"
   if AULENS_EMU_SCHEDULE="$2" "$BUILD/$1" --gtest_brief=1 >/dev/null 2>&1; then
@@ -43,7 +45,6 @@ printf "%-40s %-8s %-8s\n" "barrier" "forward" "reverse"
 for header in "${headers[@]}"; do
   test_name="${TEST_OF[$header]:?no emulation test known for $header}"
   for line in $(grep -n "__syncthreads();\|__syncwarp();" "cuda/$header" | grep -v "^[0-9]*:\s*//" | cut -d: -f1); do
-    current="$header"
     cp "cuda/$header" "$SAVED"
     sed -i "${line}s/__syncthreads();/(void)0;/; ${line}s/__syncwarp();/(void)0;/" "cuda/$header"
     if cmake --build "$BUILD" --target "$test_name" >/dev/null 2>&1; then
@@ -53,7 +54,5 @@ for header in "${headers[@]}"; do
       printf "%-40s %s\n" "$header:$line" "BUILD FAILED"
     fi
     cp "$SAVED" "cuda/$header"
-    current=""
   done
 done
-cmake --build "$BUILD" --target "${TEST_OF[@]}" >/dev/null 2>&1 || true  # back to the real kernels

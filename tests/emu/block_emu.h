@@ -5,9 +5,10 @@
 //
 // What it models: threadIdx/blockIdx/blockDim/gridDim; __syncthreads as a barrier of the block's
 // threads and __syncwarp as a barrier of the warp's 32 (a thread that returns early leaves both, as
-// on a GPU); function-scope __shared__ arrays (one copy for the whole run, in a linker section;
-// blocks run one after another) and dynamic shared memory through AULENS_DYNAMIC_SHARED, both
-// filled with a NaN pattern before every block, so reading a cell no thread wrote shows; races on
+// on a GPU); static shared memory through AULENS_STATIC_SHARED(_ALIGNED) (one cell per declaration
+// and kernel instance for the whole run, blocks running one after another) and dynamic shared
+// memory through AULENS_DYNAMIC_SHARED, both filled with a NaN pattern before every block, so
+// reading a cell no thread wrote shows (a bare __shared__ does not compile here); races on
 // shared and global memory, by running the threads in forward or reverse order (Schedule below),
 // each as far ahead as the barriers let it; __ldg, fmaf (a true fused
 // multiply-add on the host too), float4, bit casts, atomicMax on 64-bit words; and the TF32 WMMA
@@ -52,6 +53,7 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <ucontext.h>
@@ -60,12 +62,19 @@
 #define __device__
 #define __host__
 #define __forceinline__ inline
-// Function-scope __shared__ arrays live in one linker section, which launch() fills with the NaN
-// pattern before every block, as it does dynamic shared memory (GNU ld provides the bounds).
-#define __shared__ static __attribute__((section("aulens_emu_shared")))
-// Weak: a program without __shared__ arrays has no such section.
-extern "C" __attribute__((weak)) unsigned char __start_aulens_emu_shared[],
-    __stop_aulens_emu_shared[];
+// Static shared memory is declared through these macros (cuda/kernel_defs.cuh gives the GPU's
+// meaning): each declaration, in each instance of a kernel template, gets its own cell, which
+// launch() fills with the NaN pattern before every block. A bare __shared__ would have to be a
+// function-local static, and GCC cannot be made to place those of function templates where they
+// could be found and poisoned, so it is refused.
+#define __shared__ static_assert(false, "declare static shared memory with AULENS_STATIC_SHARED");
+#define AULENS_STATIC_SHARED(type, name, dims) \
+  static char name##_emu_shared_key;           \
+  type(&name) dims =                           \
+      *static_cast<type(*) dims>(::emu::static_shared(&name##_emu_shared_key, sizeof(type dims)))
+#define AULENS_STATIC_SHARED_ALIGNED(bytes, type, name, dims)                 \
+  static_assert((bytes) <= 128, "the emulator's cells are 128-byte aligned"); \
+  AULENS_STATIC_SHARED(type, name, dims)
 #define __launch_bounds__(...)
 #define __align__(n) __attribute__((aligned(n)))
 #define AULENS_DYNAMIC_SHARED(type, name) type* name = ::emu::dynamic_shared<type>()
@@ -85,6 +94,29 @@ inline std::vector<SharedLine> shared_storage;
 template <class T>
 T* dynamic_shared() {
   return reinterpret_cast<T*>(shared_storage.data());
+}
+
+// One cell per static shared declaration (keyed by the address of a static beside it, which is
+// distinct per kernel template instance), allocated on first use and never moved.
+struct StaticSharedCell {
+  std::unique_ptr<SharedLine[]> lines;
+  std::size_t bytes = 0;
+};
+inline std::vector<std::pair<const void*, StaticSharedCell>> static_shared_cells;
+
+inline void poison_static_shared() {
+  for (auto& [key, cell] : static_shared_cells) std::memset(cell.lines.get(), 0xFF, cell.bytes);
+}
+
+inline void* static_shared(const void* key, std::size_t bytes) {
+  for (auto& [k, cell] : static_shared_cells) {
+    if (k == key) return cell.lines.get();
+  }
+  const std::size_t lines = (bytes + sizeof(SharedLine) - 1) / sizeof(SharedLine);
+  StaticSharedCell cell{std::make_unique<SharedLine[]>(lines), lines * sizeof(SharedLine)};
+  std::memset(cell.lines.get(), 0xFF, cell.bytes);
+  static_shared_cells.emplace_back(key, std::move(cell));
+  return static_shared_cells.back().second.lines.get();
 }
 
 // The order in which the fibers of a block, and the blocks of a grid, take their turns between
@@ -251,10 +283,7 @@ void launch(Dim3 grid, Dim3 block, std::size_t shared_bytes, Kernel kernel, Args
     for (unsigned by = 0; by < grid.y; ++by) {
       for (unsigned bx = 0; bx < grid.x; ++bx) {
         std::memset(shared_storage.data(), 0xFF, shared_storage.size() * sizeof(SharedLine));
-        if (__start_aulens_emu_shared != __stop_aulens_emu_shared)
-          std::memset(
-              __start_aulens_emu_shared, 0xFF,
-              static_cast<std::size_t>(__stop_aulens_emu_shared - __start_aulens_emu_shared));
+        poison_static_shared();
         block_index =
             Dim3{detail::in_schedule_order(bx, grid.x), detail::in_schedule_order(by, grid.y),
                  detail::in_schedule_order(bz, grid.z)};
