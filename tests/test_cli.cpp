@@ -118,6 +118,12 @@ TEST_F(Cli, AFolderOrAnEmptyFileAsConfigIsNotSilentlyTheDefaultJob) {
   EXPECT_TRUE(has(empty, "sets nothing: every setting is the built-in default")) << empty.output;
 }
 
+TEST(CliVersion, PrintsTheVersion) {
+  const Result r = aulens("--version");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("aulens ", 0), 0u) << r.output;
+}
+
 TEST_F(Cli, OutOfRangeOptionsAreRefused) {
   const std::string cfg = config("tiny.yaml");
   EXPECT_NE(aulens("train " + cfg + " --max-epochs 0").status, 0);

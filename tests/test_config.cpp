@@ -329,6 +329,11 @@ TEST_F(ConfigTest, CrossKeyRulesPointAtTheKeyAtFault) {
   expect_error("dataset:\n  synth:\n    min_frames: 9\n    max_frames: 8\n", 4,
                {"'dataset.synth.max_frames' (8) must be >= 'dataset.synth.min_frames' (9)"});
   expect_error("dataset:\n  source: manifest\n", 2, {"'dataset.path' must be set"});
+  expect_error("dataset:\n  neutral_class: true\n", 2,
+               {"'model.classes' must be 8 (the seven CK+ emotions and neutral), got 7"});
+  expect_error("model:\n  classes: 5\n", 2, {"'model.classes' must be 7"});
+  expect_error("sweep:\n  top_n: 33\n", 2, {"'sweep.top_n' must be at most 32"});
+  expect_error("visualize:\n  top_n: 40\n", 2, {"'visualize.top_n' must be at most 32"});
 }
 
 TEST_F(ConfigTest, DuplicateKeysAndSyntaxErrors) {

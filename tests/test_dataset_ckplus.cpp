@@ -340,6 +340,18 @@ TEST(CkPlusReader, EmptyOrMissingTreeIsAnError) {
   CkTree tree;
   EXPECT_THROW(read_ckplus(tree.root(), config()), Error);
   fs::create_directories(tree.root() / "cohn-kanade-images" / "S001" / "001");
+  fs::create_directories(tree.root() / "Landmarks");
+  fs::create_directories(tree.root() / "FACS");
+  // The label archives not unpacked: named, not discovered later as a dataset without labels.
+  try {
+    read_ckplus(tree.root(), config());
+    ADD_FAILURE() << "a tree without Emotion/ did not throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("has cohn-kanade-images/ but no Emotion/"),
+              std::string::npos)
+        << e.what();
+  }
+  fs::create_directories(tree.root() / "Emotion");
   try {
     read_ckplus(tree.root(), config());
     ADD_FAILURE() << "empty dataset did not throw";

@@ -307,6 +307,17 @@ Dataset read_ckplus(const fs::path& root, const DatasetConfig& cfg, const Progre
   std::error_code ec;
   if (!fs::is_directory(image_root, ec))
     throw Error("'" + root.string() + "' is not a CK+ tree: it has no cohn-kanade-images/ folder");
+  // CK+ ships images, landmarks, FACS and emotion labels as separate archives: name the one not
+  // unpacked here, rather than failing later on a dataset without labels.
+  std::string missing;
+  for (const char* folder : {"Landmarks", "FACS", "Emotion"}) {
+    if (!fs::is_directory(root / folder, ec))
+      missing += std::string(missing.empty() ? "" : ", ") + folder + "/";
+  }
+  if (!missing.empty())
+    throw Error("'" + root.string() + "' has cohn-kanade-images/ but no " + missing +
+                " (a CK+ tree holds cohn-kanade-images/, Landmarks/, FACS/ and Emotion/; unpack "
+                "each archive into the same folder)");
 
   std::vector<SequenceJob> jobs;
   const auto subject_names = sorted_entries(image_root, true);

@@ -273,6 +273,22 @@ void check_cross_key_rules(const ConfigReader& reader, const RunConfig& cfg) {
                 "'dataset.path' must be set when 'dataset.source' is " + cfg.dataset.source +
                     " (or given on the command line: aulens run CONFIG --dataset PATH)");
   }
+  const int classes = cfg.dataset.neutral_class ? 8 : 7;
+  if (cfg.model.classes != classes) {
+    reader.fail(line("model.classes", "dataset.neutral_class"),
+                "'model.classes' must be " + std::to_string(classes) + " (the seven CK+ emotions" +
+                    (cfg.dataset.neutral_class ? " and neutral" : "") + "), got " +
+                    std::to_string(cfg.model.classes));
+  }
+  for (const auto& [key, value] :
+       {std::pair<const char*, int>{"visualize.top_n", cfg.visualize.top_n},
+        {"sweep.top_n", cfg.sweep.top_n}}) {
+    if (value > 32) {
+      reader.fail(reader.line_of(key), "'" + std::string(key) +
+                                           "' must be at most 32 (the kernels' limit), got " +
+                                           std::to_string(value));
+    }
+  }
   if (cfg.output.empty()) reader.fail(reader.line_of("output"), "'output' must not be empty");
 }
 

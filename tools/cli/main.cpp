@@ -1,6 +1,7 @@
 // The aulens command line: `aulens <stage> ...`; stages register themselves (command.h).
 #include <exception>
 #include <iostream>
+#include <string>
 
 #include "aulens/check.h"
 #include "command.h"
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "aulens: which conv3 feature maps of an expression CNN became detectors of which facial "
       "Action Units"};
+  app.set_version_flag("--version", std::string("aulens ") + AULENS_VERSION);
   app.require_subcommand(1);
   for (const auto& setup : aulens::cli::commands()) setup(app);
   try {
