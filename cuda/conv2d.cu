@@ -24,6 +24,7 @@
 // kernel unpacks the keys. The maps are never written. Other shapes (H·W < 128, or the direct
 // kernel's M < 16) run the convolution into a scratch buffer, then relu_forward and max_records.
 #include <array>
+#include <atomic>
 #include <cstdio>
 #include <limits>
 #include <string>
@@ -164,6 +165,14 @@ LaunchTuner& conv_tuner() {
   return tuner;
 }
 
+namespace {
+std::atomic<int> forced_candidate{-1};
+}  // namespace
+
+int forced_conv_candidate() {
+  return forced_candidate.load();
+}
+
 double time_launch_ms(const std::function<void()>& launch) {
   cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
   AULENS_CUDA_CHECK(cudaStreamIsCapturing(stream(), &capture));
@@ -193,6 +202,10 @@ double time_launch_ms(const std::function<void()>& launch) {
 
 bool conv_tensor_cores_available() {
   return device::available() && cuda_detail::tensor_tiles_supported();
+}
+
+void force_conv_candidate(int index) {
+  cuda_detail::forced_candidate.store(index < 0 ? -1 : index);
 }
 
 std::vector<std::string> conv_tuning_choices() {

@@ -51,6 +51,8 @@ inline const char* tile_math_name(TileMath math) {
 
 // What the "fastest" mode chose for each operation and shape (cuda/launch_tuner.h).
 LaunchTuner& conv_tuner();
+// force_conv_candidate's index (aulens/cuda_math.h): −1, or the candidate every tuned launch runs.
+int forced_conv_candidate();
 
 // Milliseconds per run of `launch` (kernels queued on the aulens stream): one warm-up run, then
 // the mean of three between CUDA events. Throws while the stream is being captured into a graph.
@@ -65,13 +67,15 @@ enum class TunedOp {
   projections
 };
 
-// run(v) for one of `variants` (each with a name()): the only one, or the one the tuner picks for
-// `key`, timing each with its side effects the first time (so `run` must recompute its outputs
-// from scratch: the last run is the chosen variant's).
+// run(v) for one of `variants` (each with a name()): the only one, the forced one (tests), or the
+// one the tuner picks for `key`, timing each with its side effects the first time (so `run` must
+// recompute its outputs from scratch: the last run is the chosen variant's).
 template <class Variant, class Run>
 void run_fastest(TunedOp op, const std::array<int, 6>& shape, const std::vector<Variant>& variants,
                  Run&& run) {
   if (variants.size() == 1) return run(variants[0]);
+  if (const int forced = forced_conv_candidate(); forced >= 0)
+    return run(variants[static_cast<std::size_t>(forced) % variants.size()]);
   const LaunchTuner::Key key{
       static_cast<int>(op), shape[0], shape[1], shape[2], shape[3], shape[4], shape[5]};
   std::vector<std::string> names;

@@ -64,6 +64,11 @@ inline ConvMath conv_math_for(bool tf32, const std::string& fp32_conv) {
 // <winner> (<candidate> 0.412 ms; <candidate> 1.930 ms; …)"). Empty until a "fastest" launch, and
 // without CUDA; the list is kept when the mode changes afterwards.
 std::vector<std::string> conv_tuning_choices();
+// For tests: in the "fastest" mode every tuned launch runs its candidate `index` (modulo their
+// number, in the order conv_tuning_choices lists them) instead of the tuner's choice, untimed, so
+// that each candidate, not only the winners, can be checked against the CPU twin; −1 (the
+// default) goes back to the tuner. No effect without CUDA.
+void force_conv_candidate(int index);
 
 inline const char* conv_math_name(ConvMath math) {
   switch (math) {

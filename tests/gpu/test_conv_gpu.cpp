@@ -457,6 +457,46 @@ TEST(ConvGpuShapes, FastestModeListsItsChoices) {
   check("conv backward-filter N=3 C=8 11×13 K=128 R=5: ", "64×64", "128×128");
 }
 
+// The fastest mode runs whichever candidate wins on this GPU; the others must be right too (the
+// next GPU may pick them). Each is forced in turn, at a shape where the GEMM tiles run.
+TEST(ConvGpuShapes, EveryFastestCandidateEqualsCpu) {
+  if (!device::available()) GTEST_SKIP() << "no usable GPU: " << device::describe();
+  const ConvShape s{4, 32, 12, 12, 128, 5};
+  const unsigned seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  const auto x_values = random_values(static_cast<std::size_t>(s.n) * s.c * s.h * s.w, rng);
+  const auto w_values = random_values(static_cast<std::size_t>(s.k) * s.c * s.r * s.r, rng);
+  const auto b_values = random_values(s.k, rng);
+  const auto dy_values = random_values(static_cast<std::size_t>(s.n) * s.k * s.h * s.w, rng);
+  std::vector<float> want_y(dy_values.size()), want_dx(x_values.size()), want_dw(w_values.size()),
+      want_db(s.k);
+  CpuOps::conv2d_forward(s, x_values.data(), w_values.data(), b_values.data(), want_y.data());
+  CpuOps::conv2d_backward_data(s, dy_values.data(), w_values.data(), want_dx.data());
+  CpuOps::conv2d_backward_filter(s, x_values.data(), dy_values.data(), want_dw.data(),
+                                 want_db.data());
+  DeviceFloats x(x_values), w(w_values), b(b_values), dy(dy_values), y(want_y.size()),
+      dx(want_dx.size()), dw(want_dw.size()), db(s.k);
+  const BackendMath math(Backend::hand_fastest);
+  constexpr int kMostCandidates = 8;  // more than any operation has (indices wrap around)
+  for (int candidate = 0; candidate < kMostCandidates; ++candidate) {
+    SCOPED_TRACE("candidate " + std::to_string(candidate));
+    force_conv_candidate(candidate);
+    y.poison();
+    dx.poison();
+    dw.poison();
+    db.poison();
+    CudaOps::conv2d_forward(s, x.get(), w.get(), b.get(), y.get());
+    CudaOps::conv2d_backward_data(s, dy.get(), w.get(), dx.get());
+    CudaOps::conv2d_backward_filter(s, x.get(), dy.get(), dw.get(), db.get());
+    EXPECT_TRUE(all_close(y.download(), want_y, {s.n, s.k, s.h, s.w}, kFp32)) << "forward";
+    EXPECT_TRUE(all_close(dx.download(), want_dx, {s.n, s.c, s.h, s.w}, kFp32)) << "data";
+    EXPECT_TRUE(all_close(dw.download(), want_dw, {s.k, s.c, s.r, s.r}, kFp32)) << "filter";
+    EXPECT_TRUE(all_close(db.download(), want_db, {1, 1, 1, s.k}, kFp32)) << "bias";
+  }
+  force_conv_candidate(-1);
+}
+
 TEST(ConvGpuShapes, EmptyBatchZeroesFilterGradients) {
   if (!device::available()) GTEST_SKIP() << "no usable GPU: " << device::describe();
   const ConvShape s{0, 2, 5, 5, 3, 3};

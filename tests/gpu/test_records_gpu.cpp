@@ -155,13 +155,18 @@ TEST(RecordsGpu, WindowedProjectionsEqualCpu) {
   const Projections want = project_windows<CpuOps>(cfg, params, x, requests);
   // Phase 3 in each conv math mode the GPU runs (aulens/cuda_math.h): FFMA, and on tensor cores
   // 3×TF32 (fp32-accurate: the same tolerance) and TF32 (seeds within 2e-2, windows by cosine);
-  // "fastest" (FFMA or 3×TF32, timed on this first call) is fp32-accurate too.
-  std::vector<ConvMath> modes = {ConvMath::ffma};
-  if (conv_tensor_cores_available()) modes.insert(modes.end(), {ConvMath::tf32x3, ConvMath::tf32});
-  modes.push_back(ConvMath::fastest);
-  for (const ConvMath mode : modes) {
-    SCOPED_TRACE(std::string("conv math ") + conv_math_name(mode));
+  // "fastest" (FFMA or 3×TF32, timed on this first call) is fp32-accurate too, as is each of its
+  // candidates forced in turn (force_conv_candidate; indices wrap around).
+  std::vector<std::pair<ConvMath, int>> modes = {{ConvMath::ffma, -1}};
+  if (conv_tensor_cores_available())
+    modes.insert(modes.end(), {{ConvMath::tf32x3, -1}, {ConvMath::tf32, -1}});
+  for (int candidate = -1; candidate < 4; ++candidate)
+    modes.emplace_back(ConvMath::fastest, candidate);
+  for (const auto& [mode, candidate] : modes) {
+    SCOPED_TRACE(std::string("conv math ") + conv_math_name(mode) +
+                 (candidate >= 0 ? ", candidate " + std::to_string(candidate) : std::string()));
     set_conv_math(mode);
+    force_conv_candidate(candidate);
     // The op itself, so its outputs can be poisoned first.
     const auto p = static_cast<int>(requests.size());
     const Params pd = params.to(Device::cuda);
@@ -223,6 +228,7 @@ TEST(RecordsGpu, WindowedProjectionsEqualCpu) {
     EXPECT_GT(nonzero_requests, p / 4) << "too few non-zero projections to mean anything";
   }
   set_conv_math(ConvMath::ffma);
+  force_conv_candidate(-1);
 }
 
 // conv2d_relu_records (the fused conv3 epilogue, cuda/conv2d.cu) in every hand-written math mode:
