@@ -51,7 +51,8 @@ class Cli : public ::testing::Test {
   }
 
   // A config of the tiny run, with `extra` YAML appended to the dataset section.
-  std::string config(const std::string& name, const std::string& dataset_extra = "") const {
+  std::string config(const std::string& name, const std::string& dataset_extra = "",
+                     const std::string& train_extra = "") const {
     const fs::path path = dir_ / name;
     std::ofstream(path) << "output: " << (dir_ / "run").string() << "\n"
                         << "dataset:\n"
@@ -62,8 +63,8 @@ class Cli : public ::testing::Test {
                         << "  folds: 3\n"
                         << dataset_extra
                         << "model: {input_size: 32, conv1: 4, conv2: 8, conv3: 16, fc: 16}\n"
-                        << "train: {device: cpu, batch: 16, max_epochs: 1, "
-                           "augment: {input_size: 32}}\n"
+                        << "train: {device: cpu, batch: 16, max_epochs: 1, " << train_extra
+                        << "augment: {input_size: 32}}\n"
                         << "visualize: {top_n: 3}\n"
                         << "sweep: {top_n: 3, min_images: 2, permutations: 20}\n";
     return path.string();
@@ -103,6 +104,15 @@ TEST_F(Cli, AStageRefusesADatasetCachePreparedWithOtherSettings) {
     EXPECT_TRUE(has(r, "was prepared with dataset.fold: 0, but the config has dataset.fold: 1"))
         << stage << ": " << r.output;
   }
+}
+
+TEST_F(Cli, GpuOnlySettingsAreNotSilentlyIgnoredOnTheCpu) {
+  ASSERT_EQ(aulens("run " + config("tiny.yaml")).status, 0);
+  const Result r = aulens("train " + config("cudnn.yaml", "", "conv_backend: cudnn, tf32: true, "));
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(has(r, "note: train.conv_backend: cudnn, train.tf32: true applies on a GPU only"))
+      << r.output;
+  EXPECT_FALSE(has(aulens("train " + config("tiny.yaml")), "note:"));
 }
 
 TEST_F(Cli, AFolderOrAnEmptyFileAsConfigIsNotSilentlyTheDefaultJob) {

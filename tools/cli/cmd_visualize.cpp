@@ -39,6 +39,7 @@ void run_visualize_command(const VisualizeArgs& args) {
                     ? std::string(" (") + aulens::device::describe() + ")"
                     : std::string())
             << "\n";
+  if (options.device == aulens::Device::cpu) std::cout << aulens::cli::gpu_settings_note(cfg);
   const aulens::VisualizeSummary s = aulens::run_visualize(cfg, options);
   const double total = s.seconds_load + s.seconds_records + s.seconds_top_n +
                        s.seconds_projections + s.seconds_write + s.seconds_render;

@@ -36,6 +36,16 @@ RunConfig load_stage_config(const std::string& file, const LoadOptions& options)
   return cfg;
 }
 
+std::string gpu_settings_note(const RunConfig& cfg) {
+  std::string set;
+  const auto add = [&](const std::string& item) { set += (set.empty() ? "" : ", ") + item; };
+  if (cfg.train.conv_backend != "handwritten") add("train.conv_backend: " + cfg.train.conv_backend);
+  if (cfg.train.fp32_conv != "ffma") add("train.fp32_conv: " + cfg.train.fp32_conv);
+  if (cfg.train.tf32) add("train.tf32: true");
+  if (set.empty()) return "";
+  return "note: " + set + " applies on a GPU only; on the CPU every product is plain fp32\n";
+}
+
 void synth_stage(const SynthConfig& synth, const fs::path& out) {
 #ifdef AULENS_HAVE_OPENCV
   const auto summary = generate_synthetic(synth, out, [](int done, int total) {
@@ -95,6 +105,7 @@ void train_stage(const RunConfig& cfg, bool resume) {
                                                     "in training)"
                                                   : "")
             << "\n";
+  if (device == Device::cpu) std::cout << gpu_settings_note(cfg);
   TrainOptions options;
   options.out_dir = cfg.output;
   options.resume = resume;

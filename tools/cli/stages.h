@@ -18,6 +18,10 @@ std::filesystem::path dataset_path(const RunConfig& cfg);
 // built-in default), which is more often a wrong or truncated file than the intent.
 RunConfig load_stage_config(const std::string& file, const LoadOptions& options = {});
 
+// "" when the config sets nothing that only a GPU run uses (conv backend, conv math, TF32), else
+// one line saying those settings do not apply on the CPU.
+std::string gpu_settings_note(const RunConfig& cfg);
+
 // synth: writes the synthetic CK+-layout dataset described by `synth` to `out`.
 void synth_stage(const SynthConfig& synth, const std::filesystem::path& out);
 // prepare: reads the dataset, makes the split, writes <output>/dataset.safetensors.
