@@ -1,7 +1,7 @@
 // `aulens run CONFIG [--force] [--device D] [--dataset PATH]`: every stage of DESIGN §2 into the
 // config's output folder: synth (synthetic source only), prepare, train, visualize, sweep, report.
-// A stage whose stamp (stamps.h) matches its inputs and whose outputs exist is skipped; --force
-// reruns all. A killed run resumes: finished stages are skipped and training continues from its
+// A stage whose stamp (stamps.h) matches its inputs and whose outputs exist is skipped, unless a
+// stage before it ran; --force reruns all. A killed run resumes: finished stages are skipped and training continues from its
 // last checkpoint when the interrupted training had the same inputs.
 #include <chrono>
 #include <cstdio>
@@ -116,7 +116,8 @@ void run_all(const RunArgs& args) {
                     [&](bool) { report_stage(cfg); }});
 
   const auto run_start = std::chrono::steady_clock::now();
-  for (const StageSpec& stage : stages) {
+  for (std::size_t index = 0; index < stages.size(); ++index) {
+    const StageSpec& stage = stages[index];
     const std::uint64_t extra = stage.name == "prepare" ? external_input_hash(cfg) : 0;
     Stamp stamp{stage.name, inputs_hash(cfg, run_dir, stage, extra), stage.outputs, {}};
     if (!args.force && stamp_current(run_dir, stamp)) {
@@ -129,7 +130,11 @@ void run_all(const RunArgs& args) {
                         read_stamp(run_dir, started).inputs_hash == stamp.inputs_hash;
     std::cout << "== " << stage.name << (resume ? " (resuming)" : "") << "\n" << std::flush;
     const auto start = std::chrono::steady_clock::now();
-    remove_stamp(run_dir, stage.name);
+    // This stage's outputs are about to change, so what the later stages made from the earlier
+    // ones is out of date even when their inputs hash the same (a rewritten synthetic set, a run
+    // killed during --force): they run again.
+    for (std::size_t later = index; later < stages.size(); ++later)
+      remove_stamp(run_dir, stages[later].name);
     write_stamp(run_dir, Stamp{started, stamp.inputs_hash, {}});
     stage.run(resume);
     for (const fs::path& output : stage.content_checked)
