@@ -1,8 +1,8 @@
 // `aulens run CONFIG [--force] [--device D] [--dataset PATH]`: every stage of DESIGN §2 into the
 // config's output folder: synth (synthetic source only), prepare, train, visualize, sweep, report.
 // A stage whose stamp (stamps.h) matches its inputs and whose outputs exist is skipped, unless a
-// stage before it ran; --force reruns all. A killed run resumes: finished stages are skipped and training continues from its
-// last checkpoint when the interrupted training had the same inputs.
+// stage before it ran; --force reruns all. A killed run resumes: finished stages are skipped and
+// training continues from its last checkpoint when the interrupted training had the same inputs.
 #include <chrono>
 #include <cstdio>
 #include <functional>
