@@ -55,13 +55,14 @@ std::vector<std::string> trajectory_settings(const std::string& config_yaml) {
 void check_resumable(const std::filesystem::path& path, const TrainState& state,
                      const RunConfig& cfg) {
   const auto stored = state.metadata.find("config_yaml");
-  AULENS_CHECK(stored != state.metadata.end(),
-               path.string() + " records no training config: it cannot be resumed from");
+  if (stored == state.metadata.end())
+    throw Error(path.string() + " records no training config: it cannot be resumed from");
   const std::string difference = first_setting_difference(trajectory_settings(stored->second),
                                                           trajectory_settings(config_to_yaml(cfg)));
-  AULENS_CHECK(difference.empty(), path.string() + " was trained with " + difference +
-                                       ": it cannot be resumed with this config (start afresh "
-                                       "without --resume, or in another output folder)");
+  if (!difference.empty())
+    throw Error(path.string() + " was trained with " + difference +
+                ": it cannot be resumed with this config (start afresh without --resume, or in "
+                "another output folder)");
 }
 
 // Before a fresh start: the checkpoints of an earlier run in the same folder go, so that a resume

@@ -174,8 +174,9 @@ DatasetCache load_dataset_cache(const std::filesystem::path& path, const RunConf
       first_setting_difference(config_setting_lines(cache.config_yaml, "dataset"),
                                config_setting_lines(config_to_yaml(cfg), "dataset"));
   const std::string source = cfg.source_file.empty() ? "CONFIG" : cfg.source_file.string();
-  AULENS_CHECK(difference.empty(), path.string() + " was prepared with " + difference +
-                                       ": run `aulens prepare " + source + "` again");
+  if (!difference.empty())
+    throw Error(path.string() + " was prepared with " + difference + ": run `aulens prepare " +
+                source + "` again");
   return cache;
 }
 
