@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace fs = std::filesystem;
 
@@ -50,9 +52,11 @@ class Cli : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  // A config of the tiny run, with `extra` YAML appended to the dataset section.
+  // A config of the tiny run: `dataset_extra` lines go into the dataset section, `train` is the
+  // train section's settings besides augment, `tail` goes at the end.
   std::string config(const std::string& name, const std::string& dataset_extra = "",
-                     const std::string& train_extra = "") const {
+                     const std::string& train = "device: cpu, batch: 16, max_epochs: 1",
+                     const std::string& tail = "") const {
     const fs::path path = dir_ / name;
     std::ofstream(path) << "output: " << (dir_ / "run").string() << "\n"
                         << "dataset:\n"
@@ -63,10 +67,10 @@ class Cli : public ::testing::Test {
                         << "  folds: 3\n"
                         << dataset_extra
                         << "model: {input_size: 32, conv1: 4, conv2: 8, conv3: 16, fc: 16}\n"
-                        << "train: {device: cpu, batch: 16, max_epochs: 1, " << train_extra
-                        << "augment: {input_size: 32}}\n"
+                        << "train: {" << train << ", augment: {input_size: 32}}\n"
                         << "visualize: {top_n: 3}\n"
-                        << "sweep: {top_n: 3, min_images: 2, permutations: 20}\n";
+                        << "sweep: {top_n: 3, min_images: 2, permutations: 20}\n"
+                        << tail;
     return path.string();
   }
 
@@ -108,9 +112,77 @@ TEST_F(Cli, AStageRefusesADatasetCachePreparedWithOtherSettings) {
   }
 }
 
+// The cpu: section may change dataset settings: prepare and the stages after it must resolve the
+// device alike, and the refusal says how.
+TEST_F(Cli, PrepareTakesTheDeviceSoThatCpuOverridesAgree) {
+  const std::string cfg = config("gpu.yaml", "", "device: cuda, batch: 16, max_epochs: 1",
+                                 "cpu:\n  dataset: {folds: 2}\n");
+  ASSERT_EQ(aulens("synth --out " + (dir_ / "run" / "synthetic").string() +
+                   " --subjects 6 --sequences-per-subject 3 --min-frames 4 --max-frames 4")
+                .status,
+            0);
+  ASSERT_EQ(aulens("prepare " + cfg).status, 0);  // device cuda: 3 folds
+  const Result refused = aulens("train " + cfg + " --device cpu");
+  EXPECT_NE(refused.status, 0);
+  EXPECT_TRUE(has(refused,
+                  "dataset.folds: 3, but the config has dataset.folds: 2: run `aulens "
+                  "prepare " +
+                      cfg + " --device cpu` again"))
+      << refused.output;
+  ASSERT_EQ(aulens("prepare " + cfg + " --device cpu").status, 0);
+  const Result trained = aulens("train " + cfg + " --device cpu");
+  EXPECT_EQ(trained.status, 0) << trained.output;
+}
+
+// Another spelling of the dataset's path is the same dataset.
+TEST_F(Cli, TheDatasetPathMaySpellTheSameFolderDifferently) {
+  ASSERT_EQ(aulens("run " + config("tiny.yaml")).status, 0);
+  const std::string slash =
+      config("slash.yaml", "  path: " + (dir_ / "run" / "synthetic").string() + "/\n");
+  const Result r = aulens("train " + slash);
+  EXPECT_EQ(r.status, 0) << r.output;
+}
+
+// A stage run alone in the run folder makes `aulens run` redo it and what follows.
+TEST_F(Cli, AStageRunAloneMakesRunRedoWhatFollows) {
+  const std::string cfg = config("tiny.yaml");
+  ASSERT_EQ(aulens("run " + cfg).status, 0);
+  ASSERT_EQ(aulens("prepare " + config("fold1.yaml", "  fold: 1\n")).status, 0);
+  const Result r = aulens("run " + cfg);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(has(r, "== synth: up to date, skipped")) << r.output;
+  for (const char* stage : {"prepare", "train", "visualize", "sweep", "report"})
+    EXPECT_TRUE(has(r, std::string("== ") + stage + "\n")) << r.output;
+}
+
+// A killed run (its train.started stamp left behind) resumes after max_epochs was raised, and
+// starts afresh after a setting that changes the training (the learning rate) was.
+TEST_F(Cli, AKilledRunResumesWhenTheCheckpointAllowsIt) {
+  ASSERT_EQ(aulens("run " + config("tiny.yaml")).status, 0);
+  const fs::path started = dir_ / "run" / ".stamps" / "train.started.json";
+  const auto kill = [&] {
+    std::ofstream(started) << R"({"stage": "train.started", "inputs_hash": "0", "outputs": []})";
+  };
+  kill();
+  const Result longer =
+      aulens("run " + config("longer.yaml", "", "device: cpu, batch: 16, max_epochs: 2"));
+  ASSERT_EQ(longer.status, 0) << longer.output;
+  EXPECT_TRUE(has(longer, "== train (resuming)")) << longer.output;
+  EXPECT_TRUE(has(longer, "after epoch 1")) << longer.output;
+  kill();
+  const Result other = aulens(
+      "run " + config("lr.yaml", "", "device: cpu, batch: 16, max_epochs: 2, sgd: {lr: 0.05}"));
+  ASSERT_EQ(other.status, 0) << other.output;
+  EXPECT_TRUE(has(other, "== train (starting afresh: ")) << other.output;
+  EXPECT_TRUE(has(other, "train.sgd.lr")) << other.output;
+  EXPECT_TRUE(fs::exists(dir_ / "run" / "checkpoints" / "previous" / "last.safetensors"));
+}
+
 TEST_F(Cli, GpuOnlySettingsAreNotSilentlyIgnoredOnTheCpu) {
   ASSERT_EQ(aulens("run " + config("tiny.yaml")).status, 0);
-  const Result r = aulens("train " + config("cudnn.yaml", "", "conv_backend: cudnn, tf32: true, "));
+  const Result r = aulens(
+      "train " + config("cudnn.yaml", "",
+                        "device: cpu, batch: 16, max_epochs: 1, conv_backend: cudnn, tf32: true"));
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(has(r, "note: train.conv_backend: cudnn, train.tf32: true applies on a GPU only"))
       << r.output;
@@ -138,9 +210,15 @@ TEST(CliVersion, PrintsTheVersion) {
 
 TEST_F(Cli, OutOfRangeOptionsAreRefused) {
   const std::string cfg = config("tiny.yaml");
-  EXPECT_NE(aulens("train " + cfg + " --max-epochs 0").status, 0);
-  EXPECT_NE(aulens("visualize " + cfg + " --top-n 0").status, 0);
-  EXPECT_NE(aulens("synth --out " + (dir_ / "s").string() + " --seed -1").status, 0);
+  for (const auto& [args, message] : std::vector<std::pair<std::string, std::string>>{
+           {"train " + cfg + " --max-epochs 0", "--max-epochs: Value 0 not in range 1 to 1000000"},
+           {"visualize " + cfg + " --top-n 0", "--top-n: Value 0 not in range 1 to 32"},
+           {"synth --out " + (dir_ / "s").string() + " --seed -1",
+            "--seed: must not be negative, got -1"}}) {
+    const Result r = aulens(args);
+    EXPECT_NE(r.status, 0) << args;
+    EXPECT_TRUE(has(r, message)) << args << ": " << r.output;
+  }
   EXPECT_FALSE(fs::exists(dir_ / "s"));
 }
 

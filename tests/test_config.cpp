@@ -214,6 +214,7 @@ TEST_F(ConfigTest, EmptyFileGivesTheDefaults) {
   expect_same(loaded, RunConfig{});
   EXPECT_EQ(loaded.source_file, path);
   EXPECT_TRUE(loaded.file_sets_nothing) << "the commands warn about it";
+  EXPECT_TRUE(load_config(write("{}\n")).file_sets_nothing);
   EXPECT_FALSE(load_config(write("train:\n  batch: 8\n")).file_sets_nothing);
   // Comments only, and sections left empty, also keep the defaults.
   expect_same(load_config(write("# nothing here\n")), RunConfig{});

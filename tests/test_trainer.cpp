@@ -151,13 +151,22 @@ TEST(Trainer, ResumeRefusesACheckpointTrainedWithOtherSettings) {
     EXPECT_NE(std::string(e.what()).find("train.sgd.lr"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("last.safetensors"), std::string::npos) << e.what();
   }
+  // Other widths are named as a setting, before the tensors' shapes could disagree.
+  const fs::path last = cfg.output / "checkpoints" / "last.safetensors";
+  RunConfig wider = cfg;
+  wider.model.conv1 = 6;
+  EXPECT_NE(resume_refusal(last, wider).find("model.conv1: 4, but the config has model.conv1: 6"),
+            std::string::npos)
+      << resume_refusal(last, wider);
   changed.train.sgd.lr = cfg.train.sgd.lr;
+  EXPECT_EQ(resume_refusal(last, changed), "");
   EXPECT_EQ(train_toy(changed, /*resume=*/true).history.size(), 2u);
 }
 
-// A fresh start clears an earlier run's checkpoints and a killed write's temporary: had this run
-// been killed before its first checkpoint, a resume could not have found the other run's.
-TEST(Trainer, AFreshStartRemovesAnEarlierRunsCheckpoints) {
+// A fresh start sets an earlier run's checkpoints aside and removes a killed write's temporary:
+// had this run been killed before its first checkpoint, a resume could not have found the other
+// run's.
+TEST(Trainer, AFreshStartSetsAnEarlierRunsCheckpointsAside) {
   RunConfig cfg = toy_config(fresh_dir("fresh_start"));
   cfg.train.max_epochs = 1;
   train_toy(cfg);
@@ -170,6 +179,8 @@ TEST(Trainer, AFreshStartRemovesAnEarlierRunsCheckpoints) {
   EXPECT_FALSE(fs::exists(dir / "last.safetensors"));
   EXPECT_FALSE(fs::exists(dir / "best.safetensors"));
   EXPECT_FALSE(fs::exists(dir / "last.safetensors.tmp-99999"));
+  EXPECT_TRUE(fs::exists(dir / "previous" / "last.safetensors"));
+  EXPECT_TRUE(fs::exists(dir / "previous" / "best.safetensors"));
 }
 
 TEST(Trainer, StopsWhenTheLossIsNotFinite) {

@@ -62,6 +62,13 @@ struct TrainOptions {
 // is asked for and none is usable.
 Device resolve_device(const std::string& name);
 
+// "" when the checkpoint at `path` (checkpoints/last.safetensors) can be resumed with `cfg`,
+// else why not: it is missing, holds no momentum buffers or no training config, or was trained
+// with other settings than `cfg` (the first that differs, named; max_epochs, patience, the device
+// and the conv backend and math may change). train_network with resume throws with this reason;
+// `aulens run` starts afresh instead.
+std::string resume_refusal(const std::filesystem::path& path, const RunConfig& cfg);
+
 // Trains cfg.model on `data` with `split` as described above. Throws aulens::Error when the loss
 // becomes NaN or Inf (naming the epoch and step), when a split is empty, or on IO problems.
 TrainReport train_network(const RunConfig& cfg, const Dataset& data, const Split& split,

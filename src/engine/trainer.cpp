@@ -17,6 +17,7 @@
 #include "aulens/cuda_math.h"
 #include "aulens/device.h"
 #include "aulens/rng.h"
+#include "aulens/safetensors.h"
 
 namespace aulens {
 
@@ -32,15 +33,17 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// The settings that decide where training goes, as config_setting_lines: the dataset but its path,
-// the model, and the training settings but the device, the convolution backend and math (numerics
-// only) and the stopping rules (max_epochs and patience may change on resume, to train longer).
-std::vector<std::string> trajectory_settings(const std::string& config_yaml) {
-  const std::vector<std::string> free_to_change = {
-      "dataset.path", "train.device",     "train.conv_backend", "train.fp32_conv",
-      "train.tf32",   "train.max_epochs", "train.patience"};
-  std::vector<std::string> lines;
-  for (const char* section : {"dataset", "model", "train"}) {
+// The settings that decide where training goes, as config_setting_lines: the dataset settings that
+// apply to `d` (dataset_setting_lines), the model, and the training settings but the device, the
+// convolution backend and math (numerics only) and the stopping rules (max_epochs and patience may
+// change on resume, to train longer).
+std::vector<std::string> trajectory_settings(const std::string& config_yaml,
+                                             const DatasetConfig& d) {
+  const std::vector<std::string> free_to_change = {"train.device",     "train.conv_backend",
+                                                   "train.fp32_conv",  "train.tf32",
+                                                   "train.max_epochs", "train.patience"};
+  std::vector<std::string> lines = dataset_setting_lines(config_yaml, d);
+  for (const char* section : {"model", "train"}) {
     for (std::string& line : config_setting_lines(config_yaml, section)) {
       const std::string key = line.substr(0, line.find(':'));
       if (std::find(free_to_change.begin(), free_to_change.end(), key) == free_to_change.end())
@@ -50,26 +53,19 @@ std::vector<std::string> trajectory_settings(const std::string& config_yaml) {
   return lines;
 }
 
-// Throws unless the checkpoint at `path` (its metadata's config) was trained with the same
-// trajectory settings as `cfg`, naming the first setting that differs.
-void check_resumable(const std::filesystem::path& path, const TrainState& state,
-                     const RunConfig& cfg) {
-  const auto stored = state.metadata.find("config_yaml");
-  if (stored == state.metadata.end())
-    throw Error(path.string() + " records no training config: it cannot be resumed from");
-  const std::string difference = first_setting_difference(trajectory_settings(stored->second),
-                                                          trajectory_settings(config_to_yaml(cfg)));
-  if (!difference.empty())
-    throw Error(path.string() + " was trained with " + difference +
-                ": it cannot be resumed with this config (start afresh without --resume, or in "
-                "another output folder)");
-}
-
-// Before a fresh start: the checkpoints of an earlier run in the same folder go, so that a resume
-// after this run is killed cannot pick up a checkpoint it did not write.
-void remove_earlier_checkpoints(const std::filesystem::path& dir) {
-  for (const char* name : {"last.safetensors", "best.safetensors"})
-    std::filesystem::remove(dir / name);
+// Before a fresh start: the checkpoints of an earlier run in the same folder move to previous/
+// (replacing what was there), so that a resume after this run is killed cannot pick up a
+// checkpoint it did not write, and a fresh start by mistake loses at most the run before.
+// Returns whether there were any.
+bool set_aside_earlier_checkpoints(const std::filesystem::path& dir) {
+  bool moved = false;
+  for (const char* name : {"last.safetensors", "best.safetensors"}) {
+    if (!std::filesystem::exists(dir / name)) continue;
+    std::filesystem::create_directories(dir / "previous");
+    std::filesystem::rename(dir / name, dir / "previous" / name);
+    moved = true;
+  }
+  return moved;
 }
 
 // Temporaries of checkpoint writes a killed run left behind (aulens/atomic_file.h).
@@ -165,15 +161,18 @@ class Trainer {
     remove_unfinished_writes(checkpoint_dir);
     TrainState state;
     if (options_.resume && std::filesystem::exists(last_path)) {
+      if (const std::string refusal = resume_refusal(last_path, cfg_); !refusal.empty())
+        throw Error(refusal +
+                    " (start afresh: `aulens train` without --resume, `aulens run` with "
+                    "--force, or another output folder)");
       state = load_checkpoint(last_path, cfg_.model, Ops::device);
-      AULENS_CHECK(state.has_momentum(),
-                   last_path.string() + " holds no momentum buffers: it cannot be resumed from");
-      check_resumable(last_path, state, cfg_);
       report.history = history_from_json(state.metadata.at("history"));
       log("resuming from " + last_path.string() + " after epoch " + std::to_string(state.epoch));
     } else {
       if (options_.resume) log("nothing to resume: no " + last_path.string() + "; starting afresh");
-      remove_earlier_checkpoints(checkpoint_dir);
+      if (set_aside_earlier_checkpoints(checkpoint_dir))
+        log("starting afresh: the earlier checkpoints moved to " +
+            (checkpoint_dir / "previous").string());
       state.params =
           init_params(cfg_.model, cfg_.train.seed, Ops::device, cfg_.train.init == "unit_gaussian");
       state.momentum = Params::zeros(cfg_.model, Ops::device);
@@ -462,6 +461,24 @@ Device resolve_device(const std::string& name) {
   }
   AULENS_CHECK(name == "auto", "device must be cuda, cpu or auto, got '" + name + "'");
   return device::available() ? Device::cuda : Device::cpu;
+}
+
+std::string resume_refusal(const std::filesystem::path& path, const RunConfig& cfg) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return "there is no " + path.string();
+  const SafeTensors file = load_safetensors(path);
+  if (file.tensors.count("momentum.conv1.weight") == 0)
+    return path.string() + " holds no momentum buffers: it cannot be resumed from";
+  const auto stored = file.metadata.find("config_yaml");
+  if (stored == file.metadata.end())
+    return path.string() + " records no training config: it cannot be resumed from";
+  const std::string difference =
+      first_setting_difference(trajectory_settings(stored->second, cfg.dataset),
+                               trajectory_settings(config_to_yaml(cfg), cfg.dataset));
+  if (!difference.empty())
+    return path.string() + " was trained with " + difference +
+           ": it cannot be resumed with this config";
+  return "";
 }
 
 TrainReport train_network(const RunConfig& cfg, const Dataset& data, const Split& split,

@@ -313,7 +313,7 @@ RunConfig load_config(const std::filesystem::path& path, const LoadOptions& opti
 
   RunConfig cfg;
   cfg.source_file = path;
-  cfg.file_sets_nothing = root.IsNull();
+  cfg.file_sets_nothing = root.IsNull() || (root.IsMap() && root.size() == 0);
   ConfigReader r(file);
   // The key table, bound to the fields of `c`: the top level and the `cpu:` section share it.
   auto fields_for = [&r](RunConfig& c) -> std::vector<ConfigReader::Field> {
@@ -524,6 +524,23 @@ std::vector<std::string> config_setting_lines(const std::string& yaml, const std
     }
   };
   walk(YAML::Load(yaml)[section], section);
+  return lines;
+}
+
+bool dataset_setting_applies(const std::string& key, const DatasetConfig& d) {
+  if (key == "dataset.path") return false;
+  if (key.rfind("dataset.synth.", 0) == 0) return d.source == "synthetic";
+  if (key == "dataset.test_images") return d.split == "random_200";
+  if (key == "dataset.folds" || key == "dataset.fold") return d.split == "subject_kfold";
+  return true;
+}
+
+std::vector<std::string> dataset_setting_lines(const std::string& yaml, const DatasetConfig& d) {
+  std::vector<std::string> lines;
+  for (std::string& line : config_setting_lines(yaml, "dataset")) {
+    if (dataset_setting_applies(line.substr(0, line.find(':')), d))
+      lines.push_back(std::move(line));
+  }
   return lines;
 }
 

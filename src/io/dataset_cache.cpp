@@ -171,12 +171,13 @@ DatasetCache load_dataset_cache(const std::filesystem::path& path) {
 DatasetCache load_dataset_cache(const std::filesystem::path& path, const RunConfig& cfg) {
   DatasetCache cache = load_dataset_cache(path);
   const std::string difference =
-      first_setting_difference(config_setting_lines(cache.config_yaml, "dataset"),
-                               config_setting_lines(config_to_yaml(cfg), "dataset"));
+      first_setting_difference(dataset_setting_lines(cache.config_yaml, cfg.dataset),
+                               dataset_setting_lines(config_to_yaml(cfg), cfg.dataset));
   const std::string source = cfg.source_file.empty() ? "CONFIG" : cfg.source_file.string();
+  // The cpu: section may change dataset settings: prepare must resolve the device the same way.
   if (!difference.empty())
     throw Error(path.string() + " was prepared with " + difference + ": run `aulens prepare " +
-                source + "` again");
+                source + " --device " + cfg.train.device + "` again");
   return cache;
 }
 

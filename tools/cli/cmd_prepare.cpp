@@ -12,11 +12,18 @@ const aulens::cli::CommandRegistrar kPrepare([](CLI::App& app) {
       "prepare", "Read the dataset, crop faces, make the split, write dataset.safetensors");
   auto config_file = std::make_shared<std::string>();
   auto dataset = std::make_shared<std::string>();
+  auto device = std::make_shared<std::string>();
   cmd->add_option("config", *config_file, "the run configuration (YAML)")->required();
   cmd->add_option("--dataset", *dataset, "the CK+ folder or manifest CSV (overrides dataset.path)");
-  cmd->callback([config_file, dataset] {
+  cmd->add_option("--device", *device,
+                  "cuda, cpu or auto (overrides train.device): the config's cpu: section, which "
+                  "may change dataset settings, applies when it resolves to the CPU; give the "
+                  "stages that follow the same")
+      ->check(CLI::IsMember({"cuda", "cpu", "auto"}));
+  cmd->callback([config_file, dataset, device] {
     aulens::LoadOptions options;
     options.dataset_path = *dataset;
+    options.device = *device;
     aulens::cli::prepare_stage(aulens::cli::load_stage_config(*config_file, options));
   });
 });

@@ -11,6 +11,7 @@
 #include "aulens/atomic_file.h"
 #include "aulens/check.h"
 #include "aulens/config.h"
+#include "aulens/trainer.h"
 #include "command.h"
 #include "stages.h"
 #include "stamps.h"
@@ -116,29 +117,39 @@ void run_all(const RunArgs& args) {
                     [&](bool) { report_stage(cfg); }});
 
   const auto run_start = std::chrono::steady_clock::now();
-  for (std::size_t index = 0; index < stages.size(); ++index) {
-    const StageSpec& stage = stages[index];
+  for (const StageSpec& stage : stages) {
     const std::uint64_t extra = stage.name == "prepare" ? external_input_hash(cfg) : 0;
     Stamp stamp{stage.name, inputs_hash(cfg, run_dir, stage, extra), stage.outputs, {}};
+    for (const fs::path& output : stage.content_checked)
+      stamp.output_hashes.emplace_back(output, "");
     if (!args.force && stamp_current(run_dir, stamp)) {
       std::cout << "== " << stage.name << ": up to date, skipped\n" << std::flush;
       continue;
     }
-    // Training that was interrupted with the same inputs continues from its last checkpoint.
+    // Training that was interrupted continues from its last checkpoint when that checkpoint can
+    // be resumed with this config (trainer.h: resume_refusal; e.g. max_epochs may have changed),
+    // else it starts afresh.
     const std::string started = stage.name + ".started";
-    const bool resume = stage.name == "train" && !args.force &&
-                        read_stamp(run_dir, started).inputs_hash == stamp.inputs_hash;
-    std::cout << "== " << stage.name << (resume ? " (resuming)" : "") << "\n" << std::flush;
+    std::string afresh;
+    bool resume = false;
+    if (stage.name == "train" && !args.force && !read_stamp(run_dir, started).inputs_hash.empty()) {
+      afresh = resume_refusal(run_dir / "checkpoints" / "last.safetensors", cfg);
+      resume = afresh.empty();
+    }
+    std::cout << "== " << stage.name
+              << (resume           ? " (resuming)"
+                  : afresh.empty() ? ""
+                                   : " (starting afresh: " + afresh + ")")
+              << "\n"
+              << std::flush;
     const auto start = std::chrono::steady_clock::now();
     // This stage's outputs are about to change, so what the later stages made from the earlier
     // ones is out of date even when their inputs hash the same (a rewritten synthetic set, a run
     // killed during --force): they run again.
-    for (std::size_t later = index; later < stages.size(); ++later)
-      remove_stamp(run_dir, stages[later].name);
+    remove_stamps_from(run_dir, stage.name);
     write_stamp(run_dir, Stamp{started, stamp.inputs_hash, {}});
     stage.run(resume);
-    for (const fs::path& output : stage.content_checked)
-      stamp.output_hashes.emplace_back(output, hex(hash_file(output, 0)));
+    for (auto& [output, hash] : stamp.output_hashes) hash = hex(hash_file(output, 0));
     write_stamp(run_dir, stamp);
     remove_stamp(run_dir, started);
     char line[128];

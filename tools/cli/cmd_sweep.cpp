@@ -33,6 +33,7 @@
 #include "aulens/trainer.h"
 #include "command.h"
 #include "stages.h"
+#include "stamps.h"
 
 namespace fs = std::filesystem;
 
@@ -184,6 +185,7 @@ void run_sweep_command(const SweepArgs& args) {
     std::copy(all_aus + rows[r] * a, all_aus + (rows[r] + 1) * a, aus.data<float>() + r * a);
   }
 
+  aulens::cli::remove_stamps_from(cfg.output, "sweep");  // `aulens run` redoes what follows
   Provenance prov;
   const auto images_meta = records.metadata.find("images");
   prov.images = images_meta != records.metadata.end() ? images_meta->second : cfg.visualize.images;

@@ -17,7 +17,11 @@ const aulens::cli::CommandRegistrar kSynth([](CLI::App& app) {
       ->required();
   cmd->add_option("--subjects", cfg->subjects, "Number of subjects")->capture_default_str();
   cmd->add_option("--seed", cfg->seed, "Random seed (same seed, same bytes)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(CLI::Validator(
+          [](std::string& value) {
+            return value.rfind('-', 0) == 0 ? "must not be negative, got " + value : std::string();
+          },
+          "NONNEGATIVE"))
       ->capture_default_str();
   cmd->add_option("--sequences-per-subject", cfg->sequences_per_subject, "Sequences per subject")
       ->capture_default_str();

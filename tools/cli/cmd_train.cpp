@@ -24,7 +24,7 @@ const aulens::cli::CommandRegistrar kTrain([](CLI::App& app) {
       ->check(CLI::IsMember({"cuda", "cpu", "auto"}));
   cmd->add_option("--output", args->output, "run folder (overrides output)");
   cmd->add_option("--max-epochs", args->max_epochs, "overrides train.max_epochs")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 1000000));
   cmd->add_flag("--resume", args->resume,
                 "continue from <output>/checkpoints/last.safetensors when it exists");
   cmd->callback([args] {

@@ -12,6 +12,7 @@
 #include "aulens/visualize.h"
 #include "command.h"
 #include "stages.h"
+#include "stamps.h"
 
 namespace {
 
@@ -40,6 +41,7 @@ void run_visualize_command(const VisualizeArgs& args) {
                     : std::string())
             << "\n";
   if (options.device == aulens::Device::cpu) std::cout << aulens::cli::gpu_settings_note(cfg);
+  aulens::cli::remove_stamps_from(cfg.output, "visualize");  // `aulens run` redoes what follows
   const aulens::VisualizeSummary s = aulens::run_visualize(cfg, options);
   const double total = s.seconds_load + s.seconds_records + s.seconds_top_n +
                        s.seconds_projections + s.seconds_write + s.seconds_render;

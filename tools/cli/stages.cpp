@@ -11,6 +11,7 @@
 #include "aulens/report.h"
 #include "aulens/trainer.h"
 #include "command.h"
+#include "stamps.h"
 #ifdef AULENS_HAVE_OPENCV
 #include "aulens/synth.h"
 #endif
@@ -80,6 +81,7 @@ void prepare_stage(const RunConfig& cfg) {
   };
   const Dataset data = read_dataset(path, cfg.dataset, progress);
   const Split split = make_split(data, cfg.dataset);
+  remove_stamps_from(cfg.output, "prepare");
   const fs::path out = cfg.output / "dataset.safetensors";
   save_dataset_cache(out, data, split, config_to_yaml(cfg));
   const double seconds =
@@ -106,6 +108,7 @@ void train_stage(const RunConfig& cfg, bool resume) {
                                                   : "")
             << "\n";
   if (device == Device::cpu) std::cout << gpu_settings_note(cfg);
+  remove_stamps_from(cfg.output, "train");
   TrainOptions options;
   options.out_dir = cfg.output;
   options.resume = resume;
@@ -118,6 +121,7 @@ void train_stage(const RunConfig& cfg, bool resume) {
 }
 
 void report_stage(const RunConfig& cfg) {
+  remove_stamps_from(cfg.output, "report");
   const ReportResult result = write_report(cfg, cfg.output);
   for (const std::string& note : result.notes) std::cout << "report: " << note << "\n";
   if (result.scored > 0) {

@@ -118,6 +118,19 @@ void remove_stamp(const fs::path& run_dir, const std::string& stage) {
   fs::remove(stamp_path(run_dir, stage), ec);
 }
 
+const std::vector<std::string>& stage_order() {
+  static const std::vector<std::string> order = {"synth",     "prepare", "train",
+                                                 "visualize", "sweep",   "report"};
+  return order;
+}
+
+void remove_stamps_from(const fs::path& run_dir, const std::string& stage) {
+  const auto& order = stage_order();
+  const auto first = std::find(order.begin(), order.end(), stage);
+  AULENS_CHECK(first != order.end(), "no stage named " + stage);
+  for (auto it = first; it != order.end(); ++it) remove_stamp(run_dir, *it);
+}
+
 bool stamp_current(const fs::path& run_dir, const Stamp& stamp) {
   const Stamp old = read_stamp(run_dir, stamp.stage);
   if (old.inputs_hash.empty() || old.inputs_hash != stamp.inputs_hash) return false;
@@ -125,6 +138,11 @@ bool stamp_current(const fs::path& run_dir, const Stamp& stamp) {
   for (const fs::path& output : stamp.outputs) {
     const fs::path full = output.is_absolute() ? output : run_dir / output;
     if (!fs::exists(full, ec)) return false;
+  }
+  for (const auto& [output, unused] : stamp.output_hashes) {  // recorded by the old stamp too?
+    const auto recorded = std::find_if(old.output_hashes.begin(), old.output_hashes.end(),
+                                       [&](const auto& entry) { return entry.first == output; });
+    if (recorded == old.output_hashes.end()) return false;
   }
   for (const auto& [output, hash] : old.output_hashes) {
     const fs::path full = output.is_absolute() ? output : run_dir / output;

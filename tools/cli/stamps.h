@@ -40,8 +40,15 @@ std::filesystem::path stamp_path(const std::filesystem::path& run_dir, const std
 Stamp read_stamp(const std::filesystem::path& run_dir, const std::string& stage);
 void write_stamp(const std::filesystem::path& run_dir, const Stamp& stamp);
 void remove_stamp(const std::filesystem::path& run_dir, const std::string& stage);
-// True when the stamp of stage `stamp.stage` holds `stamp.inputs_hash`, every output exists, and
-// every output whose hash the stamp recorded still has that content.
+// The stages of `aulens run` in order: synth, prepare, train, visualize, sweep, report.
+const std::vector<std::string>& stage_order();
+// Removes the stamps of `stage` and of every stage after it: called when `stage` is about to
+// write its outputs (in `aulens run` or alone), since what the later stages made from the old
+// outputs is then out of date even when their inputs hash the same.
+void remove_stamps_from(const std::filesystem::path& run_dir, const std::string& stage);
+// True when the stamp of stage `stamp.stage` holds `stamp.inputs_hash`, every output exists,
+// every output of `stamp.output_hashes` (hashes ignored here) has a recorded hash, and every
+// recorded hash still matches the output's content.
 bool stamp_current(const std::filesystem::path& run_dir, const Stamp& stamp);
 
 }  // namespace aulens::cli
