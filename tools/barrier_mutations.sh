@@ -12,7 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
-git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C "$WORK"
+git ls-files -z --cached --others --exclude-standard |
+  tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C "$WORK"
 cd "$WORK"
 BUILD="$WORK/build"
 cmake -S . -B "$BUILD" -G Ninja -DAULENS_CUDA=OFF >/dev/null

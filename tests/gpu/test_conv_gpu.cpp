@@ -478,6 +478,17 @@ TEST(ConvGpuShapes, EveryFastestCandidateEqualsCpu) {
   DeviceFloats x(x_values), w(w_values), b(b_values), dy(dy_values), y(want_y.size()),
       dx(want_dx.size()), dw(want_dw.size()), db(s.k);
   const BackendMath math(Backend::hand_fastest);
+  struct Unforce {
+    ~Unforce() { force_conv_candidate(-1); }
+  } unforce;
+  const auto tuned_here = [] {  // the tuner's lines for this test's shape
+    const auto lines = conv_tuning_choices();
+    return std::count_if(lines.begin(), lines.end(), [](const std::string& l) {
+      return l.find("N=4 C=32 12×12 K=128 R=5") != std::string::npos ||
+             l.find("N=4 C=128 12×12 K=32 R=5") != std::string::npos;
+    });
+  };
+  ASSERT_EQ(tuned_here(), 0) << "another test tuned this shape: forcing could not be told apart";
   constexpr int kMostCandidates = 8;  // more than any operation has (indices wrap around)
   for (int candidate = 0; candidate < kMostCandidates; ++candidate) {
     SCOPED_TRACE("candidate " + std::to_string(candidate));
@@ -494,7 +505,10 @@ TEST(ConvGpuShapes, EveryFastestCandidateEqualsCpu) {
     EXPECT_TRUE(all_close(dw.download(), want_dw, {s.k, s.c, s.r, s.r}, kFp32)) << "filter";
     EXPECT_TRUE(all_close(db.download(), want_db, {1, 1, 1, s.k}, kFp32)) << "bias";
   }
+  EXPECT_EQ(tuned_here(), 0) << "a forced launch went through the tuner";
   force_conv_candidate(-1);
+  CudaOps::conv2d_forward(s, x.get(), w.get(), b.get(), y.get());
+  EXPECT_EQ(tuned_here(), 1) << "unforced, the tuner chooses (and lists) again";
 }
 
 TEST(ConvGpuShapes, EmptyBatchZeroesFilterGradients) {
