@@ -52,7 +52,8 @@ class Cli : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  // A config of the tiny run: `dataset_extra` lines go into the dataset section, `train` is the
+  // A config of the tiny run: `dataset_extra` lines go into the dataset section (the source is
+  // synthetic unless they name one), `train` is the
   // train section's settings besides augment, `tail` goes at the end.
   std::string config(const std::string& name, const std::string& dataset_extra = "",
                      const std::string& train = "device: cpu, batch: 16, max_epochs: 1",
@@ -60,7 +61,9 @@ class Cli : public ::testing::Test {
     const fs::path path = dir_ / name;
     std::ofstream(path) << "output: " << (dir_ / "run").string() << "\n"
                         << "dataset:\n"
-                        << "  source: synthetic\n"
+                        << (dataset_extra.find("source:") == std::string::npos
+                                ? "  source: synthetic\n"
+                                : "")
                         << "  synth: {subjects: 6, sequences_per_subject: 3, min_frames: 4, "
                            "max_frames: 4}\n"
                         << "  crop_size: 40\n"
@@ -124,10 +127,9 @@ TEST_F(Cli, PrepareTakesTheDeviceSoThatCpuOverridesAgree) {
   ASSERT_EQ(aulens("prepare " + cfg).status, 0);  // device cuda: 3 folds
   const Result refused = aulens("train " + cfg + " --device cpu");
   EXPECT_NE(refused.status, 0);
-  EXPECT_TRUE(has(refused,
-                  "dataset.folds: 3, but the config has dataset.folds: 2: run `aulens "
-                  "prepare " +
-                      cfg + " --device cpu` again"))
+  EXPECT_TRUE(has(refused, "dataset.folds: 3, but the config has dataset.folds: 2."))
+      << refused.output;
+  EXPECT_TRUE(has(refused, "(run `aulens prepare " + cfg + " --device cpu` again)"))
       << refused.output;
   ASSERT_EQ(aulens("prepare " + cfg + " --device cpu").status, 0);
   const Result trained = aulens("train " + cfg + " --device cpu");
@@ -155,27 +157,108 @@ TEST_F(Cli, AStageRunAloneMakesRunRedoWhatFollows) {
     EXPECT_TRUE(has(r, std::string("== ") + stage + "\n")) << r.output;
 }
 
-// A killed run (its train.started stamp left behind) resumes after max_epochs was raised, and
-// starts afresh after a setting that changes the training (the learning rate) was.
-TEST_F(Cli, AKilledRunResumesWhenTheCheckpointAllowsIt) {
+// A killed run (its train.started stamp left behind, holding the prepare stamp it trained on)
+// resumes after max_epochs was raised; it starts afresh after a setting that changes the training
+// (the learning rate) was, or when the data is not what it trained on.
+TEST_F(Cli, AKilledRunResumesWhenTheCheckpointAndTheDataAllowIt) {
   ASSERT_EQ(aulens("run " + config("tiny.yaml")).status, 0);
-  const fs::path started = dir_ / "run" / ".stamps" / "train.started.json";
-  const auto kill = [&] {
-    std::ofstream(started) << R"({"stage": "train.started", "inputs_hash": "0", "outputs": []})";
+  const fs::path stamps = dir_ / "run" / ".stamps";
+  std::ifstream prepare_stamp(stamps / "prepare.json");
+  const std::string prepare((std::istreambuf_iterator<char>(prepare_stamp)), {});
+  const std::size_t key = prepare.find("\"inputs_hash\": \"");
+  ASSERT_NE(key, std::string::npos) << prepare;
+  const std::string data_key = prepare.substr(key + 16, 16);
+  const auto kill = [&](const std::string& trained_on) {
+    std::ofstream(stamps / "train.started.json")
+        << R"({"stage": "train.started", "inputs_hash": ")" << trained_on << R"(", "outputs": []})";
   };
-  kill();
+  kill(data_key);
   const Result longer =
       aulens("run " + config("longer.yaml", "", "device: cpu, batch: 16, max_epochs: 2"));
   ASSERT_EQ(longer.status, 0) << longer.output;
   EXPECT_TRUE(has(longer, "== train (resuming)")) << longer.output;
   EXPECT_TRUE(has(longer, "after epoch 1")) << longer.output;
-  kill();
+
+  kill("0123456789abcdef");
+  const Result moved =
+      aulens("run " + config("longer3.yaml", "", "device: cpu, batch: 16, max_epochs: 3"));
+  ASSERT_EQ(moved.status, 0) << moved.output;
+  EXPECT_TRUE(has(moved, "== train (starting afresh: the data changed")) << moved.output;
+
+  kill(data_key);
   const Result other = aulens(
       "run " + config("lr.yaml", "", "device: cpu, batch: 16, max_epochs: 2, sgd: {lr: 0.05}"));
   ASSERT_EQ(other.status, 0) << other.output;
   EXPECT_TRUE(has(other, "== train (starting afresh: ")) << other.output;
   EXPECT_TRUE(has(other, "train.sgd.lr")) << other.output;
-  EXPECT_TRUE(fs::exists(dir_ / "run" / "checkpoints" / "previous" / "last.safetensors"));
+  // The interrupted run's checkpoints are dropped, not set aside over the run before them.
+  EXPECT_FALSE(fs::exists(dir_ / "run" / "checkpoints" / "previous" / "last.safetensors"));
+}
+
+// A manifest's images are inputs too: one replaced under the same name is read again.
+TEST_F(Cli, RunRereadsAReplacedManifestImage) {
+  const fs::path synthetic = dir_ / "faces";
+  ASSERT_EQ(aulens("synth --out " + synthetic.string() +
+                   " --subjects 6 --sequences-per-subject 1 --min-frames 4 --max-frames 4")
+                .status,
+            0);
+  std::ofstream csv(dir_ / "faces.csv");
+  csv << "path,subject,expression\n";
+  const char* expressions[] = {"happy", "sadness", "surprise", "anger"};
+  int row = 0;
+  for (const auto& subject : fs::directory_iterator(synthetic / "cohn-kanade-images")) {
+    for (const auto& image : fs::directory_iterator(subject.path() / "001")) {
+      csv << fs::relative(image.path(), dir_).string() << "," << subject.path().filename().string()
+          << "," << expressions[row++ % 4] << "\n";
+    }
+  }
+  csv.close();
+  const std::string cfg = config(
+      "manifest.yaml", "  source: manifest\n  path: " + (dir_ / "faces.csv").string() + "\n");
+  const Result first = aulens("run " + cfg);
+  ASSERT_EQ(first.status, 0) << first.output;
+  EXPECT_TRUE(has(aulens("run " + cfg), "== prepare: up to date, skipped"));
+  const fs::path frames = synthetic / "cohn-kanade-images" / "S005" / "001";
+  fs::copy_file(frames / "S005_001_00000004.png", frames / "S005_001_00000002.png",
+                fs::copy_options::overwrite_existing);
+  const Result again = aulens("run " + cfg);
+  ASSERT_EQ(again.status, 0) << again.output;
+  EXPECT_TRUE(has(again, "== prepare\n")) << again.output;
+}
+
+// A refused resume changes nothing in the run folder.
+TEST_F(Cli, ARefusedResumeLeavesTheRunAsItWas) {
+  const std::string cfg = config("tiny.yaml");
+  ASSERT_EQ(aulens("run " + cfg).status, 0);
+  const Result refused = aulens(
+      "train " + config("b8.yaml", "", "device: cpu, batch: 8, max_epochs: 1") + " --resume");
+  EXPECT_NE(refused.status, 0);
+  EXPECT_TRUE(has(refused, "train.batch: 16, but the config has train.batch: 8")) << refused.output;
+  const Result again = aulens("run " + cfg);
+  for (const char* stage : {"train", "visualize", "sweep", "report"})
+    EXPECT_TRUE(has(again, std::string("== ") + stage + ": up to date, skipped")) << again.output;
+}
+
+// prepare names the synth command that makes the set the config describes, and refuses a set
+// made with other settings.
+TEST_F(Cli, PrepareChecksTheSyntheticSetAgainstTheConfig) {
+  const std::string cfg = config("tiny.yaml");
+  const Result missing = aulens("prepare " + cfg);
+  EXPECT_NE(missing.status, 0);
+  EXPECT_TRUE(has(missing,
+                  "--subjects 6 --seed 1 --sequences-per-subject 3 --min-frames 4 "
+                  "--max-frames 4` first"))
+      << missing.output;
+  const std::string synthetic = (dir_ / "run" / "synthetic").string();
+  ASSERT_EQ(aulens("synth --out " + synthetic +
+                   " --subjects 5 --sequences-per-subject 3 "
+                   "--min-frames 4 --max-frames 4")
+                .status,
+            0);
+  const Result other = aulens("prepare " + cfg);
+  EXPECT_NE(other.status, 0);
+  EXPECT_TRUE(has(other, "was made with other settings than the config's dataset.synth"))
+      << other.output;
 }
 
 TEST_F(Cli, GpuOnlySettingsAreNotSilentlyIgnoredOnTheCpu) {

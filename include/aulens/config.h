@@ -91,6 +91,9 @@ struct LoadOptions {
   std::string device;                  // overrides train.device when not empty (cuda | cpu | auto)
   bool apply_cpu_overrides = true;     // apply `cpu:` when the resolved device is the CPU
   std::filesystem::path dataset_path;  // overrides dataset.path when not empty
+  // False for the stages that read the prepared dataset cache, not the dataset itself (train,
+  // visualize, sweep): a CK+ or manifest config need not name its dataset there.
+  bool dataset_path_needed = true;
 };
 
 // Reads `path`; throws aulens::Error naming the file, line and key on any problem.
@@ -111,7 +114,8 @@ std::string config_to_yaml(const RunConfig& cfg);
 std::vector<std::string> config_setting_lines(const std::string& yaml, const std::string& section);
 // Whether a "dataset.…" key decides which images a dataset cache holds and how they are split,
 // for a dataset configured as `d`: not dataset.path (the same data may be reached by another
-// spelling of the path), dataset.synth.* only for the synthetic source, dataset.test_images only
+// spelling of the path), nor dataset.strict (a prepare that succeeded read the same images either
+// way), dataset.synth.* only for the synthetic source, dataset.test_images only
 // for the random_200 split, dataset.folds and dataset.fold only for subject_kfold.
 bool dataset_setting_applies(const std::string& key, const DatasetConfig& d);
 // config_setting_lines(yaml, "dataset") without the keys that do not apply to `d`.

@@ -64,6 +64,10 @@ using SynthProgress = std::function<void(int done, int total)>;
 SynthSummary generate_synthetic(const SynthConfig& cfg, const std::filesystem::path& out,
                                 const SynthProgress& progress = {});
 
+// The README.txt generate_synthetic writes for `cfg`: it names the generator version and every
+// setting, so comparing a set's README.txt with it tells whether the set is the one `cfg` makes.
+std::string synthetic_readme(const SynthConfig& cfg);
+
 // A few human-readable lines: counts per emotion and per AU, frames, seconds.
 std::string format_summary(const SynthSummary& summary);
 

@@ -311,6 +311,10 @@ void check_config(const SynthConfig& cfg) {
 
 }  // namespace
 
+std::string synthetic_readme(const SynthConfig& cfg) {
+  return readme_text(cfg);
+}
+
 SynthSummary generate_synthetic(const SynthConfig& cfg, const fs::path& out_arg,
                                 const SynthProgress& progress) {
   const auto start = std::chrono::steady_clock::now();
@@ -347,7 +351,7 @@ SynthSummary generate_synthetic(const SynthConfig& cfg, const fs::path& out_arg,
   }
   for (const auto& e : errors) AULENS_CHECK(e.empty(), e);
 
-  write_text(partial / "README.txt", readme_text(cfg));
+  write_text(partial / "README.txt", synthetic_readme(cfg));
   if (fs::exists(out)) fs::remove_all(out);
   fs::rename(partial, out);
 

@@ -234,7 +234,8 @@ const FloatRange kPositive{0.0, true};
 const FloatRange kUnitHalfOpen{0.0, false, 1.0, true};  // [0, 1)
 
 // Rules that involve more than one key; reported at the line of the key most likely at fault.
-void check_cross_key_rules(const ConfigReader& reader, const RunConfig& cfg) {
+void check_cross_key_rules(const ConfigReader& reader, const RunConfig& cfg,
+                           bool dataset_path_needed) {
   auto line = [&](const char* preferred, const char* other) {
     int l = reader.line_of(preferred);
     return l > 0 ? l : reader.line_of(other);
@@ -268,7 +269,7 @@ void check_cross_key_rules(const ConfigReader& reader, const RunConfig& cfg) {
                     ") must be >= 'dataset.synth.min_frames' (" +
                     std::to_string(cfg.dataset.synth.min_frames) + ")");
   }
-  if (cfg.dataset.source != "synthetic" && cfg.dataset.path.empty()) {
+  if (dataset_path_needed && cfg.dataset.source != "synthetic" && cfg.dataset.path.empty()) {
     reader.fail(reader.line_of("dataset.source"),
                 "'dataset.path' must be set when 'dataset.source' is " + cfg.dataset.source +
                     " (or given on the command line: aulens run CONFIG --dataset PATH)");
@@ -423,7 +424,7 @@ RunConfig load_config(const std::filesystem::path& path, const LoadOptions& opti
       cfg = with_cpu;
     }
   }
-  check_cross_key_rules(r, cfg);
+  check_cross_key_rules(r, cfg, options.dataset_path_needed);
   return cfg;
 }
 
@@ -528,7 +529,9 @@ std::vector<std::string> config_setting_lines(const std::string& yaml, const std
 }
 
 bool dataset_setting_applies(const std::string& key, const DatasetConfig& d) {
-  if (key == "dataset.path") return false;
+  // A prepare that succeeded read the same images whether or not it would have stopped at a bad
+  // one.
+  if (key == "dataset.path" || key == "dataset.strict") return false;
   if (key.rfind("dataset.synth.", 0) == 0) return d.source == "synthetic";
   if (key == "dataset.test_images") return d.split == "random_200";
   if (key == "dataset.folds" || key == "dataset.fold") return d.split == "subject_kfold";

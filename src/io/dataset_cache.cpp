@@ -176,8 +176,11 @@ DatasetCache load_dataset_cache(const std::filesystem::path& path, const RunConf
   const std::string source = cfg.source_file.empty() ? "CONFIG" : cfg.source_file.string();
   // The cpu: section may change dataset settings: prepare must resolve the device the same way.
   if (!difference.empty())
-    throw Error(path.string() + " was prepared with " + difference + ": run `aulens prepare " +
-                source + " --device " + cfg.train.device + "` again");
+    throw Error(path.string() + " was prepared with " + difference +
+                ". Either the config changed since (run `aulens prepare " + source + " --device " +
+                cfg.train.device +
+                "` again), or prepare and this stage resolved the device differently (the "
+                "config's cpu: section applies on the CPU): give them the same --device");
   return cache;
 }
 

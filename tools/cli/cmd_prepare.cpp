@@ -13,18 +13,22 @@ const aulens::cli::CommandRegistrar kPrepare([](CLI::App& app) {
   auto config_file = std::make_shared<std::string>();
   auto dataset = std::make_shared<std::string>();
   auto device = std::make_shared<std::string>();
+  auto output = std::make_shared<std::string>();
   cmd->add_option("config", *config_file, "the run configuration (YAML)")->required();
+  cmd->add_option("--output", *output, "run folder (overrides output)");
   cmd->add_option("--dataset", *dataset, "the CK+ folder or manifest CSV (overrides dataset.path)");
   cmd->add_option("--device", *device,
                   "cuda, cpu or auto (overrides train.device): the config's cpu: section, which "
                   "may change dataset settings, applies when it resolves to the CPU; give the "
                   "stages that follow the same")
       ->check(CLI::IsMember({"cuda", "cpu", "auto"}));
-  cmd->callback([config_file, dataset, device] {
+  cmd->callback([config_file, dataset, device, output] {
     aulens::LoadOptions options;
     options.dataset_path = *dataset;
     options.device = *device;
-    aulens::cli::prepare_stage(aulens::cli::load_stage_config(*config_file, options));
+    aulens::RunConfig cfg = aulens::cli::load_stage_config(*config_file, options);
+    if (!output->empty()) cfg.output = *output;
+    aulens::cli::prepare_stage(cfg);
   });
 });
 

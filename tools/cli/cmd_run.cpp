@@ -11,6 +11,7 @@
 #include "aulens/atomic_file.h"
 #include "aulens/check.h"
 #include "aulens/config.h"
+#include "aulens/csv.h"
 #include "aulens/trainer.h"
 #include "command.h"
 #include "stages.h"
@@ -51,12 +52,39 @@ std::string inputs_hash(const RunConfig& cfg, const fs::path& run_dir, const Sta
   return hex(hash_bytes(std::to_string(extra), h));
 }
 
-// What outside the run folder the dataset stage reads: the CK+ tree, the manifest CSV.
+// The manifest CSV's content and, for each file its `path` column names, the size and time of
+// the file (so an image replaced under the same name is read again).
+std::uint64_t manifest_hash(const fs::path& csv) {
+  std::uint64_t h = hash_file(csv, 1);
+  const auto rows = read_csv_file(csv);
+  if (rows.empty()) return h;
+  std::size_t column = rows[0].size();
+  for (std::size_t i = 0; i < rows[0].size(); ++i) {
+    std::string name = rows[0][i];
+    name.erase(0, name.find_first_not_of(" \t\xEF\xBB\xBF"));
+    name.erase(name.find_last_not_of(" \t\r") + 1);
+    if (name == "path") column = i;
+  }
+  for (std::size_t r = 1; r < rows.size(); ++r) {
+    if (column >= rows[r].size()) continue;  // the reader reports such rows
+    const fs::path image = csv.parent_path() / rows[r][column];
+    std::error_code ec;
+    const auto size = fs::file_size(image, ec);
+    const auto time = fs::last_write_time(image, ec).time_since_epoch().count();
+    h = hash_bytes(rows[r][column] + " " + std::to_string(ec ? -1 : static_cast<long long>(size)) +
+                       " " + std::to_string(ec ? 0 : time) + "\n",
+                   h);
+  }
+  return h;
+}
+
+// What outside the run folder the dataset stage reads: the CK+ tree, the manifest CSV and the
+// images it lists.
 std::uint64_t external_input_hash(const RunConfig& cfg) {
   if (cfg.dataset.source == "synthetic") return 0;
   const fs::path path = dataset_path(cfg);
   AULENS_CHECK(fs::exists(path), "dataset " + path.string() + " does not exist");
-  return fs::is_directory(path) ? hash_tree_listing(path, 1) : hash_file(path, 1);
+  return fs::is_directory(path) ? hash_tree_listing(path, 1) : manifest_hash(path);
 }
 
 void run_all(const RunArgs& args) {
@@ -126,15 +154,27 @@ void run_all(const RunArgs& args) {
       std::cout << "== " << stage.name << ": up to date, skipped\n" << std::flush;
       continue;
     }
-    // Training that was interrupted continues from its last checkpoint when that checkpoint can
-    // be resumed with this config (trainer.h: resume_refusal; e.g. max_epochs may have changed),
-    // else it starts afresh.
+    // Training that was interrupted continues from its last checkpoint when the data is the same
+    // (the `.started` stamp holds the prepare stamp it trained on) and the checkpoint can be
+    // resumed with this config (trainer.h: resume_refusal; e.g. max_epochs may have changed).
+    // Else it starts afresh, and the interrupted run's checkpoints are dropped: they belong to no
+    // config asked for, and checkpoints/previous/ keeps the run before it.
     const std::string started = stage.name + ".started";
+    const std::string data_key = read_stamp(run_dir, "prepare").inputs_hash;
     std::string afresh;
     bool resume = false;
-    if (stage.name == "train" && !args.force && !read_stamp(run_dir, started).inputs_hash.empty()) {
-      afresh = resume_refusal(run_dir / "checkpoints" / "last.safetensors", cfg);
-      resume = afresh.empty();
+    if (stage.name == "train" && !args.force) {
+      const std::string interrupted = read_stamp(run_dir, started).inputs_hash;
+      const fs::path last = run_dir / "checkpoints" / "last.safetensors";
+      if (!interrupted.empty()) {
+        afresh = interrupted != data_key ? "the data changed since it was interrupted"
+                                         : resume_refusal(last, cfg);
+        resume = afresh.empty();
+        if (!resume) {
+          fs::remove(last);
+          fs::remove(run_dir / "checkpoints" / "best.safetensors");
+        }
+      }
     }
     std::cout << "== " << stage.name
               << (resume           ? " (resuming)"
@@ -147,7 +187,7 @@ void run_all(const RunArgs& args) {
     // ones is out of date even when their inputs hash the same (a rewritten synthetic set, a run
     // killed during --force): they run again.
     remove_stamps_from(run_dir, stage.name);
-    write_stamp(run_dir, Stamp{started, stamp.inputs_hash, {}});
+    write_stamp(run_dir, Stamp{started, data_key, {}});
     stage.run(resume);
     for (auto& [output, hash] : stamp.output_hashes) hash = hex(hash_file(output, 0));
     write_stamp(run_dir, stamp);

@@ -144,6 +144,7 @@ void print_table(const aulens::SweepResult& r) {
 void run_sweep_command(const SweepArgs& args) {
   aulens::LoadOptions options;
   options.device = args.device;
+  options.dataset_path_needed = false;  // it reads <output>/dataset.safetensors
   aulens::RunConfig cfg = aulens::cli::load_stage_config(args.config_file, options);
   if (!args.output.empty()) cfg.output = args.output;
   const fs::path cache_path = cfg.output / "dataset.safetensors";

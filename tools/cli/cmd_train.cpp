@@ -30,6 +30,7 @@ const aulens::cli::CommandRegistrar kTrain([](CLI::App& app) {
   cmd->callback([args] {
     aulens::LoadOptions options;
     options.device = args->device;
+    options.dataset_path_needed = false;  // it reads <output>/dataset.safetensors
     aulens::RunConfig cfg = aulens::cli::load_stage_config(args->config_file, options);
     if (!args->output.empty()) cfg.output = args->output;
     if (args->max_epochs > 0) cfg.train.max_epochs = args->max_epochs;

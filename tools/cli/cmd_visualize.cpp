@@ -28,6 +28,7 @@ struct VisualizeArgs {
 void run_visualize_command(const VisualizeArgs& args) {
   aulens::LoadOptions load;
   load.device = args.device;
+  load.dataset_path_needed = false;  // it reads <output>/dataset.safetensors
   aulens::RunConfig cfg = aulens::cli::load_stage_config(args.config_file, load);
   if (!args.output.empty()) cfg.output = args.output;
   if (!args.images.empty()) cfg.visualize.images = args.images;

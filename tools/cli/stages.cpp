@@ -3,7 +3,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 
 #include "aulens/check.h"
 #include "aulens/dataset.h"
@@ -61,12 +63,36 @@ void synth_stage(const SynthConfig& synth, const fs::path& out) {
 #endif
 }
 
+namespace {
+
+// The synthetic set at `path` must exist and be the one `synth` describes (its README.txt names
+// the settings it was made with); else the error gives the command that makes it.
+void check_synthetic_set(const fs::path& path, const SynthConfig& synth) {
+  const std::string make =
+      "aulens synth --out " + path.string() + " --subjects " + std::to_string(synth.subjects) +
+      " --seed " + std::to_string(synth.seed) + " --sequences-per-subject " +
+      std::to_string(synth.sequences_per_subject) + " --min-frames " +
+      std::to_string(synth.min_frames) + " --max-frames " + std::to_string(synth.max_frames);
+  std::error_code ec;
+  if (!fs::exists(path / "cohn-kanade-images", ec))
+    throw Error("the synthetic dataset '" + path.string() + "' does not exist: run `" + make +
+                "` first");
+#ifdef AULENS_HAVE_OPENCV
+  std::ifstream in(path / "README.txt", std::ios::binary);
+  const std::string readme((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (readme != synthetic_readme(synth))
+    throw Error("the synthetic dataset '" + path.string() +
+                "' was made with other settings than the config's dataset.synth (or by another "
+                "version; see its README.txt): run `" +
+                make + "` to make it again");
+#endif
+}
+
+}  // namespace
+
 void prepare_stage(const RunConfig& cfg) {
   const fs::path path = dataset_path(cfg);
-  std::error_code ec;
-  if (cfg.dataset.source == "synthetic" && !fs::exists(path / "cohn-kanade-images", ec))
-    throw Error("the synthetic dataset '" + path.string() +
-                "' does not exist: run `aulens synth --out " + path.string() + "` first");
+  if (cfg.dataset.source == "synthetic") check_synthetic_set(path, cfg.dataset.synth);
   std::cout << "reading " << cfg.dataset.source << " dataset " << path << "\n" << std::flush;
   const auto start = std::chrono::steady_clock::now();
   auto last_report = start;
@@ -108,6 +134,11 @@ void train_stage(const RunConfig& cfg, bool resume) {
                                                   : "")
             << "\n";
   if (device == Device::cpu) std::cout << gpu_settings_note(cfg);
+  const fs::path last = cfg.output / "checkpoints" / "last.safetensors";
+  if (resume && fs::exists(last)) {  // refuse before anything in the folder changes
+    if (const std::string refusal = resume_refusal(last, cfg); !refusal.empty())
+      throw Error(refusal + " (start afresh: without --resume, or in another output folder)");
+  }
   remove_stamps_from(cfg.output, "train");
   TrainOptions options;
   options.out_dir = cfg.output;
