@@ -261,6 +261,19 @@ TEST_F(Cli, PrepareChecksTheSyntheticSetAgainstTheConfig) {
       << other.output;
 }
 
+TEST_F(Cli, SweepWithoutPermutationsSaysThatItsPValuesMeanNothing) {
+  const std::string cfg = config("tiny.yaml");
+  ASSERT_EQ(aulens("run " + cfg).status, 0);
+  std::ifstream in(cfg);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  text.replace(text.find("permutations: 20"), 16, "permutations: 0");
+  std::ofstream(dir_ / "p0.yaml") << text;
+  const Result r = aulens("sweep " + (dir_ / "p0.yaml").string());
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(has(r, "no permutation test: every p-value is 1")) << r.output;
+  EXPECT_FALSE(has(aulens("sweep " + cfg), "no permutation test"));
+}
+
 TEST_F(Cli, GpuOnlySettingsAreNotSilentlyIgnoredOnTheCpu) {
   ASSERT_EQ(aulens("run " + config("tiny.yaml")).status, 0);
   const Result r = aulens(

@@ -74,12 +74,12 @@ Inputs load_inputs(const RunConfig& cfg) {
   in.cache_path = cfg.output / "dataset.safetensors";
   in.checkpoint_path = cfg.output / "checkpoints" / "best.safetensors";
   const std::string source = cfg.source_file.empty() ? "CONFIG" : cfg.source_file.string();
-  AULENS_CHECK(
-      fs::exists(in.cache_path),
-      in.cache_path.string() + " does not exist: run `aulens prepare " + source + "` first");
-  AULENS_CHECK(
-      fs::exists(in.checkpoint_path),
-      in.checkpoint_path.string() + " does not exist: run `aulens train " + source + "` first");
+  if (!fs::exists(in.cache_path))
+    throw Error(in.cache_path.string() + " does not exist: run `aulens prepare " + source +
+                "` first");
+  if (!fs::exists(in.checkpoint_path))
+    throw Error(in.checkpoint_path.string() + " does not exist: run `aulens train " + source +
+                "` first");
   in.cache = load_dataset_cache(in.cache_path, cfg);
   in.net = cfg.model;
   const Dataset& data = in.cache.data;

@@ -203,6 +203,9 @@ void run_sweep_command(const SweepArgs& args) {
             << ": " << analysed << " images × " << maps << " maps × " << a << " AUs, top "
             << cfg.sweep.top_n << ", " << cfg.sweep.permutations << " permutations; "
             << prov.describe() << "\n";
+  if (cfg.sweep.permutations == 0)
+    std::cout << "note: sweep.permutations is 0, so there is no permutation test: every p-value "
+                 "is 1\n";
   const auto start = std::chrono::steady_clock::now();
   const aulens::SweepResult r =
       aulens::run_sweep_on(device, values, aus, dataset.data.au_ids, cfg.sweep);
