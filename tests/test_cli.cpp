@@ -304,6 +304,15 @@ TEST(CliVersion, PrintsTheVersion) {
   EXPECT_EQ(r.output.rfind("aulens ", 0), 0u) << r.output;
 }
 
+// A problem the user can fix is said in words, without the failed condition or a source line.
+TEST_F(Cli, UserErrorsCarryNoAssertionText) {
+  ASSERT_EQ(aulens("run " + config("tiny.yaml")).status, 0);
+  const Result cuda = aulens("train " + config("tiny.yaml") + " --device cuda");
+  if (cuda.status == 0) GTEST_SKIP() << "a GPU is usable here";
+  EXPECT_TRUE(has(cuda, "train.device is cuda but no GPU is usable")) << cuda.output;
+  EXPECT_FALSE(has(cuda, "[") || has(cuda, ".cpp:")) << cuda.output;
+}
+
 TEST_F(Cli, OutOfRangeOptionsAreRefused) {
   const std::string cfg = config("tiny.yaml");
   for (const auto& [args, message] : std::vector<std::pair<std::string, std::string>>{

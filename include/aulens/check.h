@@ -25,3 +25,11 @@ class Error : public std::runtime_error {
       ::aulens::throw_error(std::string(message) + " [" #cond "]", __FILE__, __LINE__); \
     }                                                                                  \
   } while (0)
+
+// AULENS_REQUIRE(cond, message): throws aulens::Error(message) when !cond. For input or setup the
+// user can fix (a missing file, a mismatched config), where the message must say it all and the
+// condition text and source line would only be noise; AULENS_CHECK is for everything else.
+#define AULENS_REQUIRE(cond, message)                               \
+  do {                                                              \
+    if (!(cond)) throw ::aulens::Error(std::string(message));       \
+  } while (0)

@@ -455,11 +455,11 @@ class Trainer {
 Device resolve_device(const std::string& name) {
   if (name == "cpu") return Device::cpu;
   if (name == "cuda") {
-    AULENS_CHECK(device::available(),
-                 std::string("train.device is cuda but no GPU is usable: ") + device::describe());
+    AULENS_REQUIRE(device::available(),
+                   std::string("train.device is cuda but no GPU is usable: ") + device::describe());
     return Device::cuda;
   }
-  AULENS_CHECK(name == "auto", "device must be cuda, cpu or auto, got '" + name + "'");
+  AULENS_REQUIRE(name == "auto", "device must be cuda, cpu or auto, got '" + name + "'");
   return device::available() ? Device::cuda : Device::cpu;
 }
 
@@ -483,17 +483,18 @@ std::string resume_refusal(const std::filesystem::path& path, const RunConfig& c
 
 TrainReport train_network(const RunConfig& cfg, const Dataset& data, const Split& split,
                           const TrainOptions& options) {
-  AULENS_CHECK(!split.train.empty(), "the training split is empty");
-  AULENS_CHECK(!split.test.empty(), "the held-out split is empty");
-  AULENS_CHECK(data.crop_size >= cfg.model.input_size,
-               "face crops are " + std::to_string(data.crop_size) + " px, smaller than the input " +
-                   std::to_string(cfg.model.input_size));
-  AULENS_CHECK(static_cast<int>(data.class_names.size()) == cfg.model.classes,
-               "the dataset has " + std::to_string(data.class_names.size()) +
-                   " classes but model.classes is " + std::to_string(cfg.model.classes));
-  AULENS_CHECK(cfg.train.augment.input_size == cfg.model.input_size,
-               "train.augment.input_size (" + std::to_string(cfg.train.augment.input_size) +
-                   ") must equal model.input_size (" + std::to_string(cfg.model.input_size) + ")");
+  AULENS_REQUIRE(!split.train.empty(), "the training split is empty");
+  AULENS_REQUIRE(!split.test.empty(), "the held-out split is empty");
+  AULENS_REQUIRE(data.crop_size >= cfg.model.input_size,
+                 "face crops are " + std::to_string(data.crop_size) +
+                     " px, smaller than the input " + std::to_string(cfg.model.input_size));
+  AULENS_REQUIRE(static_cast<int>(data.class_names.size()) == cfg.model.classes,
+                 "the dataset has " + std::to_string(data.class_names.size()) +
+                     " classes but model.classes is " + std::to_string(cfg.model.classes));
+  AULENS_REQUIRE(cfg.train.augment.input_size == cfg.model.input_size,
+                 "train.augment.input_size (" + std::to_string(cfg.train.augment.input_size) +
+                     ") must equal model.input_size (" + std::to_string(cfg.model.input_size) +
+                     ")");
   std::filesystem::create_directories(options.out_dir / "checkpoints");
   write_file_atomically(options.out_dir / "train_config.yaml", config_to_yaml(cfg));
   TrainReport report;

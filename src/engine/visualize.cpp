@@ -83,19 +83,19 @@ Inputs load_inputs(const RunConfig& cfg) {
   in.cache = load_dataset_cache(in.cache_path, cfg);
   in.net = cfg.model;
   const Dataset& data = in.cache.data;
-  AULENS_CHECK(data.crop_size >= in.net.input_size,
-               in.cache_path.string() + ": face crops are " + std::to_string(data.crop_size) +
-                   " px, smaller than model.input_size " + std::to_string(in.net.input_size));
-  AULENS_CHECK(static_cast<std::int64_t>(data.source_paths.size()) == data.size(),
-               in.cache_path.string() + ": " + std::to_string(data.source_paths.size()) +
-                   " source paths for " + std::to_string(data.size()) + " images");
+  AULENS_REQUIRE(data.crop_size >= in.net.input_size,
+                 in.cache_path.string() + ": face crops are " + std::to_string(data.crop_size) +
+                     " px, smaller than model.input_size " + std::to_string(in.net.input_size));
+  AULENS_REQUIRE(static_cast<std::int64_t>(data.source_paths.size()) == data.size(),
+                 in.cache_path.string() + ": " + std::to_string(data.source_paths.size()) +
+                     " source paths for " + std::to_string(data.size()) + " images");
   in.image_ids = analysed_images(cfg.visualize.images, in.cache.split, data.size());
-  AULENS_CHECK(!in.image_ids.empty(), "visualize.images = " + cfg.visualize.images +
-                                          " selects no image of " + in.cache_path.string());
+  AULENS_REQUIRE(!in.image_ids.empty(), "visualize.images = " + cfg.visualize.images +
+                                            " selects no image of " + in.cache_path.string());
   const int n = cfg.visualize.top_n;
-  AULENS_CHECK(n >= 1 && n <= 32 && n <= static_cast<std::int64_t>(in.image_ids.size()),
-               "visualize.top_n must be between 1 and min(32, analysed images = " +
-                   std::to_string(in.image_ids.size()) + "), got " + std::to_string(n));
+  AULENS_REQUIRE(n >= 1 && n <= 32 && n <= static_cast<std::int64_t>(in.image_ids.size()),
+                 "visualize.top_n must be between 1 and min(32, analysed images = " +
+                     std::to_string(in.image_ids.size()) + "), got " + std::to_string(n));
   return in;
 }
 

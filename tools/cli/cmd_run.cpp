@@ -44,9 +44,9 @@ std::string inputs_hash(const RunConfig& cfg, const fs::path& run_dir, const Sta
   std::uint64_t h = hash_bytes(stage.name + "\n" + config_sections(cfg, stage.config_sections));
   for (const std::string& up : stage.upstream) {
     const Stamp stamp = read_stamp(run_dir, up);
-    AULENS_CHECK(!stamp.inputs_hash.empty(), "stage " + stage.name + " needs stage " + up +
-                                                 " to have finished (no " +
-                                                 stamp_path(run_dir, up).string() + ")");
+    AULENS_REQUIRE(!stamp.inputs_hash.empty(), "stage " + stage.name + " needs stage " + up +
+                                                   " to have finished (no " +
+                                                   stamp_path(run_dir, up).string() + ")");
     h = hash_bytes(up + " " + stamp.inputs_hash + "\n", h);
   }
   return hex(hash_bytes(std::to_string(extra), h));
@@ -83,7 +83,7 @@ std::uint64_t manifest_hash(const fs::path& csv) {
 std::uint64_t external_input_hash(const RunConfig& cfg) {
   if (cfg.dataset.source == "synthetic") return 0;
   const fs::path path = dataset_path(cfg);
-  AULENS_CHECK(fs::exists(path), "dataset " + path.string() + " does not exist");
+  AULENS_REQUIRE(fs::exists(path), "dataset " + path.string() + " does not exist");
   return fs::is_directory(path) ? hash_tree_listing(path, 1) : manifest_hash(path);
 }
 

@@ -81,11 +81,11 @@ const aulens::Tensor& require(const aulens::SafeTensors& file, const fs::path& p
     throw aulens::Error(path.string() + ": no tensor \"" + name +
                         "\" (expected the records written by `aulens visualize`)");
   }
-  AULENS_CHECK(it->second.dtype() == dtype && it->second.rank() == rank,
-               path.string() + ": tensor \"" + name + "\" is " +
-                   aulens::dtype_name(it->second.dtype()) + " " +
-                   aulens::shape_string(it->second.shape()) + ", expected " +
-                   aulens::dtype_name(dtype) + " of rank " + std::to_string(rank));
+  AULENS_REQUIRE(it->second.dtype() == dtype && it->second.rank() == rank,
+                 path.string() + ": tensor \"" + name + "\" is " +
+                     aulens::dtype_name(it->second.dtype()) + " " +
+                     aulens::shape_string(it->second.shape()) + ", expected " +
+                     aulens::dtype_name(dtype) + " of rank " + std::to_string(rank));
   return it->second;
 }
 
@@ -165,13 +165,13 @@ void run_sweep_command(const SweepArgs& args) {
       require(records, records_path, "image_index", aulens::DType::i32, 1);
   const std::int64_t analysed = values.dim(0), maps = values.dim(1);
   const std::int64_t dataset_images = dataset.data.size();
-  AULENS_CHECK(image_index.dim(0) == analysed,
-               records_path.string() + ": conv3_value has " + std::to_string(analysed) +
-                   " rows but image_index " + std::to_string(image_index.dim(0)));
-  AULENS_CHECK(maps == cfg.model.conv3, records_path.string() + " holds " + std::to_string(maps) +
-                                            " conv3 maps but the config's model has " +
-                                            std::to_string(cfg.model.conv3) +
-                                            ": records and configuration do not match");
+  AULENS_REQUIRE(image_index.dim(0) == analysed,
+                 records_path.string() + ": conv3_value has " + std::to_string(analysed) +
+                     " rows but image_index " + std::to_string(image_index.dim(0)));
+  AULENS_REQUIRE(maps == cfg.model.conv3, records_path.string() + " holds " + std::to_string(maps) +
+                                              " conv3 maps but the config's model has " +
+                                              std::to_string(cfg.model.conv3) +
+                                              ": records and configuration do not match");
 
   // The AU rows of the analysed images.
   const std::int64_t a = dataset.data.aus.dim(1);
@@ -179,10 +179,11 @@ void run_sweep_command(const SweepArgs& args) {
   const float* all_aus = dataset.data.aus.data<float>();
   const std::int32_t* rows = image_index.data<std::int32_t>();
   for (std::int64_t r = 0; r < analysed; ++r) {
-    AULENS_CHECK(rows[r] >= 0 && rows[r] < dataset_images,
-                 records_path.string() + ": image_index[" + std::to_string(r) +
-                     "] = " + std::to_string(rows[r]) + " but " + cache_path.string() + " holds " +
-                     std::to_string(dataset_images) + " images: records and dataset do not match");
+    AULENS_REQUIRE(rows[r] >= 0 && rows[r] < dataset_images,
+                   records_path.string() + ": image_index[" + std::to_string(r) +
+                       "] = " + std::to_string(rows[r]) + " but " + cache_path.string() +
+                       " holds " + std::to_string(dataset_images) +
+                       " images: records and dataset do not match");
     std::copy(all_aus + rows[r] * a, all_aus + (rows[r] + 1) * a, aus.data<float>() + r * a);
   }
 
