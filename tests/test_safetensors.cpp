@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -126,6 +127,14 @@ TEST_F(SafetensorsTest, RoundTripIsBitExactForEveryDtype) {
   }
   EXPECT_EQ(loaded.tensors.at("g.scalar").rank(), 0);
   EXPECT_EQ(loaded.tensors.at("g.scalar").numel(), 1);
+  // The header alone gives the same names and metadata.
+  const SafeTensorsHeader header = read_safetensors_header(path);
+  EXPECT_EQ(header.metadata, metadata);
+  std::vector<std::string> names(header.tensor_names);
+  std::sort(names.begin(), names.end());
+  std::vector<std::string> want;
+  for (const auto& [name, tensor] : tensors) want.push_back(name);
+  EXPECT_EQ(names, want);
   // No temporary is left beside the output.
   int files = 0;
   for (const auto& entry : fs::directory_iterator(path.parent_path())) {

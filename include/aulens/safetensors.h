@@ -28,6 +28,14 @@ void save_safetensors(const std::filesystem::path& path, const std::map<std::str
 // (and the tensor, when one is at fault); nothing is returned partially.
 SafeTensors load_safetensors(const std::filesystem::path& path);
 
+// The validated header alone (tensor names and the metadata; the tensors' bytes are not read),
+// for deciding about a file before loading it.
+struct SafeTensorsHeader {
+  std::vector<std::string> tensor_names;        // in header order
+  std::map<std::string, std::string> metadata;  // the "__metadata__" object
+};
+SafeTensorsHeader read_safetensors_header(const std::filesystem::path& path);
+
 // Loads the tensors named in `expected` (name → destination tensor of the required shape and
 // dtype, on any device). Every name must exist with that dtype and shape, else aulens::Error naming
 // the file and the tensor; all checks happen before the first destination is written, so a

@@ -278,6 +278,15 @@ SafeTensors load_safetensors(const std::filesystem::path& path) {
   return result;
 }
 
+SafeTensorsHeader read_safetensors_header(const std::filesystem::path& path) {
+  std::ifstream in;
+  Header header = read_header(path, in);
+  SafeTensorsHeader result;
+  result.metadata = std::move(header.metadata);
+  for (const Entry& e : header.entries) result.tensor_names.push_back(e.name);
+  return result;
+}
+
 void load_into(const std::filesystem::path& path, const std::map<std::string, Tensor*>& expected) {
   std::ifstream in;
   Header header = read_header(path, in);
