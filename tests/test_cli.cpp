@@ -313,6 +313,23 @@ TEST_F(Cli, UserErrorsCarryNoAssertionText) {
   EXPECT_FALSE(has(cuda, "[") || has(cuda, ".cpp:")) << cuda.output;
 }
 
+TEST_F(Cli, RefusedSynthFoldersCarryNoAssertionText) {
+  const fs::path file = dir_ / "a_file";
+  std::ofstream(file) << "not a folder\n";
+  const fs::path other = dir_ / "someone_elses";
+  fs::create_directories(other);
+  std::ofstream(other / "notes.txt") << "keep me\n";
+  for (const auto& [args, message] : std::vector<std::pair<std::string, std::string>>{
+           {"synth --out " + file.string(), "exists and is not a folder"},
+           {"synth --out " + other.string(), "is not an aulens synthetic dataset"}}) {
+    const Result r = aulens(args);
+    EXPECT_NE(r.status, 0) << args;
+    EXPECT_TRUE(has(r, message)) << args << ": " << r.output;
+    EXPECT_FALSE(has(r, "[") || has(r, ".cpp:")) << args << ": " << r.output;
+  }
+  EXPECT_TRUE(fs::exists(other / "notes.txt"));
+}
+
 TEST_F(Cli, OutOfRangeOptionsAreRefused) {
   const std::string cfg = config("tiny.yaml");
   for (const auto& [args, message] : std::vector<std::pair<std::string, std::string>>{

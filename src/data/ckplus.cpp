@@ -299,10 +299,10 @@ SequenceResult read_sequence(const fs::path& root, const SequenceJob& job, const
 }  // namespace
 
 Dataset read_ckplus(const fs::path& root, const DatasetConfig& cfg, const ProgressFn& progress) {
-  AULENS_CHECK(cfg.frames == "all_but_first" || cfg.frames == "last_3",
-               "dataset.frames must be all_but_first or last_3, got '" + cfg.frames + "'");
-  AULENS_CHECK(cfg.crop_size > 0 && cfg.crop_margin >= 0.0f,
-               "dataset.crop_size must be > 0 and crop_margin >= 0");
+  AULENS_REQUIRE(cfg.frames == "all_but_first" || cfg.frames == "last_3",
+                 "dataset.frames must be all_but_first or last_3, got '" + cfg.frames + "'");
+  AULENS_REQUIRE(cfg.crop_size > 0 && cfg.crop_margin >= 0.0f,
+                 "dataset.crop_size must be > 0 and crop_margin >= 0");
   const fs::path image_root = root / "cohn-kanade-images";
   std::error_code ec;
   if (!fs::is_directory(image_root, ec))

@@ -93,8 +93,8 @@ std::int32_t parse_expression(const std::string& text, const std::vector<std::st
 }  // namespace
 
 Dataset read_manifest(const fs::path& csv, const DatasetConfig& cfg, const ProgressFn& progress) {
-  AULENS_CHECK(cfg.crop_size > 0 && cfg.crop_margin >= 0.0f,
-               "dataset.crop_size must be > 0 and crop_margin >= 0");
+  AULENS_REQUIRE(cfg.crop_size > 0 && cfg.crop_margin >= 0.0f,
+                 "dataset.crop_size must be > 0 and crop_margin >= 0");
   std::error_code ec;
   if (!fs::is_regular_file(csv, ec)) throw Error("manifest '" + csv.string() + "' does not exist");
   const auto lines = data::read_lines(csv);

@@ -161,7 +161,7 @@ void write_bytes(const fs::path& path, const void* data, std::size_t size) {
   std::ofstream f(path, std::ios::binary);
   f.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
   f.close();
-  AULENS_CHECK(f.good(), "synth: cannot write '" + path.string() + "'");
+  AULENS_REQUIRE(f.good(), "synth: cannot write '" + path.string() + "'");
 }
 
 void write_text(const fs::path& path, const std::string& text) {
@@ -298,15 +298,15 @@ bool is_synthetic_dataset(const fs::path& dir) {
 }
 
 void check_config(const SynthConfig& cfg) {
-  AULENS_CHECK(
+  AULENS_REQUIRE(
       cfg.subjects >= 1 && subject_number(cfg.subjects - 1) <= 999,
       "synth: subjects must be 1..497 (S005, S007, ... S999), got " + std::to_string(cfg.subjects));
-  AULENS_CHECK(cfg.sequences_per_subject >= 1 && cfg.sequences_per_subject <= 999,
-               "synth: sequences_per_subject must be 1..999, got " +
-                   std::to_string(cfg.sequences_per_subject));
-  AULENS_CHECK(cfg.min_frames >= 2 && cfg.max_frames >= cfg.min_frames && cfg.max_frames <= 9999,
-               "synth: frames per sequence need 2 <= min_frames <= max_frames <= 9999, got " +
-                   std::to_string(cfg.min_frames) + ".." + std::to_string(cfg.max_frames));
+  AULENS_REQUIRE(cfg.sequences_per_subject >= 1 && cfg.sequences_per_subject <= 999,
+                 "synth: sequences_per_subject must be 1..999, got " +
+                     std::to_string(cfg.sequences_per_subject));
+  AULENS_REQUIRE(cfg.min_frames >= 2 && cfg.max_frames >= cfg.min_frames && cfg.max_frames <= 9999,
+                 "synth: frames per sequence need 2 <= min_frames <= max_frames <= 9999, got " +
+                     std::to_string(cfg.min_frames) + ".." + std::to_string(cfg.max_frames));
 }
 
 }  // namespace
@@ -321,12 +321,13 @@ SynthSummary generate_synthetic(const SynthConfig& cfg, const fs::path& out_arg,
   check_config(cfg);
   fs::path out = out_arg.lexically_normal();
   if (!out.has_filename()) out = out.parent_path();
-  AULENS_CHECK(!out.empty(), "synth: empty output path");
+  AULENS_REQUIRE(!out.empty(), "synth: empty output path");
   if (fs::exists(out)) {
-    AULENS_CHECK(fs::is_directory(out), "synth: '" + out.string() + "' exists and is not a folder");
-    AULENS_CHECK(fs::is_empty(out) || is_synthetic_dataset(out),
-                 "synth: '" + out.string() +
-                     "' exists and is not an aulens synthetic dataset; refusing to replace it");
+    AULENS_REQUIRE(fs::is_directory(out),
+                   "synth: '" + out.string() + "' exists and is not a folder");
+    AULENS_REQUIRE(fs::is_empty(out) || is_synthetic_dataset(out),
+                   "synth: '" + out.string() +
+                       "' exists and is not an aulens synthetic dataset; refusing to replace it");
   }
   fs::path partial = out;
   partial += ".partial";

@@ -30,8 +30,8 @@ const std::string& require_key(const std::filesystem::path& path,
                                const std::map<std::string, std::string>& metadata,
                                const std::string& key) {
   auto it = metadata.find(key);
-  AULENS_CHECK(it != metadata.end(),
-               "checkpoint " + path.string() + ": metadata has no \"" + key + "\"");
+  AULENS_REQUIRE(it != metadata.end(),
+                 "checkpoint " + path.string() + ": metadata has no \"" + key + "\"");
   return it->second;
 }
 
@@ -64,15 +64,16 @@ void take_params(const std::filesystem::path& path, SafeTensors& file, const Net
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     const std::string name = prefix + tensors[i].first;
     auto it = file.tensors.find(name);
-    AULENS_CHECK(it != file.tensors.end(),
-                 "checkpoint " + path.string() + ": tensor \"" + name + "\" is missing");
+    AULENS_REQUIRE(it != file.tensors.end(),
+                   "checkpoint " + path.string() + ": tensor \"" + name + "\" is missing");
     const Tensor& t = it->second;
-    AULENS_CHECK(t.dtype() == DType::f32, "checkpoint " + path.string() + ": tensor \"" + name +
-                                              "\" is " + dtype_name(t.dtype()) + ", expected F32");
-    AULENS_CHECK(t.shape() == shapes[i].second,
-                 "checkpoint " + path.string() + ": tensor \"" + name + "\" has shape " +
-                     shape_string(t.shape()) + ", the configured network needs " +
-                     shape_string(shapes[i].second));
+    AULENS_REQUIRE(t.dtype() == DType::f32, "checkpoint " + path.string() + ": tensor \"" + name +
+                                                "\" is " + dtype_name(t.dtype()) +
+                                                ", expected F32");
+    AULENS_REQUIRE(t.shape() == shapes[i].second,
+                   "checkpoint " + path.string() + ": tensor \"" + name + "\" has shape " +
+                       shape_string(t.shape()) + ", the configured network needs " +
+                       shape_string(shapes[i].second));
     *tensors[i].second = device == Device::cpu ? t : t.to(device);
   }
 }
@@ -136,8 +137,8 @@ TrainState load_checkpoint(const std::filesystem::path& path, const NetConfig& c
     for (const auto& [key, wanted] : wanted_fields) {
       if (key == "net.dropout") continue;  // dropout does not change any shape or the forward
       const std::string& have = saved_fields.at(key);
-      AULENS_CHECK(have == wanted, "checkpoint " + path.string() + " was written for " + key +
-                                       " = " + have + ", the configuration asks for " + wanted);
+      AULENS_REQUIRE(have == wanted, "checkpoint " + path.string() + " was written for " + key +
+                                         " = " + have + ", the configuration asks for " + wanted);
     }
   }
 
@@ -169,9 +170,9 @@ TrainState load_checkpoint(const std::filesystem::path& path, const NetConfig& c
 
 NetConfig read_checkpoint_config(const std::filesystem::path& path) {
   SafeTensors file = load_safetensors(path);
-  AULENS_CHECK(file.metadata.count("format") != 0 && file.metadata.at("format") == kFormat,
-               "checkpoint " + path.string() + " has no aulens metadata (no \"format\": \"" +
-                   kFormat + "\"), so its network configuration is unknown");
+  AULENS_REQUIRE(file.metadata.count("format") != 0 && file.metadata.at("format") == kFormat,
+                 "checkpoint " + path.string() + " has no aulens metadata (no \"format\": \"" +
+                     kFormat + "\"), so its network configuration is unknown");
   return config_from_metadata(path, file.metadata);
 }
 

@@ -33,17 +33,18 @@ void check_inputs(const Tensor& values, const Tensor& aus, const std::vector<std
   AULENS_CHECK(static_cast<std::int64_t>(au_ids.size()) == aus.dim(1),
                "sweep: " + std::to_string(au_ids.size()) + " AU ids for " +
                    std::to_string(aus.dim(1)) + " AU columns");
-  AULENS_CHECK(cfg.top_n >= 1 && cfg.top_n <= kMaxTopN,
-               "sweep.top_n must be in [1, 32], got " + std::to_string(cfg.top_n));
-  AULENS_CHECK(cfg.epsilon > 0.0f && std::isfinite(cfg.epsilon),
-               "sweep.epsilon must be > 0, got " + std::to_string(cfg.epsilon));
-  AULENS_CHECK(cfg.permutations >= 0,
-               "sweep.permutations must be >= 0, got " + std::to_string(cfg.permutations));
+  AULENS_REQUIRE(cfg.top_n >= 1 && cfg.top_n <= kMaxTopN,
+                 "sweep.top_n must be in [1, 32], got " + std::to_string(cfg.top_n));
+  AULENS_REQUIRE(cfg.epsilon > 0.0f && std::isfinite(cfg.epsilon),
+                 "sweep.epsilon must be > 0, got " + std::to_string(cfg.epsilon));
+  AULENS_REQUIRE(cfg.permutations >= 0,
+                 "sweep.permutations must be >= 0, got " + std::to_string(cfg.permutations));
   const float* v = values.data<float>();
   for (std::int64_t e = 0; e < values.numel(); ++e) {
-    AULENS_CHECK(std::isfinite(v[e]), "sweep: record value " + std::to_string(v[e]) + " at image " +
-                                          std::to_string(e / values.dim(1)) + ", map " +
-                                          std::to_string(e % values.dim(1)) + " is not finite");
+    AULENS_REQUIRE(std::isfinite(v[e]), "sweep: record value " + std::to_string(v[e]) +
+                                            " at image " + std::to_string(e / values.dim(1)) +
+                                            ", map " + std::to_string(e % values.dim(1)) +
+                                            " is not finite");
   }
 }
 

@@ -56,7 +56,7 @@ bool read_csv_record(const std::string& text, std::size_t& pos, std::vector<std:
 
 std::vector<std::vector<std::string>> read_csv_file(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
-  AULENS_CHECK(static_cast<bool>(in), file.string() + ": cannot open");
+  AULENS_REQUIRE(static_cast<bool>(in), file.string() + ": cannot open");
   std::stringstream buffer;
   buffer << in.rdbuf();
   const std::string text = buffer.str();
@@ -68,8 +68,8 @@ std::vector<std::vector<std::string>> read_csv_file(const std::filesystem::path&
   while (true) {
     const std::size_t start = pos;
     if (!read_csv_record(text, pos, fields, unterminated)) break;
-    AULENS_CHECK(!unterminated,
-                 file.string() + ":" + std::to_string(line) + ": a quoted field is never closed");
+    AULENS_REQUIRE(!unterminated,
+                   file.string() + ":" + std::to_string(line) + ": a quoted field is never closed");
     for (std::size_t i = start; i < pos; ++i) {
       if (text[i] == '\n' || (text[i] == '\r' && (i + 1 >= pos || text[i + 1] != '\n'))) ++line;
     }

@@ -94,14 +94,14 @@ ProjectionSet load_projections(const fs::path& run_dir, std::vector<std::string>
   }
   SafeTensors st = load_safetensors(file);
   for (const char* name : {"projections", "origins", "top_images"})
-    AULENS_CHECK(st.tensors.count(name), file.string() + ": no tensor '" + name + "'");
+    AULENS_REQUIRE(st.tensors.count(name), file.string() + ": no tensor '" + name + "'");
   p.projections = as_f32(st.tensors.at("projections"));
   p.origins = as_i32(st.tensors.at("origins"));
   p.top_images = as_i32(st.tensors.at("top_images"));
   if (st.tensors.count("top_values")) p.top_values = as_f32(st.tensors.at("top_values"));
-  AULENS_CHECK(p.projections.rank() == 4 && p.projections.dim(2) == kWindow &&
-                   p.projections.dim(3) == kWindow,
-               file.string() + ": 'projections' must be (K,n,32,32)");
+  AULENS_REQUIRE(p.projections.rank() == 4 && p.projections.dim(2) == kWindow &&
+                     p.projections.dim(3) == kWindow,
+                 file.string() + ": 'projections' must be (K,n,32,32)");
   p.maps = static_cast<int>(p.projections.dim(0));
   p.n = static_cast<int>(p.projections.dim(1));
   p.present = true;
@@ -250,8 +250,8 @@ ReportResult write_report(const RunConfig& cfg, const fs::path& run_dir) {
 
   // ---- the dataset and its split ----
   const fs::path cache_file = run_dir / "dataset.safetensors";
-  AULENS_CHECK(fs::exists(cache_file),
-               cache_file.string() + " does not exist: run `aulens prepare` first");
+  AULENS_REQUIRE(fs::exists(cache_file),
+                 cache_file.string() + " does not exist: run `aulens prepare` first");
   const DatasetCache cache = load_dataset_cache(cache_file, cfg);
   const Dataset& data = cache.data;
   const Split& split = cache.split;

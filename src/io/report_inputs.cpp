@@ -53,7 +53,7 @@ std::int32_t au_number(const std::string& text) {
   std::string digits;
   for (const char c : text)
     if (std::isdigit(static_cast<unsigned char>(c))) digits += c;
-  AULENS_CHECK(!digits.empty(), "expected an AU number, got '" + text + "'");
+  AULENS_REQUIRE(!digits.empty(), "expected an AU number, got '" + text + "'");
   return static_cast<std::int32_t>(std::stol(digits));
 }
 
@@ -64,15 +64,15 @@ SweepTable read_sweep(const fs::path& run_dir, std::vector<std::string>& notes) 
   const fs::path sweep_csv = run_dir / "sweep.csv";
   if (fs::exists(sweep_csv)) {
     const CsvRows rows = read_csv_file(sweep_csv);
-    AULENS_CHECK(!rows.empty(), sweep_csv.string() + ": empty");
+    AULENS_REQUIRE(!rows.empty(), sweep_csv.string() + ": empty");
     const auto& header = rows[0];
     const int c_au = column_named(header, "au");
     const int c_map = column_named(header, "map");
     const int c_distance = column_named(header, "distance");
     const int c_auc =
         column(header, [](const std::string& s) { return s == "auc" || s == "rocauc"; });
-    AULENS_CHECK(c_au >= 0 && c_map >= 0 && c_distance >= 0,
-                 sweep_csv.string() + ": expected columns au, map, distance in the header");
+    AULENS_REQUIRE(c_au >= 0 && c_map >= 0 && c_distance >= 0,
+                   sweep_csv.string() + ": expected columns au, map, distance in the header");
     std::map<std::int32_t, std::vector<std::pair<int, std::pair<float, float>>>> by_au;
     for (std::size_t r = 1; r < rows.size(); ++r) {
       const auto& row = rows[r];
@@ -103,7 +103,7 @@ SweepTable read_sweep(const fs::path& run_dir, std::vector<std::string>& notes) 
   const fs::path best_csv = run_dir / "best_maps.csv";
   if (fs::exists(best_csv)) {
     const CsvRows rows = read_csv_file(best_csv);
-    AULENS_CHECK(!rows.empty(), best_csv.string() + ": empty");
+    AULENS_REQUIRE(!rows.empty(), best_csv.string() + ": empty");
     const auto& h = rows[0];
     const int c_au = column_named(h, "au");
     const int c_name = column(h, [](const std::string& s) { return s == "name" || s == "auname"; });
@@ -120,8 +120,8 @@ SweepTable read_sweep(const fs::path& run_dir, std::vector<std::string>& notes) 
     const int c_without = column(h, [](const std::string& s) {
       return s == "without" || s == "imageswithout" || s == "nwithout";
     });
-    AULENS_CHECK(c_au >= 0 && c_map >= 0,
-                 best_csv.string() + ": expected columns au and best map in the header");
+    AULENS_REQUIRE(c_au >= 0 && c_map >= 0,
+                   best_csv.string() + ": expected columns au and best map in the header");
     for (std::size_t r = 1; r < rows.size(); ++r) {
       const auto& row = rows[r];
       if (static_cast<int>(row.size()) <= std::max(c_au, c_map)) continue;
@@ -172,7 +172,7 @@ SweepTable read_sweep(const fs::path& run_dir, std::vector<std::string>& notes) 
 
 void append_ground_truth_columns(const fs::path& csv, const std::vector<RegionScore>& scores) {
   CsvRows rows = read_csv_file(csv);
-  AULENS_CHECK(!rows.empty(), csv.string() + ": empty");
+  AULENS_REQUIRE(!rows.empty(), csv.string() + ": empty");
   static const char* kColumns[] = {"region_share", "region_baseline", "region_hit"};
   // Drop earlier ground-truth columns, so rerunning the report replaces them.
   std::vector<int> keep;
