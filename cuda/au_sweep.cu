@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <string>
 
 #include "au_sweep_kernels.cuh"
@@ -21,6 +22,10 @@ void check_sizes(const char* op, int m, int k, int a, int n) {
                std::string(op) + ": need 0 < M < 2^23, K > 0, 1 <= A <= 64, 1 <= n <= 32; got M " +
                    std::to_string(m) + ", K " + std::to_string(k) + ", A " + std::to_string(a) +
                    ", n " + std::to_string(n));
+  // CUB's segmented sort and the segment offsets count the M·K values in int.
+  AULENS_CHECK(static_cast<std::int64_t>(m) * k <= std::numeric_limits<int>::max(),
+               std::string(op) + ": M·K = " + std::to_string(static_cast<std::int64_t>(m) * k) +
+                   " records exceed the 2^31 - 1 a sweep can sort; sweep fewer images or maps");
 }
 
 cuda_detail::ScratchBuffer& rows_scratch() {

@@ -156,16 +156,20 @@ __device__ void warp_masked_top_n(int m, int n, const float* col_values,
   __syncwarp();
 }
 
+// One term (R'−Q')·log(R'/Q') of the distance, ε-floored, in double. The product and the sums
+// are explicitly rounded (never fused into an FMA) so that distance_kernel and warp_distance
+// give the same bits for the same lists: the permutation test compares the two.
+__device__ double distance_term(float r_value, float q_value, float epsilon) {
+  const double r = fmaxf(r_value, epsilon), q = fmaxf(q_value, epsilon);
+  return __dmul_rn(r - q, log(r / q));
+}
+
 // The distance of R = s_r, Q = s_q, identical on every lane: terms in double, summed in order.
 __device__ float warp_distance(int n, float epsilon, const float* s_r, const float* s_q) {
   const int lane = threadIdx.x % kWarp;
-  double term = 0.0;
-  if (lane < n) {
-    const double r = fmaxf(s_r[lane], epsilon), q = fmaxf(s_q[lane], epsilon);
-    term = (r - q) * log(r / q);
-  }
+  const double term = lane < n ? distance_term(s_r[lane], s_q[lane], epsilon) : 0.0;
   double sum = 0.0;
-  for (int t = 0; t < n; ++t) sum += __shfl_sync(kFull, term, t);
+  for (int t = 0; t < n; ++t) sum = __dadd_rn(sum, __shfl_sync(kFull, term, t));
   return static_cast<float>(sum);
 }
 
@@ -197,9 +201,8 @@ static __global__ void distance_kernel(int cells, int n, float epsilon, const fl
   if (cell >= cells) return;
   double sum = 0.0;
   for (int t = 0; t < n; ++t) {
-    const double r = fmaxf(top_pos[static_cast<std::int64_t>(cell) * n + t], epsilon);
-    const double q = fmaxf(top_neg[static_cast<std::int64_t>(cell) * n + t], epsilon);
-    sum += (r - q) * log(r / q);
+    const std::int64_t at = static_cast<std::int64_t>(cell) * n + t;
+    sum = __dadd_rn(sum, distance_term(top_pos[at], top_neg[at], epsilon));
   }
   distance[cell] = static_cast<float>(sum);
 }

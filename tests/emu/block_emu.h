@@ -394,7 +394,7 @@ inline float __uint_as_float(unsigned v) {
   return std::bit_cast<float>(v);
 }
 using std::fmaf;
-// The explicitly rounded float operations: one IEEE operation each, as on the host (build the
+// The explicitly rounded float and double operations: one IEEE operation each, as on the host (build the
 // emulated tests without -mfma, or with -ffp-contract=off, so that nothing fuses them).
 inline float __fadd_rn(float a, float b) {
   return a + b;
@@ -407,6 +407,12 @@ inline float __fmul_rn(float a, float b) {
 }
 inline float __fdiv_rn(float a, float b) {
   return a / b;
+}
+inline double __dadd_rn(double a, double b) {
+  return a + b;
+}
+inline double __dmul_rn(double a, double b) {
+  return a * b;
 }
 using std::isfinite;
 inline unsigned long long atomicMax(unsigned long long* address, unsigned long long value) {
