@@ -176,6 +176,19 @@ TEST_F(AuSweepOps, TopnDistanceAndAucMatchNaiveDefinitions) {
   RecordProperty("worst_distance_error", std::to_string(worst));
 }
 
+// DESIGN §1.6 worked by hand: D = Σ (R−Q)·log(R/Q) with R, Q floored at ε.
+// R = [2, 1, 0], Q = [1, 1, 0.5], ε = 1e-6: ln 2 + 0 + (1e-6 − 0.5)·ln(2e-6) = 7.2543157…;
+// equal lists give 0; swapping R and Q gives the same value (the distance is symmetric).
+TEST(AuSweepDistance, WorkedExampleFromTheDefinition) {
+  const std::vector<float> top_pos = {2.0f, 1.0f, 0.0f, 3.0f, 2.0f, 1.0f, 1.0f, 1.0f, 0.5f};
+  const std::vector<float> top_neg = {1.0f, 1.0f, 0.5f, 3.0f, 2.0f, 1.0f, 2.0f, 1.0f, 0.0f};
+  std::vector<float> distance(3, kNaN);
+  CpuOps::au_sweep_distance(1, 3, 3, 1e-6f, top_pos.data(), top_neg.data(), distance.data());
+  EXPECT_NEAR(distance[0], 7.254315746898732, 1e-5);
+  EXPECT_EQ(distance[1], 0.0f);
+  EXPECT_EQ(distance[2], distance[0]);
+}
+
 TEST_F(AuSweepOps, AucIsNanWithoutPositivesAndTopnPadsWithZero) {
   Problem p = make_problem(40, 3, 2, 9, seed_);
   for (int i = 0; i < p.m; ++i) {

@@ -56,6 +56,7 @@ TEST(Sweep, PlantedMapWinsWithTheSmallestPValue) {
   const SweepAu& au25 = r.best[3];
   EXPECT_EQ(au25.au, 25);
   EXPECT_GT(au25.p_value, 0.05) << "no map was planted for AU 25";
+  EXPECT_LT(au25.p_value, 1.0) << "an intermediate p-value: some permutations fall short";
   for (std::size_t j = 0; j < r.best.size(); ++j) {
     const SweepAu& s = r.best[j];
     const float* row = r.distance.data<float>() + j * 48;
@@ -65,6 +66,13 @@ TEST(Sweep, PlantedMapWinsWithTheSmallestPValue) {
     EXPECT_NE(s.best_map, s.second_map);
     EXPECT_GE(s.margin, 0.0f);
     EXPECT_DOUBLE_EQ(r.p_values.data<double>()[j], s.p_value);
+    // The p-value recounted from the (P,A) null matrix: permutations whose best distance over
+    // maps reaches this AU's winning distance.
+    int exceed = 0;
+    for (int perm = 0; perm < cfg.permutations; ++perm)
+      exceed += r.null_max.data<float>()[perm * 4 + j] >= s.best_distance;
+    EXPECT_EQ(s.exceed, exceed) << "AU " << s.au;
+    EXPECT_DOUBLE_EQ(s.p_value, (1.0 + exceed) / (1.0 + cfg.permutations)) << "AU " << s.au;
     const float* auc_row = r.auc.data<float>() + j * 48;
     for (int map = 0; map < 48; ++map) {  // the AUC column: farthest from 0.5, first on ties
       const float here = std::fabs(auc_row[map] - 0.5f);
