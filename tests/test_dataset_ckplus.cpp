@@ -2,8 +2,9 @@
 // formats (e-notation with leading blanks; colour and grey; 640×490 and 640×480; an empty Emotion
 // folder; a sequence without one): labels and AU frames for both `frames` rules, each kind of
 // broken file reported with its file and line and skipped (strict: thrown), crops that contain
-// all 68 landmarks and show a marked landmark where the transformed landmark says, AU regions in
-// crop coordinates, and the manifest's happy path and column errors.
+// all 68 landmarks and show a marked landmark where the transformed landmark says, a crop box that
+// is the landmark box plus the margin, centred, AU regions in crop coordinates, and the manifest's
+// happy path (landmark columns on their own axes) and column errors.
 #include <gtest/gtest.h>
 
 #ifdef AULENS_HAVE_OPENCV
@@ -257,6 +258,41 @@ TEST(CkPlusReader, CropsContainAllLandmarksAndShowTheMarkedOne) {
   EXPECT_EQ(d.au_regions.data<float>()[(0 * a + j12) * 4], kNoRegion);
 }
 
+// DESIGN §1.3: the crop is the square around the landmark box, with `crop_margin` of the box added
+// on each side of its longer axis. So in the S×S crop the landmarks of the longer axis span
+// S/(1 + 2m), less the slack of about 2 crop pixels that keeps them strictly inside, and the box is
+// centred.
+TEST(CkPlusReader, CropBoxIsTheLandmarkBoxPlusTheMarginCentred) {
+  CkTree tree;
+  fill_standard(tree);
+  for (const float margin : {0.0f, 0.1f, 0.3f}) {
+    DatasetConfig cfg = config();
+    cfg.crop_margin = margin;
+    const Dataset d = read_ckplus(tree.root(), cfg);
+    const double s = d.crop_size;
+    const float* lm = d.landmarks.data<float>();
+    for (std::int64_t i = 0; i < d.size(); ++i) {
+      const float* p = lm + i * kLandmarkCount * 2;
+      float lo[2] = {p[0], p[1]}, hi[2] = {p[0], p[1]};
+      for (int k = 0; k < kLandmarkCount; ++k) {
+        for (int axis = 0; axis < 2; ++axis) {
+          lo[axis] = std::min(lo[axis], p[2 * k + axis]);
+          hi[axis] = std::max(hi[axis], p[2 * k + axis]);
+        }
+      }
+      const int longer = hi[0] - lo[0] >= hi[1] - lo[1] ? 0 : 1;
+      const double span = hi[longer] - lo[longer];
+      const double expected = s / (1.0 + 2.0 * margin);
+      EXPECT_LE(span, expected) << "margin " << margin << ", image " << i;
+      EXPECT_GE(span, expected - 4.0) << "margin " << margin << ", image " << i;
+      for (int axis = 0; axis < 2; ++axis) {
+        EXPECT_NEAR(0.5 * (lo[axis] + hi[axis]), 0.5 * s, 1.5)
+            << "margin " << margin << ", image " << i << ", axis " << axis;
+      }
+    }
+  }
+}
+
 TEST(CkPlusReader, BrokenFilesAreReportedWithFileAndLineAndSkipped) {
   struct Case {
     std::string name;
@@ -423,6 +459,16 @@ TEST(ManifestReader, HappyPathAndColumnErrors) {
   for (int k = 0; k < 2 * kLandmarkCount; ++k) {
     const float v = with_landmarks.landmarks.data<float>()[k];
     EXPECT_TRUE(v >= 0 && v < 99) << k << ": " << v;
+  }
+  // x_k and y_k land on their own axes, scaled alike: the crop maps (x, y) to
+  // ((x − left)·c, (y − top)·c) with one factor c, so offsets from landmark 0 keep their ratios.
+  const float* cropped = with_landmarks.landmarks.data<float>();
+  const double c = (cropped[2 * 49 + 1] - cropped[1]) / 49.0;  // y_49 − y_0 = 49 in the image
+  EXPECT_LE(c, 99.0 / (49.0 * 1.2));  // the longer (y) span plus 2 × 10 %, and a few pixels of
+  EXPECT_GE(c, 99.0 / (49.0 * 1.2 + 5.0));  // slack that keeps the extremes strictly inside
+  for (int k = 0; k < kLandmarkCount; ++k) {
+    EXPECT_NEAR(cropped[2 * k] - cropped[0], (k % 40) * c, 1e-3) << "x_" << k;
+    EXPECT_NEAR(cropped[2 * k + 1] - cropped[1], (k % 50) * c, 1e-3) << "y_" << k;
   }
 
   // A header without a required column is an error naming the file and the column.
