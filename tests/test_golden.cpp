@@ -1,7 +1,8 @@
 // Proof against PyTorch: the CPU network (forward, backward, three SGD steps, deconvnet
-// projection) must reproduce the tensors tools/make_golden.py computed with PyTorch on the same
-// weights and inputs (tests/data/golden_narrow.safetensors, tests/data/golden_wide.safetensors;
-// how to regenerate them is at the top of tools/make_golden.py).
+// projection) and the training augmentation must reproduce the tensors tools/make_golden.py
+// computed with PyTorch on the same weights and inputs (tests/data/golden_narrow.safetensors,
+// golden_wide.safetensors, golden_augment.safetensors; how to regenerate them is at the top of
+// tools/make_golden.py).
 //
 // Every float tensor is compared elementwise with |aulens − torch| ≤ atol + rtol·|torch| +
 // scale_rtol·max|torch| (the last term: an fp32 sum's rounding error scales with the size of its
@@ -21,8 +22,10 @@
 #include <sstream>
 #include <string>
 
+#include "aulens/augment.h"
 #include "aulens/checkpoint.h"
 #include "aulens/net.h"
+#include "aulens/ops.h"
 #include "aulens/rng.h"
 #include "aulens/safetensors.h"
 
@@ -64,6 +67,12 @@ constexpr Tolerance kStepTol{1e-7, 2e-6, 2e-6};
 // Deconvnet projection: three transposed convolutions (up to 3200-term sums) back from one
 // activation, with cancellation, hence the scale term. Worst measured: 0.05.
 constexpr Tolerance kDeconvTol{1e-7, 1e-5, 2e-6};
+// Augmentation: PyTorch samples in float64; aulens computes each coordinate and interpolation in
+// fp32 (coordinates up to 98, so ~4e-6 px of rounding, times a pixel-to-pixel step of up to 1 in
+// /255 units, over a std of ~0.29), plus the rounding of the standardized value. Worst measured:
+// 3.2e-5 (0.16 of the bound, case 3 at 14.9°). One wrong weight or a half-pixel shift moves values
+// by ~0.1–1.
+constexpr Tolerance kAugmentTol{2e-4, 0.0, 0.0};
 
 std::string index_string(const Shape& shape, std::int64_t flat) {
   std::vector<std::int64_t> idx(shape.size());
@@ -375,6 +384,39 @@ TEST(Golden, WideConvStackMatchesPyTorch) {
   const Projection p = projection_from(g);
   const Tensor projection = deconv_project<CpuOps>(cfg, params, acts, p.image, p.map, p.y, p.x);
   EXPECT_TRUE(all_close("deconv", projection, g["deconv"], kDeconvTol));
+}
+
+// ---- training augmentation ----
+
+// Rotation, flip, window, /255 and standardization against affine_grid + grid_sample, including
+// a low-contrast crop whose std is under the 1/O floor.
+TEST(Golden, AugmentationMatchesPyTorchGridSample) {
+  const Golden g("golden_augment.safetensors");
+  const Tensor& crops = g["crops"];
+  const Tensor& expected = g["out"];
+  const std::int64_t n = expected.dim(0);
+  const int s = static_cast<int>(crops.dim(1)), o = static_cast<int>(expected.dim(2));
+  ASSERT_EQ(n, 6);
+  const auto angles = g["angle_rad"].to_vector<float>();
+  const auto flips = g["flip"].to_vector<std::int32_t>();
+  const auto offsets = g["offsets"].to_vector<std::int32_t>();
+  const nlohmann::json cases = g.meta("cases");
+  std::vector<AugmentParams> params(n);
+  std::vector<std::int32_t> indices(n);
+  for (std::int64_t i = 0; i < n; ++i) {
+    params[i] = {angles[i], flips[i], offsets[2 * i], offsets[2 * i + 1]};
+    indices[i] = cases[i][0];
+  }
+  Tensor out({n, 1, o, o}, DType::f32);
+  std::fill(out.data<float>(), out.data<float>() + out.numel(), std::nanf(""));
+  CpuOps::augment_batch(static_cast<int>(n), s, o, crops.data<std::uint8_t>(), indices.data(),
+                        params.data(), out.data<float>());
+  EXPECT_TRUE(all_close("augmented", out, expected, kAugmentTol));
+  const auto low = expected.to_vector<float>();  // the low-contrast case: floored, so std < 1
+  double squares = 0.0;
+  for (int e = 0; e < o * o; ++e)
+    squares += static_cast<double>(low[5 * o * o + e]) * low[5 * o * o + e];
+  EXPECT_LT(std::sqrt(squares / (o * o)), 0.5) << "case 5 should exercise the 1/O std floor";
 }
 
 }  // namespace

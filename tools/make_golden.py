@@ -13,6 +13,10 @@ What it writes (safetensors, fp32 unless stated, __metadata__ holds config, seed
       (include/aulens/rng.h, reimplemented here bit-exactly), value = bound·(2·uniform01(seed+k, i)−1),
       which the C++ test redraws; conv1.weight and strided samples of the larger tensors are stored
       so the test proves the redraw is bit-identical.
+  tests/data/golden_augment.safetensors  training augmentation (rotate, flip, crop, /255,
+      standardize) computed with affine_grid + grid_sample in float64 on two 99×99 crops, six
+      parameter sets: crops (2,99,99) u8, angle_rad (6) f32, flip (6) i32, offsets (6,2) i32
+      (offset_y, offset_x), out (6,1,96,96).
 
 Pool switches and ReLU masks are only comparable where fp32 summation order cannot flip them. The
 narrow case advances its data seed until no pool window and no ReLU input of any of its forward
@@ -22,7 +26,7 @@ its projection where none lies in the receptive field. Margins and counts are in
 
 Regenerate (from the repository root, CPU only, one thread, deterministic algorithms; needs torch,
 numpy and the `safetensors` package, e.g. `pip install safetensors`):
-    python3 tools/make_golden.py            # [--out-dir DIR] to write elsewhere
+    python3 tools/make_golden.py            # [--out-dir DIR] to write elsewhere, [--only NAME]
 It prints each file's size, projection, margins and PyTorch's fp32-vs-fp64 distances. Reruns give
 identical tensors and metadata (the safetensors header may list metadata keys in another order).
 Then rebuild and run the test: cmake --build <build> --target test_golden && ctest -R Golden.
@@ -438,6 +442,57 @@ def write(path, tensors, meta):
             print(f"  {k}: {meta[k]}")
 
 
+# ---- (d) training augmentation ----
+
+AUGMENT = dict(crop=99, out=96)
+# (image, degrees, flip, offset_y, offset_x): both rotation senses, flips, offsets at both ends of
+# [0, S − O], and a low-contrast image whose std falls under the 1/O floor.
+AUGMENT_CASES = [(0, 7.0, 0, 1, 2), (0, -12.5, 1, 3, 0), (0, 0.0, 1, 0, 3), (0, 14.9, 1, 2, 2),
+                 (0, -3.3, 0, 0, 0), (1, 3.0, 0, 1, 1)]
+
+
+def make_augment(data_seed):
+    """DESIGN §1.3's augmentation the PyTorch way, in float64: rotate the whole S×S crop about its
+    centre with affine_grid + grid_sample (bilinear, border padding = edge clamp, align_corners so
+    that −1 and 1 are the centres of the edge pixels), flip it, slice the O×O window, /255, then
+    standardize with the population std floored at 1/O. Clockwise as displayed (y down) for θ > 0,
+    as aulens/augment.h states."""
+    s, o = AUGMENT["crop"], AUGMENT["out"]
+    gen = torch.Generator().manual_seed(data_seed)
+    noisy = torch.randint(0, 256, (s, s), generator=gen, dtype=torch.int64)
+    low = 100 + torch.randint(0, 4, (s, s), generator=gen, dtype=torch.int64)  # std ≈ 1.1/255
+    crops = torch.stack([noisy, low]).to(torch.uint8)
+    outs, angles, flips, offsets = [], [], [], []
+    for image, degrees, flip, oy, ox in AUGMENT_CASES:
+        angle = np.float32(degrees * np.float32(0.017453292519943295))  # as aulens stores it
+        t = float(angle)
+        theta = torch.tensor([[[np.cos(t), np.sin(t), 0.0], [-np.sin(t), np.cos(t), 0.0]]],
+                             dtype=torch.float64)
+        grid = F.affine_grid(theta, (1, 1, s, s), align_corners=True)
+        src = crops[image].to(torch.float64).view(1, 1, s, s)
+        rotated = F.grid_sample(src, grid, mode="bilinear", padding_mode="border",
+                                align_corners=True)[0, 0]
+        if flip:
+            rotated = torch.flip(rotated, dims=[1])
+        window = rotated[oy:oy + o, ox:ox + o] / 255.0
+        std = window.std(unbiased=False)
+        outs.append((window - window.mean()) / torch.clamp(std, min=1.0 / o))
+        angles.append(angle)
+        flips.append(flip)
+        offsets.append((oy, ox))
+    stds = [float(o_.std()) for o_ in outs]
+    tensors = {
+        "crops": crops.numpy(),
+        "angle_rad": np.array(angles, dtype=np.float32),
+        "flip": np.array(flips, dtype=np.int32),
+        "offsets": np.array(offsets, dtype=np.int32),  # (N, 2): offset_y, offset_x
+        "out": torch.stack(outs).unsqueeze(1).to(torch.float32).numpy(),
+    }
+    meta = dict(data_seed=str(data_seed), crop=str(s), out=str(o),
+                cases=json.dumps(AUGMENT_CASES), output_std=json.dumps(stds))
+    return tensors, meta
+
+
 # ---- (c) an aulens checkpoint back into PyTorch ----
 
 def check_checkpoint(path, golden):
@@ -474,6 +529,8 @@ def main():
     parser.add_argument("--out-dir", default=os.path.join(REPO, "tests", "data"))
     parser.add_argument("--check-checkpoint", metavar="PATH",
                         help="load an aulens-written narrow checkpoint into PyTorch and compare")
+    parser.add_argument("--only", choices=["narrow", "wide", "augment"],
+                        help="write this golden file alone")
     args = parser.parse_args()
 
     torch.use_deterministic_algorithms(True)
@@ -484,8 +541,12 @@ def main():
         return check_checkpoint(args.check_checkpoint, narrow_path)
 
     os.makedirs(args.out_dir, exist_ok=True)
-    write(narrow_path, *with_margin(make_narrow, 1))
-    write(os.path.join(args.out_dir, "golden_wide.safetensors"), *with_margin(make_wide, 1))
+    if args.only in (None, "narrow"):
+        write(narrow_path, *with_margin(make_narrow, 1))
+    if args.only in (None, "wide"):
+        write(os.path.join(args.out_dir, "golden_wide.safetensors"), *with_margin(make_wide, 1))
+    if args.only in (None, "augment"):
+        write(os.path.join(args.out_dir, "golden_augment.safetensors"), *make_augment(1))
     return 0
 
 
