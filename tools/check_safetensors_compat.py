@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Developer cross-check (not run in CI): safetensors files written by Python load in aulens and
-files written by aulens load in Python, bit-exactly, metadata included.
+"""Cross-check with Python: safetensors files written by Python load in aulens and files written
+by aulens load in Python, bit-exactly, metadata included. ctest runs it as
+PyTorchExchange.SafetensorsBothWays when AULENS_PYTHON has torch (skipped otherwise, as in CI).
 
   tools/check_safetensors_compat.py BUILD_DIR/test_safetensors
 
