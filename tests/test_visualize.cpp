@@ -1,8 +1,9 @@
 // The visualize stage (aulens/visualize.h, aulens/render.h) on the CPU: a tiny dataset cache and a
 // narrow network's checkpoint are written to a temporary folder, run_visualize runs on them, and
 // every output is checked against an independent computation: records against a plain forward
-// pass, topk.csv against the records, projections' shapes and origins, the PNG sizes and their
-// pixels against the tile functions, and the display normalisation itself.
+// pass, topk.csv against the records, projections' shapes and origins and their pixels against
+// the full-image deconvnet, the PNG sizes and their pixels against the tile functions, and the
+// display normalisation itself.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -240,6 +241,36 @@ TEST_F(VisualizeStage, WritesRecordsTopkAndProjectionsThatAgree) {
       }
   }
   EXPECT_LE(summary.worst_seed_mismatch, 1e-4);
+
+  // The stored windows against the full-image deconvnet (deconv_project, proven against PyTorch
+  // in test_golden) of the same (image, map, y, x), placed at the window's origin: every (map,
+  // rank) in its own slot, projected from its own image.
+  const float* windows = proj.tensors.at("projections").data<float>();
+  int projected = 0;
+  for (int m = 0; m < k; ++m) {
+    for (int r = 0; r < n; ++r) {
+      const auto& f = rows[m * n + r];
+      const int image = std::stoi(f[2]), y = std::stoi(f[5]), x = std::stoi(f[6]);
+      const auto full =
+          deconv_project<CpuOps>(net, params_, acts, image, m, y, x).to_vector<float>();
+      float full_max = 0.0f;
+      for (float v : full) full_max = std::max(full_max, std::fabs(v));
+      projected += full_max > 0.0f;
+      const int oy = 4 * y - 14, ox = 4 * x - 14, s = net.input_size;
+      const float* window = windows + (m * n + r) * 32 * 32;
+      for (int i = 0; i < 32; ++i) {
+        for (int j = 0; j < 32; ++j) {
+          const int row = oy + i, col = ox + j;
+          const bool inside = row >= 0 && row < s && col >= 0 && col < s;
+          const float want = inside ? full[row * s + col] : 0.0f;
+          ASSERT_NEAR(window[i * 32 + j], want, 1e-6f + 1e-4f * full_max)
+              << "map " << m << " rank " << r + 1 << " image " << image << " pixel (" << i << ", "
+              << j << ")";
+        }
+      }
+    }
+  }
+  EXPECT_GT(projected, k * n / 4) << "too few non-zero projections for a meaningful comparison";
 }
 
 #ifdef AULENS_HAVE_OPENCV
