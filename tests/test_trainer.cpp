@@ -1,13 +1,17 @@
 // The trainer on the CPU with a tiny network and a toy dataset whose classes are separable
-// (a bright blob top-left vs bottom-right): it must learn, be bit-reproducible for a seed, resume
-// to the same weights as an uninterrupted run, and stop on a NaN loss.
+// (a bright blob top-left vs bottom-right): it must learn, follow its documented draw rule (order,
+// augmentation and dropout per epoch and step), be bit-reproducible for a seed, resume to the same
+// weights as an uninterrupted run, and stop on a NaN loss.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "aulens/augment.h"
 #include "aulens/checkpoint.h"
+#include "aulens/ops.h"
 #include "aulens/rng.h"
 #include "aulens/trainer.h"
 
@@ -113,6 +117,62 @@ TEST(Trainer, LearnsASeparableToyProblemAndWritesItsOutputs) {
   std::int64_t confusion_total = 0;
   for (auto v : j.at("epochs")[0].at("test_confusion")) confusion_total += v.get<std::int64_t>();
   EXPECT_EQ(confusion_total, 32);
+}
+
+// The draw rule of trainer.h, replayed by hand for two epochs with the network's own ops: the
+// epoch's order, augment_draw(seed, epoch, image) per image and step_dropout(seed, step) per step,
+// the step counted across epochs. The trainer must reach the same weights bit for bit, so a
+// trainer that reused one epoch's augmentation or one step's dropout mask would fail here.
+TEST(Trainer, FollowsItsDrawRuleEpochByEpoch) {
+  RunConfig cfg = toy_config(fresh_dir("rule"));
+  cfg.train.max_epochs = 2;
+  train_toy(cfg);
+
+  const Dataset data = toy_dataset();
+  const Split split = toy_split();
+  const std::uint64_t seed = cfg.train.seed;
+  const int batch = cfg.train.batch, size = cfg.model.input_size, crop = data.crop_size;
+  Network<CpuOps> net(cfg.model);
+  Params params = init_params(cfg.model, seed, Device::cpu, cfg.train.init == "unit_gaussian");
+  Params momentum = Params::zeros(cfg.model, Device::cpu);
+  Params grads;
+  Activations acts;
+  std::int64_t step = 0;
+  for (int epoch = 1; epoch <= 2; ++epoch) {
+    const std::vector<std::int32_t> order = epoch_order(split.train, seed, epoch);
+    for (std::size_t begin = 0; begin < order.size(); begin += batch) {
+      const int n = static_cast<int>(std::min<std::size_t>(batch, order.size() - begin));
+      std::vector<AugmentParams> aug(n);
+      std::vector<std::int32_t> labels(n);
+      for (int i = 0; i < n; ++i) {
+        aug[i] = augment_draw(seed, epoch, order[begin + i], cfg.train.augment.max_rotation_deg,
+                              cfg.train.augment.flip, crop, size);
+        labels[i] = data.labels.data<std::int32_t>()[order[begin + i]];
+      }
+      Tensor input({n, 1, size, size}, DType::f32);
+      CpuOps::augment_batch(n, crop, size, data.crops.data<std::uint8_t>(), order.data() + begin,
+                            aug.data(), input.data<float>());
+      net.forward(params, input, true, step_dropout(seed, step, batch, cfg.model.fc), acts);
+      net.backward(params, acts, Tensor::from_vector<std::int32_t>({n}, labels), grads);
+      net.sgd_step(params, grads, momentum, cfg.train.sgd);
+      ++step;
+    }
+  }
+  const TrainState trained =
+      load_checkpoint(cfg.output / "checkpoints/last.safetensors", cfg.model, Device::cpu);
+  const auto want = params.named();
+  const auto got = trained.params.named();
+  for (std::size_t t = 0; t < want.size(); ++t) {
+    EXPECT_EQ(got[t].second->to_vector<float>(), want[t].second->to_vector<float>())
+        << want[t].first << " differs from the replay";
+  }
+
+  // Each epoch visits every training image once, in its own order.
+  const auto first = epoch_order(split.train, seed, 1), second = epoch_order(split.train, seed, 2);
+  EXPECT_NE(first, second);
+  auto sorted = first;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(sorted, split.train);
 }
 
 TEST(Trainer, IsBitReproducibleForASeed) {

@@ -62,6 +62,15 @@ struct TrainOptions {
 // is asked for and none is usable.
 Device resolve_device(const std::string& name);
 
+// The random draws of training, pure functions of train.seed. Epoch e (1-based) visits the
+// training split in epoch_order(split.train, seed, e), in batches of train.batch; each image i of
+// it is augmented with augment_draw(seed, e, i, …) (aulens/augment.h); step t (0-based, counted
+// across epochs, so a resumed run continues the sequence) draws its dropout mask with
+// step_dropout(seed, t, batch, fc).
+std::vector<std::int32_t> epoch_order(std::vector<std::int32_t> train, std::uint64_t seed,
+                                      int epoch);
+DropoutDraw step_dropout(std::uint64_t seed, std::int64_t step, int batch, int fc);
+
 // "" when the checkpoint at `path` (checkpoints/last.safetensors) can be resumed with `cfg`,
 // else why not: it is missing, holds no momentum buffers or no training config, or was trained
 // with other settings than `cfg` (the first that differs, named; max_epochs, patience, the device

@@ -80,16 +80,6 @@ void remove_unfinished_writes(const std::filesystem::path& dir) {
   for (const auto& path : left) std::filesystem::remove(path);
 }
 
-// The epoch's order of the training split: Fisher–Yates driven by random_bits(seed, epoch, i).
-std::vector<std::int32_t> shuffled(std::vector<std::int32_t> items, std::uint64_t seed, int epoch) {
-  const std::uint64_t stream = mix64(seed ^ kShuffleStream) + static_cast<std::uint64_t>(epoch);
-  for (std::size_t i = items.size(); i > 1; --i) {
-    const std::uint64_t j = random_bits(stream, i) % i;
-    std::swap(items[i - 1], items[j]);
-  }
-  return items;
-}
-
 // Index, augmentation-parameter and label tensors for one batch, on the trainer's device.
 struct BatchInputs {
   Tensor indices;  // (N) i32 rows of the crop tensor
@@ -226,7 +216,7 @@ class Trainer {
     const int batch = cfg_.train.batch;
     const int crop = data_.crop_size;
     const int size = cfg_.model.input_size;
-    const auto order = shuffled(split_.train, cfg_.train.seed, epoch);
+    const auto order = epoch_order(split_.train, cfg_.train.seed, epoch);
     EpochMetrics m;
     m.epoch = epoch;
     // The whole epoch's inputs go to the device in one upload, and each step's loss and logits
@@ -254,10 +244,8 @@ class Trainer {
       Ops::augment_batch(n, crop, size, crops_.template data<std::uint8_t>(),
                          in.indices.data<std::int32_t>() + begin, params_of(in) + begin,
                          input_.data<float>());
-      const DropoutDraw draw{mix64(cfg_.train.seed ^ kDropoutStream),
-                             static_cast<std::uint64_t>(state.step) *
-                                 static_cast<std::uint64_t>(batch) * cfg_.model.fc};
-      net_.forward(state.params, input_, true, draw, acts_);
+      net_.forward(state.params, input_, true,
+                   step_dropout(cfg_.train.seed, state.step, batch, cfg_.model.fc), acts_);
       net_.backward_queued(state.params, acts_, in.labels.rows(begin, n), grads_);
       net_.sgd_step(state.params, grads_, state.momentum, cfg_.train.sgd);
       ++state.step;
@@ -451,6 +439,24 @@ class Trainer {
 };
 
 }  // namespace
+
+// The epoch's order of the training split: Fisher–Yates driven by random_bits(seed, epoch, i).
+std::vector<std::int32_t> epoch_order(std::vector<std::int32_t> train, std::uint64_t seed,
+                                      int epoch) {
+  const std::uint64_t stream = mix64(seed ^ kShuffleStream) + static_cast<std::uint64_t>(epoch);
+  for (std::size_t i = train.size(); i > 1; --i) {
+    const std::uint64_t j = random_bits(stream, i) % i;
+    std::swap(train[i - 1], train[j]);
+  }
+  return train;
+}
+
+// Mask element i of step t's batch uses counter t·batch·fc + i: no two steps share a counter.
+DropoutDraw step_dropout(std::uint64_t seed, std::int64_t step, int batch, int fc) {
+  return DropoutDraw{mix64(seed ^ kDropoutStream), static_cast<std::uint64_t>(step) *
+                                                       static_cast<std::uint64_t>(batch) *
+                                                       static_cast<std::uint64_t>(fc)};
+}
 
 Device resolve_device(const std::string& name) {
   if (name == "cpu") return Device::cpu;
