@@ -114,6 +114,8 @@ TEST(Sweep, DistanceFavoursLargeScaleMapsTheAucColumnNamesTheDetector) {
   EXPECT_NEAR(s.best_auc, 0.5f, 0.06f);
   EXPECT_EQ(s.auc_map, detector);
   EXPECT_GT(s.auc_map_auc, 0.95f);
+  EXPECT_TRUE(std::isnan(s.p_value)) << "no permutations: not tested, not p = 1";
+  EXPECT_TRUE(std::isnan(r.p_values.data<double>()[0]));
 }
 
 TEST(Sweep, SameSeedSameResultsOtherSeedOtherNull) {

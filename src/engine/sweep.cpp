@@ -88,7 +88,7 @@ void summarise(SweepResult& r) {
     for (int p = 0; p < r.permutations; ++p) {
       s.exceed += null_max[static_cast<std::int64_t>(p) * a + j] >= s.best_distance;
     }
-    s.p_value = r.permutations == 0 ? 1.0 : (1.0 + s.exceed) / (1.0 + r.permutations);
+    s.p_value = r.permutations == 0 ? std::nan("") : (1.0 + s.exceed) / (1.0 + r.permutations);
     p_values[j] = s.p_value;
   }
 }

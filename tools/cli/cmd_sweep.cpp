@@ -5,12 +5,14 @@
 // dataset image of each row), runs aulens::run_sweep on --device cuda|cpu|auto and writes, each
 // atomically, into <output>:
 //   sweep.csv          au,map,distance,rank,auc — every analysed AU × map (rank 1 = largest D)
-//   best_maps.csv      per AU: name, best map, distance, second map, margin, p-value, AUC,
+//   best_maps.csv      per AU: name, best map, distance, second map, margin, p-value (empty
+//                      when sweep.permutations is 0: not tested), AUC,
 //                      direction (higher|lower: the best map's R above or below Q), the map
 //                      whose AUC is farthest from 0.5 and that AUC (auc_best_map, auc_best_auc),
 //                      images with/without, status ("ok" or "skipped: why", with the counts)
-//   sweep.safetensors  distance (A,K), auc (A,K), top_pos R and top_neg Q (A,K,n), p_values (A),
-//                      null_max (P,A), au_ids (A), best_map (A), images (M_analysed)
+//   sweep.safetensors  distance (A,K), auc (A,K), top_pos R and top_neg Q (A,K,n), p_values (A)
+//                      (NaN when not tested), null_max (P,A), au_ids (A), best_map (A), images
+//                      (M_analysed)
 //   sweep_info.json    which images were analysed (visualize.images, the frame rule from the
 //                      dataset cache's config echo, the split protocol, "subject-overlapping" when
 //                      so), the sweep settings, the device and times, the skipped AUs
@@ -18,6 +20,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -115,8 +118,8 @@ std::string best_maps_csv(const aulens::SweepResult& r) {
   for (const aulens::SweepAu& s : r.best) {
     out << s.au << "," << aulens::csv_field(aulens::facs_au_name(s.au)) << "," << s.best_map << ","
         << number(s.best_distance, 8) << "," << s.second_map << "," << number(s.margin, 8) << ","
-        << number(s.p_value, 6) << "," << number(s.best_auc, 6) << ","
-        << (s.higher_with_au ? "higher" : "lower") << "," << s.auc_map << ","
+        << (std::isnan(s.p_value) ? "" : number(s.p_value, 6)) << "," << number(s.best_auc, 6)
+        << "," << (s.higher_with_au ? "higher" : "lower") << "," << s.auc_map << ","
         << number(s.auc_map_auc, 6) << "," << s.with << "," << s.without << ",ok\n";
   }
   for (const aulens::SweepSkip& s : r.skipped) {
@@ -205,8 +208,8 @@ void run_sweep_command(const SweepArgs& args) {
             << cfg.sweep.top_n << ", " << cfg.sweep.permutations << " permutations; "
             << prov.describe() << "\n";
   if (cfg.sweep.permutations == 0)
-    std::cout << "note: sweep.permutations is 0, so there is no permutation test: every p-value "
-                 "is 1\n";
+    std::cout << "note: sweep.permutations is 0, so there is no permutation test: the p-values "
+                 "are left empty (nan in sweep.safetensors)\n";
   const auto start = std::chrono::steady_clock::now();
   const aulens::SweepResult r =
       aulens::run_sweep_on(device, values, aus, dataset.data.au_ids, cfg.sweep);
