@@ -23,9 +23,9 @@ void check_sizes(const char* op, int m, int k, int a, int n) {
                    std::to_string(m) + ", K " + std::to_string(k) + ", A " + std::to_string(a) +
                    ", n " + std::to_string(n));
   // CUB's segmented sort and the segment offsets count the M·K values in int.
-  AULENS_CHECK(static_cast<std::int64_t>(m) * k <= std::numeric_limits<int>::max(),
-               std::string(op) + ": M·K = " + std::to_string(static_cast<std::int64_t>(m) * k) +
-                   " records exceed the 2^31 - 1 a sweep can sort; sweep fewer images or maps");
+  AULENS_REQUIRE(static_cast<std::int64_t>(m) * k <= std::numeric_limits<int>::max(),
+                 std::string(op) + ": M·K = " + std::to_string(static_cast<std::int64_t>(m) * k) +
+                     " records exceed the 2^31 - 1 a sweep can sort; sweep fewer images or maps");
 }
 
 cuda_detail::ScratchBuffer& rows_scratch() {

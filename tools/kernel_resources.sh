@@ -4,14 +4,15 @@
 # are marked; library kernels (CUB, Thrust) are listed after the project's.
 #
 # Usage: tools/kernel_resources.sh [BUILD_DIR] [ARCH]
-#   BUILD_DIR  a configured build with CUDA on (default: build); its compile_commands.json gives
+#   BUILD_DIR  a configured build with CUDA on (default: the repository's build/); its
+#              compile_commands.json gives
 #              the include paths and defines, so the kernels compile as in the product.
 #   ARCH       e.g. 90 (default) or 75.
-# Takes about two minutes on two cores; writes nothing outside a temporary folder.
+# Takes about 80 s on two cores; writes nothing outside a temporary folder.
 set -euo pipefail
 
+BUILD="$(realpath "${1:-$(dirname "$0")/../build}")"
 cd "$(dirname "$0")/.."
-BUILD="${1:-build}"
 ARCH="${2:-90}"
 DB="$BUILD/compile_commands.json"
 [ -f "$DB" ] || { echo "kernel_resources: $DB not found (configure $BUILD with CUDA on first)" >&2; exit 2; }
@@ -31,8 +32,10 @@ for entry in json.load(open(sys.argv[1])):
             if skip:
                 skip = False
                 continue
-            if a in ("-o", "-c", "-x"):
+            if a in ("-o", "-x"):  # each takes the next argument
                 skip = True
+                continue
+            if a == "-c":
                 continue
             if a.startswith(("--generate-code", "-gencode", "-arch", "-lineinfo")) or a.endswith(".cu"):
                 continue

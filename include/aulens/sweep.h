@@ -37,7 +37,7 @@ struct SweepAu {
   int auc_map = -1;
   float auc_map_auc = 0.0f;
   int exceed = 0;        // permutations whose best distance ≥ best_distance
-  double p_value = 1.0;  // (1 + exceed) / (1 + permutations); NaN (not tested) when permutations = 0
+  double p_value = 1.0;  // (1 + exceed) / (1 + permutations); NaN (not tested) if permutations = 0
 };
 
 struct SweepSkip {

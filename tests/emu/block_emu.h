@@ -394,8 +394,8 @@ inline float __uint_as_float(unsigned v) {
   return std::bit_cast<float>(v);
 }
 using std::fmaf;
-// The explicitly rounded float and double operations: one IEEE operation each, as on the host (build the
-// emulated tests without -mfma, or with -ffp-contract=off, so that nothing fuses them).
+// The explicitly rounded float and double operations: one IEEE operation each, as on the host
+// (CMakeLists.txt builds C++ with -ffp-contract=off, so that nothing fuses them).
 inline float __fadd_rn(float a, float b) {
   return a + b;
 }
