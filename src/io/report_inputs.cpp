@@ -207,7 +207,10 @@ void append_ground_truth_columns(const fs::path& csv, const std::vector<RegionSc
         cells.insert(cells.end(), {"", "", ""});
       }
     }
-    for (std::size_t i = 0; i < cells.size(); ++i) out += (i ? "," : "") + csv_field(cells[i]);
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      if (i > 0) out += ',';
+      out += csv_field(cells[i]);
+    }
     out += "\n";
   }
   write_file_atomically(csv, out);

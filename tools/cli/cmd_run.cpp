@@ -3,6 +3,7 @@
 // A stage whose stamp (stamps.h) matches its inputs and whose outputs exist is skipped, unless a
 // stage before it ran; --force reruns all. A killed run resumes: finished stages are skipped and
 // training continues from its last checkpoint when the interrupted training had the same inputs.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -144,6 +145,12 @@ void run_all(const RunArgs& args) {
                     {"report/index.html"},
                     [&](bool) { report_stage(cfg); }});
 
+  // The stages run in stage_order() (stamps.h), which decides whose stamps a rerun clears.
+  std::vector<std::string> names;
+  for (const StageSpec& stage : stages) names.push_back(stage.name);
+  const auto& order = stage_order();
+  AULENS_CHECK(std::equal(names.begin(), names.end(), order.end() - names.size()),
+               "aulens run's stages are not stage_order()'s");
   const auto run_start = std::chrono::steady_clock::now();
   for (const StageSpec& stage : stages) {
     const std::uint64_t extra = stage.name == "prepare" ? external_input_hash(cfg) : 0;
