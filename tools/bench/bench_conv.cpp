@@ -333,7 +333,7 @@ int main(int argc, char** argv) {
   CLI::App app{"aulens convolution benchmark: hand-written CUDA vs cuDNN"};
   Options options;
   app.add_option("--json", options.json_path, "write all results as JSON to this path");
-  app.add_option("--batch", options.batch, "batch size N")->check(CLI::PositiveNumber);
+  app.add_option("--batch", options.batch, "batch size N")->check(CLI::Range(1, 1 << 30));
   app.add_option("--repeats", options.repeats, "timed calls per measurement (median)")
       ->check(CLI::Range(1, 100000));
   app.add_option("--warmup", options.warmup, "untimed calls first")->check(CLI::Range(0, 1000));

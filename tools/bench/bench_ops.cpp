@@ -299,7 +299,8 @@ int main(int argc, char** argv) {
   CLI::App app{"aulens_bench_ops: augmentation and the small ops on the GPU"};
   Options options;
   app.add_option("--json", options.json_path, "write all results as JSON to this path");
-  app.add_option("--batch", options.batch, "augmentation batch size")->check(CLI::PositiveNumber);
+  app.add_option("--batch", options.batch, "augmentation batch size")
+      ->check(CLI::Range(1, 1 << 30));
   app.add_option("--repeats", options.repeats, "timed GPU calls per measurement (median)")
       ->check(CLI::Range(1, 10000));
   app.add_option("--warmup", options.warmup, "untimed GPU calls first")->check(CLI::Range(0, 1000));

@@ -11,9 +11,11 @@
 //                        [--peer pytorch_peer.json] [--json PATH]
 // Times: device synchronize around the region after a warm-up, median of --reps. With --peer
 // (the JSON of tools/bench/pytorch_peer.py run in the same session) ratios to PyTorch are printed.
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -40,29 +42,21 @@ struct Args {
 
 Args parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) throw aulens::Error(arg + " needs a value");
-      return argv[++i];
-    };
-    if (arg == "--images")
-      a.images = std::stoi(next());
-    else if (arg == "--batch")
-      a.batch = std::stoi(next());
-    else if (arg == "--n")
-      a.n = std::stoi(next());
-    else if (arg == "--reps")
-      a.reps = std::stoi(next());
-    else if (arg == "--cpu-images")
-      a.cpu_images = std::stoi(next());
-    else if (arg == "--peer")
-      a.peer = next();
-    else if (arg == "--json")
-      a.json = next();
-    else
-      throw aulens::Error("unknown argument " + arg +
-                          " (known: --images --batch --n --reps --cpu-images --peer --json)");
+  CLI::App app{"aulens_bench_records: conv3 records, top-n and deconvnet projections per backend"};
+  app.add_option("--images", a.images, "random crops to record on the GPU")
+      ->check(CLI::Range(1, 1 << 30));
+  app.add_option("--batch", a.batch, "images per records batch")->check(CLI::Range(1, 1 << 30));
+  app.add_option("--n", a.n, "top-n per map (projections: 256 × n)")->check(CLI::Range(1, 32));
+  app.add_option("--reps", a.reps, "timed runs per measurement (median)")
+      ->check(CLI::Range(1, 1 << 30));
+  app.add_option("--cpu-images", a.cpu_images, "crops for the CPU reference's records")
+      ->check(CLI::Range(0, 1 << 30));
+  app.add_option("--peer", a.peer, "tools/bench/pytorch_peer.py's JSON of this session: ratios");
+  app.add_option("--json", a.json, "write the results as JSON here too");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e));
   }
   return a;
 }

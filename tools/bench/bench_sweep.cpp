@@ -11,9 +11,11 @@
 //
 //   aulens_bench_sweep [--images 16384] [--maps 256] [--aus 30] [--permutations 1000]
 //                      [--repeats 20] [--cpu-permutations 10] [--no-cpu]
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -39,34 +41,24 @@ struct Args {
 
 Args parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto text = [&]() -> std::string {
-      if (i + 1 >= argc) throw aulens::Error(arg + " needs a value");
-      return argv[++i];
-    };
-    auto next = [&]() -> int { return std::stoi(text()); };
-    if (arg == "--json")
-      a.json = text();
-    else if (arg == "--images")
-      a.images = next();
-    else if (arg == "--maps")
-      a.maps = next();
-    else if (arg == "--aus")
-      a.aus = next();
-    else if (arg == "--permutations")
-      a.permutations = next();
-    else if (arg == "--repeats")
-      a.repeats = next();
-    else if (arg == "--cpu-permutations")
-      a.cpu_permutations = next();
-    else if (arg == "--no-cpu")
-      a.cpu = false;
-    else
-      throw aulens::Error("unknown argument " + arg +
-                          " (known: --images --maps --aus --permutations --repeats "
-                          "--cpu-permutations --no-cpu --json)");
+  CLI::App app{"aulens_bench_sweep: the AU sweep and its permutations, GPU beside the CPU twins"};
+  app.add_option("--images", a.images, "analysed images M")->check(CLI::Range(1, (1 << 23) - 1));
+  app.add_option("--maps", a.maps, "conv3 maps K")->check(CLI::Range(1, 1 << 30));
+  app.add_option("--aus", a.aus, "action units A")->check(CLI::Range(1, 64));
+  app.add_option("--permutations", a.permutations, "permutations P")->check(CLI::Range(0, 1 << 30));
+  app.add_option("--repeats", a.repeats, "timed GPU runs (median)")->check(CLI::Range(1, 1 << 30));
+  app.add_option("--cpu-permutations", a.cpu_permutations,
+                 "permutations the CPU twin runs (its time is scaled to P)")
+      ->check(CLI::Range(0, 1 << 30));
+  bool no_cpu = false;
+  app.add_flag("--no-cpu", no_cpu, "skip the CPU twins");
+  app.add_option("--json", a.json, "write the results as JSON here too");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e));
   }
+  a.cpu = !no_cpu;
   return a;
 }
 

@@ -6,9 +6,11 @@
 //   aulens_bench_train [--batches 64,256] [--steps 30] [--cpu-steps 2] [--json PATH]
 //
 // GPU times: device synchronize around `steps` steps after a warm-up, median of 5 such rounds.
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -36,26 +38,19 @@ struct Args {
 
 Args parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) throw aulens::Error(arg + " needs a value");
-      return argv[++i];
-    };
-    if (arg == "--batches") {
-      a.batches.clear();
-      std::stringstream list(next());
-      for (std::string item; std::getline(list, item, ',');) a.batches.push_back(std::stoi(item));
-    } else if (arg == "--steps") {
-      a.steps = std::stoi(next());
-    } else if (arg == "--cpu-steps") {
-      a.cpu_steps = std::stoi(next());
-    } else if (arg == "--json") {
-      a.json = next();
-    } else {
-      throw aulens::Error("unknown argument " + arg +
-                          " (known: --batches LIST --steps N --cpu-steps N --json PATH)");
-    }
+  CLI::App app{"aulens_bench_train: training steps per second of the whole network per backend"};
+  app.add_option("--batches", a.batches, "batch sizes, comma-separated")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 1 << 30));
+  app.add_option("--steps", a.steps, "steps per timed round on the GPU (median of 5 rounds)")
+      ->check(CLI::Range(1, 1 << 30));
+  app.add_option("--cpu-steps", a.cpu_steps, "steps of the CPU reference at the first batch size")
+      ->check(CLI::Range(0, 1 << 30));
+  app.add_option("--json", a.json, "write the results as JSON here too");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e));
   }
   return a;
 }
@@ -97,15 +92,19 @@ std::pair<double, std::size_t> time_steps(int batch, int steps, int rounds) {
     net.sgd_step(params, grads, momentum, sgd);
     ++step;
   };
+  // The CPU reference runs without a GPU too: only the device's steps need a synchronize.
+  const auto synchronize = [] {
+    if constexpr (Ops::device == Device::cuda) aulens::device::synchronize();
+  };
   one_step();
   one_step();
-  aulens::device::synchronize();
+  synchronize();
   aulens::device::reset_peak_allocated_bytes();
   std::vector<double> per_step;
   for (int r = 0; r < rounds; ++r) {
     const double start = now_seconds();
     for (int s = 0; s < steps; ++s) one_step();
-    aulens::device::synchronize();
+    synchronize();
     per_step.push_back((now_seconds() - start) / steps);
   }
   std::sort(per_step.begin(), per_step.end());
