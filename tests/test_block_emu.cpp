@@ -1,8 +1,9 @@
 // The host block emulator itself (tests/emu/block_emu.h), on tiny kernels whose result is known:
 // barriers order the phases of a shared-memory reduction, threads that return early stop counting
 // at barriers, warp barriers are per warp, warp collectives see every lane in every round, a
-// barrier some threads never reach is reported, shared memory starts poisoned in every block, and
-// the forward and reverse schedules expose a missing barrier.
+// barrier some threads never reach is reported, shared memory starts poisoned in every block, a
+// misaligned vector load stops the kernel (UBSan), and the forward and reverse schedules expose a
+// missing barrier.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -24,6 +25,30 @@ __global__ void block_sum_kernel(const float* in, float* out) {
     __syncthreads();
   }
   if (threadIdx.x == 0) out[blockIdx.x] = partial[0];
+}
+
+// out[t] = Σ of the float4 at in + 4t: a vector load, which must be 16-byte aligned.
+__global__ void float4_sum_kernel(const float* in, float* out) {
+  const float4 v = reinterpret_cast<const float4*>(in)[threadIdx.x];
+  out[threadIdx.x] = v.x + v.y + v.z + v.w;
+}
+
+TEST(BlockEmu, AlignedVectorLoadsWork) {
+  alignas(16) float in[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  float out[2] = {0, 0};
+  emu::launch({1}, {2}, 0, float4_sum_kernel, static_cast<const float*>(in), out);
+  EXPECT_EQ(out[0], 10.0f);
+  EXPECT_EQ(out[1], 26.0f);
+}
+
+// On a GPU a float4 load from an address that is not 16-byte aligned faults ("misaligned
+// address"); the emulated tests are built with UBSan's alignment check, which stops there too.
+TEST(BlockEmuDeathTest, MisalignedVectorLoadStopsTheKernel) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  alignas(16) float in[12] = {};
+  float out[2] = {0, 0};
+  EXPECT_DEATH(emu::launch({1}, {2}, 0, float4_sum_kernel, static_cast<const float*>(in + 1), out),
+               "misaligned address");
 }
 
 TEST(BlockEmu, BarriersOrderASharedReduction) {
