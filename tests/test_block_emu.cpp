@@ -2,8 +2,8 @@
 // barriers order the phases of a shared-memory reduction, threads that return early stop counting
 // at barriers, warp barriers are per warp, warp collectives see every lane in every round, a
 // barrier some threads never reach is reported, shared memory starts poisoned in every block, a
-// misaligned vector load stops the kernel (UBSan), and the forward and reverse schedules expose a
-// missing barrier.
+// misaligned vector load (UBSan) and an out-of-bounds global read (ASan) stop the kernel, and the
+// forward and reverse schedules expose a missing barrier.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -49,6 +49,16 @@ TEST(BlockEmuDeathTest, MisalignedVectorLoadStopsTheKernel) {
   float out[2] = {0, 0};
   EXPECT_DEATH(emu::launch({1}, {2}, 0, float4_sum_kernel, static_cast<const float*>(in + 1), out),
                "misaligned address");
+}
+
+// Global memory read one element past the end of its buffer: on a GPU compute-sanitizer reports
+// it; the emulated tests build with AddressSanitizer, which stops the kernel.
+TEST(BlockEmuDeathTest, OutOfBoundsGlobalReadStopsTheKernel) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  std::vector<float> in(2 * 256 - 1, 1.0f), out(2, 0.0f);  // the last thread reads in[511]
+  EXPECT_DEATH(emu::launch({2}, {256}, 0, block_sum_kernel, static_cast<const float*>(in.data()),
+                           out.data()),
+               "heap-buffer-overflow");
 }
 
 TEST(BlockEmu, BarriersOrderASharedReduction) {

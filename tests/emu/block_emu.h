@@ -57,6 +57,9 @@
 #include <vector>
 
 #include <ucontext.h>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 #define __global__
 #define __device__
@@ -161,18 +164,45 @@ struct Fiber {
   unsigned long long waiting_generation = 0;
 };
 
+// AddressSanitizer is told of every stack switch (the emulated tests build with it), so that it
+// checks each fiber's stack as its own; without ASan these are no-ops.
+inline void switching_stacks(void** fake_stack, const void* bottom, std::size_t size) {
+#if defined(__SANITIZE_ADDRESS__)
+  __sanitizer_start_switch_fiber(fake_stack, bottom, size);
+#else
+  (void)fake_stack, (void)bottom, (void)size;
+#endif
+}
+inline void switched_stacks(void* fake_stack, const void** from_bottom, std::size_t* from_size) {
+#if defined(__SANITIZE_ADDRESS__)
+  __sanitizer_finish_switch_fiber(fake_stack, from_bottom, from_size);
+#else
+  (void)fake_stack, (void)from_bottom, (void)from_size;
+#endif
+}
+
 struct Block {
   std::vector<Fiber> fibers;
   Barrier block;
   std::vector<Barrier> warps;
   std::vector<std::array<std::uint64_t, 32>> exchange;  // per warp: one word per lane
   ucontext_t scheduler{};
+  const void* scheduler_stack = nullptr;  // the launching thread's stack, for ASan
+  std::size_t scheduler_stack_size = 0;
   int current = -1;
   void (*body)(void*) = nullptr;
   void* body_arg = nullptr;
 };
 
 inline Block* running = nullptr;
+
+// A fiber hands control back to the scheduler's stack (and returns there when resumed).
+inline void yield_to_scheduler(Fiber& self) {
+  void* fake_stack = nullptr;
+  switching_stacks(&fake_stack, running->scheduler_stack, running->scheduler_stack_size);
+  swapcontext(&self.context, &running->scheduler);
+  switched_stacks(fake_stack, nullptr, nullptr);
+}
 
 // Fiber stacks, kept from block to block (allocated once, never zero-filled).
 inline char* stack_of(unsigned thread) {
@@ -187,12 +217,12 @@ inline void arrive_and_wait(Barrier& barrier) {
     barrier.arrived = 0;
     ++barrier.generation;
     // ... and yields, so that the schedule (not the arrival order) says who runs on first.
-    swapcontext(&self.context, &running->scheduler);
+    yield_to_scheduler(self);
     return;
   }
   self.waiting_on = &barrier;
   self.waiting_generation = barrier.generation;
-  swapcontext(&self.context, &running->scheduler);
+  yield_to_scheduler(self);
 }
 
 inline void leave(Barrier& barrier) {
@@ -205,11 +235,13 @@ inline void leave(Barrier& barrier) {
 
 inline void fiber_entry() {
   Block& b = *running;
+  switched_stacks(nullptr, &b.scheduler_stack, &b.scheduler_stack_size);
   b.body(b.body_arg);
   Fiber& self = b.fibers[b.current];
   self.done = true;
   leave(b.block);
   leave(b.warps[self.warp]);
+  switching_stacks(nullptr, b.scheduler_stack, b.scheduler_stack_size);  // this stack is done
 }  // returns to the scheduler through uc_link
 
 // Runs one block: every fiber until it blocks or ends; throws on a deadlock (a
@@ -259,7 +291,10 @@ inline void run_block(unsigned threads, void (*body)(void*), void* arg) {
     Fiber& f = b.fibers[t];
     b.current = static_cast<int>(t);
     thread_index = f.index;
+    void* fake_stack = nullptr;
+    switching_stacks(&fake_stack, stack_of(t), kStackBytes);
     swapcontext(&b.scheduler, &f.context);
+    switched_stacks(fake_stack, nullptr, nullptr);
     if (f.done) --left;
   }
   running = nullptr;
