@@ -2,8 +2,8 @@
 // barriers order the phases of a shared-memory reduction, threads that return early stop counting
 // at barriers, warp barriers are per warp, warp collectives see every lane in every round, a
 // barrier some threads never reach is reported, shared memory starts poisoned in every block, a
-// misaligned vector load (UBSan) and an out-of-bounds global read (ASan) stop the kernel, and the
-// forward and reverse schedules expose a missing barrier.
+// misaligned vector load (UBSan) and a read past a global buffer or a shared array (ASan) stop the
+// kernel, and the forward and reverse schedules expose a missing barrier.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -59,6 +59,27 @@ TEST(BlockEmuDeathTest, OutOfBoundsGlobalReadStopsTheKernel) {
   EXPECT_DEATH(emu::launch({2}, {256}, 0, block_sum_kernel, static_cast<const float*>(in.data()),
                            out.data()),
                "heap-buffer-overflow");
+}
+
+// Shared memory read one element past its declared size: the cells' rounding to whole lines is
+// poisoned for ASan, in static and in dynamic shared memory.
+__global__ void shared_overrun_kernel(float* out, int dynamic_floats) {
+  AULENS_STATIC_SHARED(float, fixed, [10]);
+  AULENS_DYNAMIC_SHARED(float, dynamic);
+  fixed[threadIdx.x] = 1.0f;
+  dynamic[threadIdx.x] = 2.0f;
+  __syncthreads();
+  out[threadIdx.x] = threadIdx.x == 0 ? (dynamic_floats > 0 ? dynamic[dynamic_floats] : fixed[10])
+                                      : fixed[threadIdx.x] + dynamic[threadIdx.x];
+}
+
+TEST(BlockEmuDeathTest, SharedMemoryOverrunStopsTheKernel) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  std::vector<float> out(10, 0.0f);
+  EXPECT_DEATH(emu::launch({1}, {10}, 10 * sizeof(float), shared_overrun_kernel, out.data(), 0),
+               "use-after-poison");
+  EXPECT_DEATH(emu::launch({1}, {10}, 10 * sizeof(float), shared_overrun_kernel, out.data(), 10),
+               "use-after-poison");
 }
 
 TEST(BlockEmu, BarriersOrderASharedReduction) {

@@ -58,6 +58,7 @@
 
 #include <ucontext.h>
 #if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -99,11 +100,29 @@ T* dynamic_shared() {
   return reinterpret_cast<T*>(shared_storage.data());
 }
 
+// Under AddressSanitizer, the bytes of a shared-memory cell past what the kernel asked for (the
+// rounding up to whole 128-byte lines) are poisoned, so an access past a shared array stops the
+// test; without ASan these are no-ops.
+inline void poison_beyond(void* cell, std::size_t used, std::size_t total) {
+#if defined(__SANITIZE_ADDRESS__)
+  ASAN_POISON_MEMORY_REGION(static_cast<char*>(cell) + used, total - used);
+#else
+  (void)cell, (void)used, (void)total;
+#endif
+}
+inline void unpoison(void* cell, std::size_t total) {
+#if defined(__SANITIZE_ADDRESS__)
+  ASAN_UNPOISON_MEMORY_REGION(cell, total);
+#else
+  (void)cell, (void)total;
+#endif
+}
+
 // One cell per static shared declaration (keyed by the address of a static beside it, which is
 // distinct per kernel template instance), allocated on first use and never moved.
 struct StaticSharedCell {
   std::unique_ptr<SharedLine[]> lines;
-  std::size_t bytes = 0;
+  std::size_t bytes = 0;  // the declaration's size; the cell is rounded up to whole lines
 };
 inline std::vector<std::pair<const void*, StaticSharedCell>> static_shared_cells;
 
@@ -116,8 +135,9 @@ inline void* static_shared(const void* key, std::size_t bytes) {
     if (k == key) return cell.lines.get();
   }
   const std::size_t lines = (bytes + sizeof(SharedLine) - 1) / sizeof(SharedLine);
-  StaticSharedCell cell{std::make_unique<SharedLine[]>(lines), lines * sizeof(SharedLine)};
+  StaticSharedCell cell{std::make_unique<SharedLine[]>(lines), bytes};
   std::memset(cell.lines.get(), 0xFF, cell.bytes);
+  poison_beyond(cell.lines.get(), bytes, lines * sizeof(SharedLine));
   static_shared_cells.emplace_back(key, std::move(cell));
   return static_shared_cells.back().second.lines.get();
 }
@@ -311,13 +331,15 @@ void launch(Dim3 grid, Dim3 block, std::size_t shared_bytes, Kernel kernel, Args
   grid_dim = grid;
   block_dim = block;
   const unsigned threads = block.x * block.y * block.z;
+  unpoison(shared_storage.data(), shared_storage.size() * sizeof(SharedLine));
   shared_storage.assign((shared_bytes + sizeof(SharedLine) - 1) / sizeof(SharedLine), SharedLine{});
+  poison_beyond(shared_storage.data(), shared_bytes, shared_storage.size() * sizeof(SharedLine));
   auto body = [&] { kernel(args...); };
   using Body = decltype(body);
   for (unsigned bz = 0; bz < grid.z; ++bz) {
     for (unsigned by = 0; by < grid.y; ++by) {
       for (unsigned bx = 0; bx < grid.x; ++bx) {
-        std::memset(shared_storage.data(), 0xFF, shared_storage.size() * sizeof(SharedLine));
+        std::memset(shared_storage.data(), 0xFF, shared_bytes);
         poison_static_shared();
         block_index =
             Dim3{detail::in_schedule_order(bx, grid.x), detail::in_schedule_order(by, grid.y),
