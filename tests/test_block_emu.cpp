@@ -61,8 +61,9 @@ TEST(BlockEmuDeathTest, OutOfBoundsGlobalReadStopsTheKernel) {
                "heap-buffer-overflow");
 }
 
-// Shared memory read one element past its declared size: the cells' rounding to whole lines is
-// poisoned for ASan, in static and in dynamic shared memory.
+// Shared memory read past its declared size: one element past a static array, and inside what an
+// earlier, larger launch's dynamic shared memory had used. The cells' rounding to whole lines and
+// the storage's spare capacity are poisoned for ASan.
 __global__ void shared_overrun_kernel(float* out, int dynamic_floats) {
   AULENS_STATIC_SHARED(float, fixed, [10]);
   AULENS_DYNAMIC_SHARED(float, dynamic);
@@ -76,9 +77,11 @@ __global__ void shared_overrun_kernel(float* out, int dynamic_floats) {
 TEST(BlockEmuDeathTest, SharedMemoryOverrunStopsTheKernel) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   std::vector<float> out(10, 0.0f);
+  // A larger launch first: its bytes must not stay addressable for the smaller ones.
+  emu::launch({1}, {10}, 512, shared_overrun_kernel, out.data(), 100);
   EXPECT_DEATH(emu::launch({1}, {10}, 10 * sizeof(float), shared_overrun_kernel, out.data(), 0),
                "use-after-poison");
-  EXPECT_DEATH(emu::launch({1}, {10}, 10 * sizeof(float), shared_overrun_kernel, out.data(), 10),
+  EXPECT_DEATH(emu::launch({1}, {10}, 10 * sizeof(float), shared_overrun_kernel, out.data(), 40),
                "use-after-poison");
 }
 
@@ -130,6 +133,9 @@ __global__ void deadlock_kernel() {
   __syncthreads();
 }
 
+// The deadlocked fibers are abandoned where they wait: a kernel that held heap memory across the
+// barrier would leak it, and LeakSanitizer (the emulated tests build with ASan) would fail the
+// test.
 TEST(BlockEmu, ABarrierNotEveryThreadReachesIsReported) {
   EXPECT_THROW(emu::launch({1}, {32}, 0, deadlock_kernel), std::runtime_error);
 }

@@ -184,8 +184,10 @@ struct Fiber {
   unsigned long long waiting_generation = 0;
 };
 
-// AddressSanitizer is told of every stack switch (the emulated tests build with it), so that it
-// checks each fiber's stack as its own; without ASan these are no-ops.
+// AddressSanitizer is told of every stack switch (the emulated tests build with it), so that its
+// bookkeeping follows the fibers; without ASan these are no-ops. ASan's own swapcontext wrapper
+// clears the whole destination stack's shadow at each switch, so a kernel's local arrays are
+// checked for overruns only until its first barrier; global and shared memory are always checked.
 inline void switching_stacks(void** fake_stack, const void* bottom, std::size_t size) {
 #if defined(__SANITIZE_ADDRESS__)
   __sanitizer_start_switch_fiber(fake_stack, bottom, size);
@@ -331,9 +333,12 @@ void launch(Dim3 grid, Dim3 block, std::size_t shared_bytes, Kernel kernel, Args
   grid_dim = grid;
   block_dim = block;
   const unsigned threads = block.x * block.y * block.z;
-  unpoison(shared_storage.data(), shared_storage.size() * sizeof(SharedLine));
+  // The whole allocation past the requested bytes is poisoned, capacity included: a launch after
+  // a larger one (or with none) must not find the earlier launch's bytes addressable.
+  unpoison(shared_storage.data(), shared_storage.capacity() * sizeof(SharedLine));
   shared_storage.assign((shared_bytes + sizeof(SharedLine) - 1) / sizeof(SharedLine), SharedLine{});
-  poison_beyond(shared_storage.data(), shared_bytes, shared_storage.size() * sizeof(SharedLine));
+  poison_beyond(shared_storage.data(), shared_bytes,
+                shared_storage.capacity() * sizeof(SharedLine));
   auto body = [&] { kernel(args...); };
   using Body = decltype(body);
   for (unsigned bz = 0; bz < grid.z; ++bz) {

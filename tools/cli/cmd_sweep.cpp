@@ -133,10 +133,12 @@ void print_table(const aulens::SweepResult& r) {
   std::printf("%-5s %-24s %8s %12s %10s %9s %6s %-6s %8s %6s %7s %7s\n", "AU", "name", "best map",
               "distance", "margin", "p-value", "AUC", "value", "AUC map", "AUC", "with", "without");
   for (const aulens::SweepAu& s : r.best) {
-    std::printf("%-5d %-24s %8d %12.5g %10.4g %9.4g %6.3f %-6s %8d %6.3f %7d %7d\n", s.au,
-                aulens::facs_au_name(s.au).c_str(), s.best_map, s.best_distance, s.margin,
-                s.p_value, s.best_auc, s.higher_with_au ? "higher" : "lower", s.auc_map,
-                s.auc_map_auc, s.with, s.without);
+    char p_value[16] = "n/a";  // not tested (sweep.permutations: 0)
+    if (!std::isnan(s.p_value)) std::snprintf(p_value, sizeof(p_value), "%.4g", s.p_value);
+    std::printf("%-5d %-24s %8d %12.5g %10.4g %9s %6.3f %-6s %8d %6.3f %7d %7d\n", s.au,
+                aulens::facs_au_name(s.au).c_str(), s.best_map, s.best_distance, s.margin, p_value,
+                s.best_auc, s.higher_with_au ? "higher" : "lower", s.auc_map, s.auc_map_auc, s.with,
+                s.without);
   }
   for (const aulens::SweepSkip& s : r.skipped) {
     std::printf("%-5d %-24s skipped: %s (with %d, without %d)\n", s.au,
