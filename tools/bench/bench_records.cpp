@@ -15,7 +15,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -40,9 +39,8 @@ struct Args {
   std::string peer, json;
 };
 
-Args parse(int argc, char** argv) {
-  Args a;
-  CLI::App app{"aulens_bench_records: conv3 records, top-n and deconvnet projections per backend"};
+// The command line options, each writing its field of `a`.
+void add_options(CLI::App& app, Args& a) {
   app.add_option("--images", a.images, "random crops to record on the GPU")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 30));
@@ -60,12 +58,6 @@ Args parse(int argc, char** argv) {
       ->check(CLI::Range(0, 1 << 30));
   app.add_option("--peer", a.peer, "tools/bench/pytorch_peer.py's JSON of this session: ratios");
   app.add_option("--json", a.json, "write the results as JSON here too");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    std::exit(app.exit(e));
-  }
-  return a;
 }
 
 double now_seconds() {
@@ -151,7 +143,10 @@ nlohmann::json bench_backend(const std::string& name, const Args& a, int images,
 }  // namespace
 
 int main(int argc, char** argv) try {
-  const Args a = parse(argc, argv);
+  CLI::App app{"aulens_bench_records: conv3 records, top-n and deconvnet projections per backend"};
+  Args a;
+  add_options(app, a);
+  CLI11_PARSE(app, argc, argv);
   nlohmann::json out;
   out["gpu"] = aulens::device::describe();
   out["results"] = nlohmann::json::array();

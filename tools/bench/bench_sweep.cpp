@@ -15,7 +15,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -39,9 +38,8 @@ struct Args {
   std::string json;  // write the results here too
 };
 
-Args parse(int argc, char** argv) {
-  Args a;
-  CLI::App app{"aulens_bench_sweep: the AU sweep and its permutations, GPU beside the CPU twins"};
+// The command line options, each writing its field of `a`.
+void add_options(CLI::App& app, Args& a) {
   app.add_option("--images", a.images, "analysed images M")
       ->capture_default_str()
       ->check(CLI::Range(1, (1 << 23) - 1));
@@ -59,16 +57,9 @@ Args parse(int argc, char** argv) {
                  "permutations the CPU twin runs (its time is scaled to P)")
       ->capture_default_str()
       ->check(CLI::Range(0, 1 << 30));
-  bool no_cpu = false;
-  app.add_flag("--no-cpu", no_cpu, "skip the CPU twins");
+  app.add_flag_callback(
+      "--no-cpu", [&a] { a.cpu = false; }, "skip the CPU twins");
   app.add_option("--json", a.json, "write the results as JSON here too");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    std::exit(app.exit(e));
-  }
-  a.cpu = !no_cpu;
-  return a;
 }
 
 double seconds_of(const std::function<void()>& run, bool gpu) {
@@ -134,7 +125,10 @@ void permutations(Buffers& b, int n, int count) {
 }  // namespace
 
 int main(int argc, char** argv) try {
-  const Args args = parse(argc, argv);
+  CLI::App app{"aulens_bench_sweep: the AU sweep and its permutations, GPU beside the CPU twins"};
+  Args args;
+  add_options(app, args);
+  CLI11_PARSE(app, argc, argv);
   const int n = 9;
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> u(0.0f, 1.0f);

@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -36,9 +35,8 @@ struct Args {
   std::string json;
 };
 
-Args parse(int argc, char** argv) {
-  Args a;
-  CLI::App app{"aulens_bench_train: training steps per second of the whole network per backend"};
+// The command line options, each writing its field of `a`.
+void add_options(CLI::App& app, Args& a) {
   app.add_option("--batches", a.batches, "batch sizes, comma-separated")
       ->delimiter(',')
       ->capture_default_str()
@@ -50,12 +48,6 @@ Args parse(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0, 1 << 30));
   app.add_option("--json", a.json, "write the results as JSON here too");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    std::exit(app.exit(e));
-  }
-  return a;
 }
 
 Tensor random_input(int n, int size, Device device) {
@@ -117,7 +109,10 @@ std::pair<double, std::size_t> time_steps(int batch, int steps, int rounds) {
 }  // namespace
 
 int main(int argc, char** argv) try {
-  const Args args = parse(argc, argv);
+  CLI::App app{"aulens_bench_train: training steps per second of the whole network per backend"};
+  Args args;
+  add_options(app, args);
+  CLI11_PARSE(app, argc, argv);
   nlohmann::json out;
   out["gpu"] = aulens::device::describe();
   out["results"] = nlohmann::json::array();
