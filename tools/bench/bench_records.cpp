@@ -41,20 +41,14 @@ struct Args {
 
 // The command line options, each writing its field of `a`.
 void add_options(CLI::App& app, Args& a) {
+  app.option_defaults()->always_capture_default();  // --help shows each default
   app.add_option("--images", a.images, "random crops to record on the GPU")
-      ->capture_default_str()
       ->check(CLI::Range(1, 1 << 30));
-  app.add_option("--batch", a.batch, "images per records batch")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1 << 30));
-  app.add_option("--n", a.n, "top-n per map (projections: 256 × n)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 32));
+  app.add_option("--batch", a.batch, "images per records batch")->check(CLI::Range(1, 1 << 30));
+  app.add_option("--n", a.n, "top-n per map (projections: 256 × n)")->check(CLI::Range(1, 32));
   app.add_option("--reps", a.reps, "timed runs per measurement (median)")
-      ->capture_default_str()
       ->check(CLI::Range(1, 1 << 30));
   app.add_option("--cpu-images", a.cpu_images, "crops for the CPU reference's records")
-      ->capture_default_str()
       ->check(CLI::Range(0, 1 << 30));
   app.add_option("--peer", a.peer, "tools/bench/pytorch_peer.py's JSON of this session: ratios");
   app.add_option("--json", a.json, "write the results as JSON here too");

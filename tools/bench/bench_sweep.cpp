@@ -40,22 +40,14 @@ struct Args {
 
 // The command line options, each writing its field of `a`.
 void add_options(CLI::App& app, Args& a) {
-  app.add_option("--images", a.images, "analysed images M")
-      ->capture_default_str()
-      ->check(CLI::Range(1, (1 << 23) - 1));
-  app.add_option("--maps", a.maps, "conv3 maps K")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1 << 30));
-  app.add_option("--aus", a.aus, "action units A")->capture_default_str()->check(CLI::Range(1, 64));
-  app.add_option("--permutations", a.permutations, "permutations P")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1 << 30));
-  app.add_option("--repeats", a.repeats, "timed GPU runs (median)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1 << 30));
+  app.option_defaults()->always_capture_default();  // --help shows each default
+  app.add_option("--images", a.images, "analysed images M")->check(CLI::Range(1, (1 << 23) - 1));
+  app.add_option("--maps", a.maps, "conv3 maps K")->check(CLI::Range(1, 1 << 30));
+  app.add_option("--aus", a.aus, "action units A")->check(CLI::Range(1, 64));
+  app.add_option("--permutations", a.permutations, "permutations P")->check(CLI::Range(1, 1 << 30));
+  app.add_option("--repeats", a.repeats, "timed GPU runs (median)")->check(CLI::Range(1, 1 << 30));
   app.add_option("--cpu-permutations", a.cpu_permutations,
                  "permutations the CPU twin runs (its time is scaled to P)")
-      ->capture_default_str()
       ->check(CLI::Range(0, 1 << 30));
   app.add_flag_callback(
       "--no-cpu", [&a] { a.cpu = false; }, "skip the CPU twins");

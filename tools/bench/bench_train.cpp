@@ -37,15 +37,13 @@ struct Args {
 
 // The command line options, each writing its field of `a`.
 void add_options(CLI::App& app, Args& a) {
+  app.option_defaults()->always_capture_default();  // --help shows each default
   app.add_option("--batches", a.batches, "batch sizes, comma-separated")
       ->delimiter(',')
-      ->capture_default_str()
       ->check(CLI::Range(1, 1 << 30));
   app.add_option("--steps", a.steps, "steps per timed round on the GPU (median of 5 rounds)")
-      ->capture_default_str()
       ->check(CLI::Range(1, 1 << 30));
   app.add_option("--cpu-steps", a.cpu_steps, "steps of the CPU reference at the first batch size")
-      ->capture_default_str()
       ->check(CLI::Range(0, 1 << 30));
   app.add_option("--json", a.json, "write the results as JSON here too");
 }
