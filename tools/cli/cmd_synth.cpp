@@ -1,6 +1,6 @@
 // `aulens synth --out DIR`: writes the synthetic CK+-layout dataset (DESIGN §4), printing progress
-// per subject and a summary (counts per emotion and per AU, seconds). The work is synth_stage
-// (stages.h), shared with `aulens run`.
+// (subjects made, a line every 2 s) and a summary (counts per emotion and per AU, seconds). The
+// work is synth_stage (stages.h), shared with `aulens run`.
 #include <memory>
 
 #include "aulens/config.h"

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <memory>
 
 #include "aulens/check.h"
 #include "aulens/dataset.h"
@@ -21,6 +22,23 @@
 namespace fs = std::filesystem;
 
 namespace aulens::cli {
+
+namespace {
+
+// Progress as whole lines ("  12/40 subjects made"), at most one every 2 s and always the last:
+// readable on a terminal and in a log file alike.
+ProgressFn progress_lines(const std::string& what) {
+  auto last_line =
+      std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+  return [what, last_line](std::size_t done, std::size_t total) {
+    const auto now = std::chrono::steady_clock::now();
+    if (done != total && now - *last_line < std::chrono::seconds(2)) return;
+    *last_line = now;
+    std::cout << "  " << done << "/" << total << " " << what << "\n" << std::flush;
+  };
+}
+
+}  // namespace
 
 fs::path dataset_path(const RunConfig& cfg) {
   if (!cfg.dataset.path.empty()) return cfg.dataset.path;
@@ -51,9 +69,9 @@ std::string gpu_settings_note(const RunConfig& cfg) {
 
 void synth_stage(const SynthConfig& synth, const fs::path& out) {
 #ifdef AULENS_HAVE_OPENCV
-  const auto summary = generate_synthetic(synth, out, [](int done, int total) {
-    std::cerr << "\rsynth: subjects " << done << "/" << total << std::flush;
-    if (done == total) std::cerr << "\n";
+  const ProgressFn progress = progress_lines("subjects made");
+  const auto summary = generate_synthetic(synth, out, [&](int done, int total) {
+    progress(static_cast<std::size_t>(done), static_cast<std::size_t>(total));
   });
   std::cout << format_summary(summary);
 #else
@@ -95,17 +113,9 @@ void prepare_stage(const RunConfig& cfg) {
   if (cfg.dataset.source == "synthetic") check_synthetic_set(path, cfg.dataset.synth);
   std::cout << "reading " << cfg.dataset.source << " dataset " << path << "\n" << std::flush;
   const auto start = std::chrono::steady_clock::now();
-  auto last_report = start;
-  const ProgressFn progress = [&](std::size_t done, std::size_t total) {
-    const auto now = std::chrono::steady_clock::now();
-    if (done == total || now - last_report > std::chrono::seconds(2)) {
-      last_report = now;
-      std::cout << "  " << done << "/" << total << " "
-                << (cfg.dataset.source == "manifest" ? "rows" : "sequences") << " read\n"
-                << std::flush;
-    }
-  };
-  const Dataset data = read_dataset(path, cfg.dataset, progress);
+  const Dataset data = read_dataset(
+      path, cfg.dataset,
+      progress_lines(cfg.dataset.source == "manifest" ? "rows read" : "sequences read"));
   const Split split = make_split(data, cfg.dataset);
   remove_stamps_from(cfg.output, "prepare");
   const fs::path out = cfg.output / "dataset.safetensors";
