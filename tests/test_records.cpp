@@ -10,6 +10,7 @@
 #include <limits>
 #include <numeric>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "aulens/deconv.h"
@@ -123,8 +124,13 @@ TEST(Records, EngineMatchesDirectForwardAndTopN) {
   RecordsOptions options;
   options.batch = 3;
   options.conv2 = true;
+  std::vector<std::pair<std::int64_t, std::int64_t>> progress;
+  options.progress = [&](std::int64_t done, std::int64_t total) {
+    progress.emplace_back(done, total);
+  };
   const Records rec = compute_records<CpuOps>(cfg, params, crops, ids, options);
   ASSERT_EQ(rec.conv3_value.shape(), (Shape{7, 16}));
+  EXPECT_EQ(progress, (std::vector<std::pair<std::int64_t, std::int64_t>>{{3, 7}, {6, 7}, {7, 7}}));
   EXPECT_FALSE(rec.conv1_value.defined() && rec.conv1_value.numel() > 0);
 
   // Direct: one forward pass of all 7 centre crops, naive maxima.

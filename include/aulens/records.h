@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "aulens/net.h"
@@ -15,6 +16,9 @@ struct RecordsOptions {
   int batch = 256;     // images per forward pass
   bool conv1 = false;  // also record conv1 / conv2 maps
   bool conv2 = false;
+  // Called after each batch is queued with (images queued, images in all); on a GPU the work may
+  // still be running. Empty: no calls.
+  std::function<void(std::int64_t done, std::int64_t total)> progress;
 };
 
 // Records of M images, on the device of the Ops that computed them. Row r belongs to dataset

@@ -96,6 +96,7 @@ Records compute_records(const NetConfig& cfg, const Params& params, const Tensor
                         r.conv3_position.data<std::int32_t>() + row * cfg.conv3);
     if (options.conv1) record_layer<Ops>(acts.conv1, row, r.conv1_value, r.conv1_position);
     if (options.conv2) record_layer<Ops>(acts.conv2, row, r.conv2_value, r.conv2_position);
+    if (options.progress) options.progress(end, m);
   }
   return r;
 }

@@ -191,6 +191,13 @@ VisualizeSummary run_stage(const RunConfig& cfg, const VisualizeOptions& options
   start = Clock::now();
   RecordsOptions record_options;
   record_options.conv1 = record_options.conv2 = cfg.visualize.conv1_conv2_records;
+  auto last_report = start;
+  record_options.progress = [&](std::int64_t done, std::int64_t total) {
+    if (done == total || seconds_since(last_report) < 10.0) return;
+    last_report = Clock::now();
+    log(fmt::format("  records: {}/{} images, {:.0f} images/s", done, total,
+                    done / seconds_since(start)));
+  };
   const Records records =
       compute_records<Ops>(net, state.params, crops, in.image_ids, record_options);
   sync();
