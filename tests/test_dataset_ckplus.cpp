@@ -368,6 +368,7 @@ TEST(CkPlusReader, BrokenFilesAreReportedWithFileAndLineAndSkipped) {
     } catch (const Error& e) {
       const std::string where = broken.string() + (c.line > 0 ? ":" + std::to_string(c.line) : "");
       EXPECT_NE(std::string(e.what()).find(where), std::string::npos) << e.what();
+      EXPECT_EQ(std::string(e.what()).find("skipped"), std::string::npos) << e.what();
     }
   }
 }
@@ -444,6 +445,7 @@ TEST(ManifestReader, HappyPathAndColumnErrors) {
     ADD_FAILURE() << "strict manifest read did not throw";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("m.csv:5"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("skipped"), std::string::npos) << e.what();
   }
 
   // With landmarks: cropped like CK+.

@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "aulens/check.h"
 #include "aulens/config.h"
 #include "aulens/tensor.h"
 
@@ -55,6 +56,8 @@ struct DatasetIssue {
   std::string problem;
   std::string skipped;           // "image", "sequence", "row", "regions"
   std::string describe() const;  // "file:line: problem (skipped: …)"
+  // The error dataset.strict makes of it: "bad dataset input (strict): file:line: problem".
+  Error strict_error() const;
 };
 
 // Counts of what a read saw, for the summary and the cache metadata.

@@ -348,7 +348,7 @@ Dataset read_ckplus(const fs::path& root, const DatasetConfig& cfg, const Progre
   }
   if (cfg.strict && first_bad.load() != LONG_MAX) {
     const DatasetIssue& issue = results[first_bad.load()].issues.front();
-    throw Error("bad dataset input (strict): " + issue.describe());
+    throw issue.strict_error();
   }
 
   std::vector<ImageItem> items;

@@ -13,7 +13,8 @@
 // - Landmarks: all 136 columns x_0..x_67, y_0..y_67 (image pixels) or none; with them the face is
 //   cropped like CK+; without them the whole image is taken as an aligned face and resized to S×S.
 // A bad row (missing columns, a field that is not a number, an unknown expression, an unreadable
-// image) is skipped and reported with file and line; strict → the first throws.
+// image) is skipped and reported with file and line; strict → the first found throws (the
+// rows' text is checked before any image is read).
 #include <algorithm>
 #include <cmath>
 #include <opencv2/imgcodecs.hpp>
@@ -154,7 +155,7 @@ Dataset read_manifest(const fs::path& csv, const DatasetConfig& cfg, const Progr
   std::vector<std::string> fields;
   auto problem_at = [&](int line, const std::string& problem) {
     DatasetIssue issue{csv.string(), line, problem, "row"};
-    if (cfg.strict) throw Error("bad dataset input (strict): " + issue.describe());
+    if (cfg.strict) throw issue.strict_error();
     issues.push_back(std::move(issue));
   };
   int rows_found = 0;

@@ -20,6 +20,12 @@ std::string DatasetIssue::describe() const {
   return text;
 }
 
+Error DatasetIssue::strict_error() const {
+  DatasetIssue fatal = *this;
+  fatal.skipped.clear();  // strict skips nothing: the read stops here
+  return Error("bad dataset input (strict): " + fatal.describe());
+}
+
 std::vector<std::string> class_names_for(const DatasetConfig& cfg) {
   std::vector<std::string> names = {"anger", "contempt", "disgust", "fear",
                                     "happy", "sadness",  "surprise"};
