@@ -105,14 +105,55 @@ TEST_F(Cli, RunSkipsWhatIsUpToDateAndRedoesARewrittenSyntheticSet) {
 }
 
 TEST_F(Cli, AStageRefusesADatasetCachePreparedWithOtherSettings) {
-  ASSERT_EQ(aulens("run " + config("tiny.yaml")).status, 0);
+  const std::string cfg = config("tiny.yaml");
+  ASSERT_EQ(aulens("run " + cfg).status, 0);
   const std::string other_fold = config("fold1.yaml", "  fold: 1\n");
-  for (const char* stage : {"train", "visualize", "sweep"}) {
+  for (const char* stage : {"train", "visualize", "sweep", "report"}) {
     const Result r = aulens(std::string(stage) + " " + other_fold);
     EXPECT_NE(r.status, 0) << stage << ": " << r.output;
     EXPECT_TRUE(has(r, "was prepared with dataset.fold: 0, but the config has dataset.fold: 1"))
         << stage << ": " << r.output;
   }
+  // A refused stage changed nothing: the run is still up to date.
+  const Result again = aulens("run " + cfg);
+  ASSERT_EQ(again.status, 0) << again.output;
+  for (const char* stage : {"synth", "prepare", "train", "visualize", "sweep", "report"})
+    EXPECT_TRUE(has(again, std::string("== ") + stage + ": up to date, skipped")) << again.output;
+}
+
+// A stage whose inputs are missing names the command that makes them, for the same run folder
+// and device; `aulens report` then remakes the report alone.
+TEST_F(Cli, AMissingInputNamesTheCommandForThisRunFolder) {
+  const std::string cfg = config("tiny.yaml");
+  const std::string elsewhere = (dir_ / "elsewhere").string();
+  const Result train = aulens("train " + cfg + " --output " + elsewhere);
+  EXPECT_NE(train.status, 0);
+  EXPECT_TRUE(
+      has(train, "run `aulens prepare " + cfg + " --output " + elsewhere + " --device cpu` first"))
+      << train.output;
+  ASSERT_EQ(aulens("run " + cfg).status, 0);
+  const fs::path out = dir_ / "run";
+  fs::remove(out / "records.safetensors");
+  const Result sweep = aulens("sweep " + cfg + " --device auto");
+  EXPECT_NE(sweep.status, 0);
+  EXPECT_TRUE(has(sweep, "run `aulens visualize " + cfg + " --output " + out.string() +
+                             " --device auto` first"))
+      << sweep.output;
+
+  fs::remove_all(out / "report");
+  const Result report = aulens("report " + cfg);
+  ASSERT_EQ(report.status, 0) << report.output;
+  EXPECT_TRUE(fs::exists(out / "report" / "index.html"));
+  EXPECT_TRUE(has(report, "ground truth: ")) << report.output;
+}
+
+// A dataset path that does not exist is refused before the run folder is made.
+TEST_F(Cli, RunWithAMissingDatasetWritesNothing) {
+  const std::string cfg = config("manifest.yaml", "  source: manifest\n");
+  const Result r = aulens("run " + cfg + " --dataset " + (dir_ / "absent.csv").string());
+  EXPECT_NE(r.status, 0);
+  EXPECT_TRUE(has(r, "absent.csv does not exist")) << r.output;
+  EXPECT_FALSE(fs::exists(dir_ / "run")) << r.output;
 }
 
 // The cpu: section may change dataset settings: prepare and the stages after it must resolve the
@@ -129,7 +170,9 @@ TEST_F(Cli, PrepareTakesTheDeviceSoThatCpuOverridesAgree) {
   EXPECT_NE(refused.status, 0);
   EXPECT_TRUE(has(refused, "dataset.folds: 3, but the config has dataset.folds: 2."))
       << refused.output;
-  EXPECT_TRUE(has(refused, "(run `aulens prepare " + cfg + " --device cpu` again)"))
+  // The command to run repeats the run folder and device, so it prepares what train reads.
+  EXPECT_TRUE(has(refused, "(run `aulens prepare " + cfg + " --output " + (dir_ / "run").string() +
+                               " --device cpu` again)"))
       << refused.output;
   ASSERT_EQ(aulens("prepare " + cfg + " --device cpu").status, 0);
   const Result trained = aulens("train " + cfg + " --device cpu");

@@ -412,5 +412,26 @@ TEST_F(ConfigTest, CpuSectionKeysAreChecked) {
   expect_error("cpu:\n  train:\n    batch: 0\n", 3, {"'cpu.train.batch'"}, on_gpu);
 }
 
+// What an error tells a user to run: the config file, run folder and device it was given, and
+// for prepare the dataset path; a word the shell would split or expand is quoted.
+TEST(StageCommand, RepeatsTheRunFolderDeviceAndDatasetQuotedForTheShell) {
+  RunConfig cfg;
+  cfg.source_file = "configs/my run.yaml";
+  cfg.output = "/data/it's here";
+  cfg.train.device = "cpu";
+  EXPECT_EQ(stage_command(cfg, "train"),
+            "aulens train 'configs/my run.yaml' --output '/data/it'\\''s here' --device cpu");
+  cfg.dataset.path = "/data/CK+";
+  EXPECT_EQ(stage_command(cfg, "prepare"),
+            "aulens prepare 'configs/my run.yaml' --output '/data/it'\\''s here' --dataset "
+            "/data/CK+ --device cpu");
+  EXPECT_EQ(stage_command(cfg, "visualize"),
+            "aulens visualize 'configs/my run.yaml' --output '/data/it'\\''s here' --device cpu");
+  cfg.source_file.clear();
+  cfg.output = "runs/x";
+  cfg.train.device = "auto";
+  EXPECT_EQ(stage_command(cfg, "sweep"), "aulens sweep CONFIG --output runs/x --device auto");
+}
+
 }  // namespace
 }  // namespace aulens

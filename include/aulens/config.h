@@ -108,6 +108,10 @@ RunConfig load_config(const std::filesystem::path& path, const LoadOptions& opti
 // The resolved configuration (every key, defaults included) as YAML, for saving beside outputs.
 std::string config_to_yaml(const RunConfig& cfg);
 
+// The shell command that runs `aulens <stage>` on this config's file, run folder and device (and,
+// for prepare, the dataset path when one is set): what an error names as the step to run first.
+std::string stage_command(const RunConfig& cfg, const std::string& stage);
+
 // The settings under `section` ("dataset", "train", …) of config YAML written by config_to_yaml,
 // as "dotted.key: value" lines in the file's order: how an output records what it was made with,
 // to be compared with the config at hand.

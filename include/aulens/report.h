@@ -14,6 +14,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,8 +34,11 @@ struct ReportResult {
   std::vector<std::string> notes;  // inputs that were missing, what was left out
 };
 
-// Writes run_dir/report/ (index.html, chart.umd.js, img/*.png) from the outputs in run_dir.
-ReportResult write_report(const RunConfig& cfg, const std::filesystem::path& run_dir);
+// Writes run_dir/report/ (index.html, chart.js, img/*.png) from the outputs in run_dir.
+// `inputs_accepted`, when given, is called once run_dir's dataset cache is found to belong to
+// `cfg`, before anything is written; a refused report calls nothing and writes nothing.
+ReportResult write_report(const RunConfig& cfg, const std::filesystem::path& run_dir,
+                          const std::function<void()>& inputs_accepted = {});
 
 // &, <, >, " and ' as entities.
 std::string html_escape(std::string_view text);

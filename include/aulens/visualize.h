@@ -38,6 +38,9 @@ struct VisualizeOptions {
   bool write_images = true;     // the PNGs (ignored, with a note, when built without OpenCV)
   // Called with one human-readable progress line at a time (defaults to stdout when empty).
   std::function<void(const std::string&)> log;
+  // Called once the inputs (dataset cache, checkpoint) are loaded and accepted, before any output
+  // is written; a refused run calls nothing. May be empty.
+  std::function<void()> inputs_accepted;
 };
 
 struct VisualizeSummary {

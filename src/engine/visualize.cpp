@@ -73,13 +73,12 @@ Inputs load_inputs(const RunConfig& cfg) {
   Inputs in;
   in.cache_path = cfg.output / "dataset.safetensors";
   in.checkpoint_path = cfg.output / "checkpoints" / "best.safetensors";
-  const std::string source = cfg.source_file.empty() ? "CONFIG" : cfg.source_file.string();
   if (!fs::exists(in.cache_path))
-    throw Error(in.cache_path.string() + " does not exist: run `aulens prepare " + source +
+    throw Error(in.cache_path.string() + " does not exist: run `" + stage_command(cfg, "prepare") +
                 "` first");
   if (!fs::exists(in.checkpoint_path))
-    throw Error(in.checkpoint_path.string() + " does not exist: run `aulens train " + source +
-                "` first");
+    throw Error(in.checkpoint_path.string() + " does not exist: run `" +
+                stage_command(cfg, "train") + "` first");
   in.cache = load_dataset_cache(in.cache_path, cfg);
   in.net = cfg.model;
   const Dataset& data = in.cache.data;
@@ -172,6 +171,7 @@ VisualizeSummary run_stage(const RunConfig& cfg, const VisualizeOptions& options
   const Dataset& data = in.cache.data;
   const NetConfig& net = in.net;
   const TrainState state = load_checkpoint(in.checkpoint_path, net, dev);
+  if (options.inputs_accepted) options.inputs_accepted();
   const Tensor crops = dev == Device::cpu ? data.crops : data.crops.to(dev);
   const int n = cfg.visualize.top_n;
   const int grid = net.input_size / 4;

@@ -557,4 +557,28 @@ std::string first_setting_difference(const std::vector<std::string>& made_with,
   return "";
 }
 
+namespace {
+
+// `text` as one shell word: unchanged when it holds only safe characters, else single-quoted.
+std::string shell_word(const std::string& text) {
+  const bool safe = !text.empty() && text.find_first_not_of(
+                                         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                         "0123456789_-./=:@%+,") == std::string::npos;
+  if (safe) return text;
+  std::string quoted = "'";
+  for (const char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+}  // namespace
+
+std::string stage_command(const RunConfig& cfg, const std::string& stage) {
+  std::string command = "aulens " + stage + " " +
+                        (cfg.source_file.empty() ? "CONFIG" : shell_word(cfg.source_file.string()));
+  command += " --output " + shell_word(cfg.output.string());
+  if (stage == "prepare" && !cfg.dataset.path.empty())
+    command += " --dataset " + shell_word(cfg.dataset.path.string());
+  return command + " --device " + shell_word(cfg.train.device);
+}
+
 }  // namespace aulens

@@ -173,12 +173,10 @@ DatasetCache load_dataset_cache(const std::filesystem::path& path, const RunConf
   const std::string difference =
       first_setting_difference(dataset_setting_lines(cache.config_yaml, cfg.dataset),
                                dataset_setting_lines(config_to_yaml(cfg), cfg.dataset));
-  const std::string source = cfg.source_file.empty() ? "CONFIG" : cfg.source_file.string();
   // The cpu: section may change dataset settings: prepare must resolve the device the same way.
   if (!difference.empty())
     throw Error(path.string() + " was prepared with " + difference +
-                ". Either the config changed since (run `aulens prepare " + source + " --device " +
-                cfg.train.device +
+                ". Either the config changed since (run `" + stage_command(cfg, "prepare") +
                 "` again), or prepare and this stage resolved the device differently (the "
                 "config's cpu: section applies on the CPU): give them the same --device");
   return cache;

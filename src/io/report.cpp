@@ -240,19 +240,21 @@ std::string au_label(std::int32_t au) {
 
 }  // namespace
 
-ReportResult write_report(const RunConfig& cfg, const fs::path& run_dir) {
+ReportResult write_report(const RunConfig& cfg, const fs::path& run_dir,
+                          const std::function<void()>& inputs_accepted) {
   ReportResult result;
   std::vector<std::string>& notes = result.notes;
-  const fs::path out = run_dir / "report";
-  const fs::path img = out / "img";
-  fs::create_directories(img);
   const int input_size = cfg.model.input_size;
 
   // ---- the dataset and its split ----
   const fs::path cache_file = run_dir / "dataset.safetensors";
-  AULENS_REQUIRE(fs::exists(cache_file),
-                 cache_file.string() + " does not exist: run `aulens prepare` first");
+  AULENS_REQUIRE(fs::exists(cache_file), cache_file.string() + " does not exist: run `" +
+                                             stage_command(cfg, "prepare") + "` first");
   const DatasetCache cache = load_dataset_cache(cache_file, cfg);
+  if (inputs_accepted) inputs_accepted();
+  const fs::path out = run_dir / "report";
+  const fs::path img = out / "img";
+  fs::create_directories(img);
   const Dataset& data = cache.data;
   const Split& split = cache.split;
   json doc;

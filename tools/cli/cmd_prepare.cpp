@@ -17,11 +17,7 @@ const aulens::cli::CommandRegistrar kPrepare([](CLI::App& app) {
   cmd->add_option("config", *config_file, "the run configuration (YAML)")->required();
   cmd->add_option("--output", *output, "run folder (overrides output)");
   cmd->add_option("--dataset", *dataset, "the CK+ folder or manifest CSV (overrides dataset.path)");
-  cmd->add_option("--device", *device,
-                  "cuda, cpu or auto (overrides train.device): the config's cpu: section, which "
-                  "may change dataset settings, applies when it resolves to the CPU; give the "
-                  "stages that follow the same")
-      ->check(CLI::IsMember({"cuda", "cpu", "auto"}));
+  aulens::cli::add_device_option(cmd, *device);
   cmd->callback([config_file, dataset, device, output] {
     aulens::LoadOptions options;
     options.dataset_path = *dataset;

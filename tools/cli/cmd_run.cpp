@@ -81,10 +81,15 @@ std::uint64_t manifest_hash(const fs::path& csv) {
 
 // What outside the run folder the dataset stage reads: the CK+ tree, the manifest CSV and the
 // images it lists.
-std::uint64_t external_input_hash(const RunConfig& cfg) {
-  if (cfg.dataset.source == "synthetic") return 0;
+fs::path existing_dataset(const RunConfig& cfg) {
   const fs::path path = dataset_path(cfg);
   AULENS_REQUIRE(fs::exists(path), "dataset " + path.string() + " does not exist");
+  return path;
+}
+
+std::uint64_t external_input_hash(const RunConfig& cfg) {
+  if (cfg.dataset.source == "synthetic") return 0;
+  const fs::path path = existing_dataset(cfg);
   return fs::is_directory(path) ? hash_tree_listing(path, 1) : manifest_hash(path);
 }
 
@@ -94,6 +99,8 @@ void run_all(const RunArgs& args) {
   options.dataset_path = args.dataset;
   const RunConfig cfg = load_stage_config(args.config_file, options);
   const fs::path run_dir = cfg.output;
+  // A dataset that is not there is refused before anything is written into the run folder.
+  if (cfg.dataset.source != "synthetic") existing_dataset(cfg);
   fs::create_directories(run_dir);
   // The resolved config (cpu overrides applied, device and dataset path filled in): what every
   // stage of this run reads, also the ones run as subcommands.
@@ -216,8 +223,7 @@ const CommandRegistrar kRun([](CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "run", "Run every stage (synth, prepare, train, visualize, sweep, report) of a config");
   cmd->add_option("config", args->config_file, "the run configuration (YAML)")->required();
-  cmd->add_option("--device", args->device, "cuda, cpu or auto (overrides train.device)")
-      ->check(CLI::IsMember({"cuda", "cpu", "auto"}));
+  add_device_option(cmd, args->device);
   cmd->add_option("--dataset", args->dataset,
                   "the CK+ folder or manifest CSV (overrides dataset.path)");
   cmd->add_flag("--force", args->force, "rerun every stage, even those that are up to date");

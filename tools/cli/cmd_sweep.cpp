@@ -42,11 +42,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct SweepArgs {
-  std::string config_file;
-  std::string device;
-  std::string output;
-};
+using SweepArgs = aulens::cli::RunFolderArgs;
 
 // What the sweep analysed, for every output.
 struct Provenance {
@@ -147,20 +143,16 @@ void print_table(const aulens::SweepResult& r) {
 }
 
 void run_sweep_command(const SweepArgs& args) {
-  aulens::LoadOptions options;
-  options.device = args.device;
-  options.dataset_path_needed = false;  // it reads <output>/dataset.safetensors
-  aulens::RunConfig cfg = aulens::cli::load_stage_config(args.config_file, options);
-  if (!args.output.empty()) cfg.output = args.output;
+  const aulens::RunConfig cfg = aulens::cli::load_run_folder_config(args);
   const fs::path cache_path = cfg.output / "dataset.safetensors";
   const fs::path records_path = cfg.output / "records.safetensors";
   if (!fs::exists(cache_path)) {
-    throw aulens::Error(cache_path.string() + " does not exist: run `aulens prepare " +
-                        args.config_file + "` first");
+    throw aulens::Error(cache_path.string() + " does not exist: run `" +
+                        aulens::stage_command(cfg, "prepare") + "` first");
   }
   if (!fs::exists(records_path)) {
-    throw aulens::Error(records_path.string() + " does not exist: run `aulens visualize " +
-                        args.config_file + "` first");
+    throw aulens::Error(records_path.string() + " does not exist: run `" +
+                        aulens::stage_command(cfg, "visualize") + "` first");
   }
   const aulens::DatasetCache dataset = aulens::load_dataset_cache(cache_path, cfg);
   const aulens::SafeTensors records = aulens::load_safetensors(records_path);
@@ -279,10 +271,7 @@ const aulens::cli::CommandRegistrar kSweep([](CLI::App& app) {
       "sweep",
       "Score every (AU, conv3 map) pair from <output>/records.safetensors and name the "
       "best map per AU");
-  cmd->add_option("config", args->config_file, "the run configuration (YAML)")->required();
-  cmd->add_option("--device", args->device, "cuda, cpu or auto (overrides train.device)")
-      ->check(CLI::IsMember({"cuda", "cpu", "auto"}));
-  cmd->add_option("--output", args->output, "run folder (overrides output)");
+  aulens::cli::add_run_folder_options(cmd, *args);
   cmd->callback([args] { run_sweep_command(*args); });
 });
 

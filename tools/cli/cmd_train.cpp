@@ -7,10 +7,7 @@
 
 namespace {
 
-struct TrainArgs {
-  std::string config_file;
-  std::string device;
-  std::string output;
+struct TrainArgs : aulens::cli::RunFolderArgs {
   int max_epochs = -1;
   bool resume = false;
 };
@@ -19,20 +16,13 @@ const aulens::cli::CommandRegistrar kTrain([](CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
   auto* cmd = app.add_subcommand(
       "train", "Train the network on <output>/dataset.safetensors (see `aulens prepare`)");
-  cmd->add_option("config", args->config_file, "the run configuration (YAML)")->required();
-  cmd->add_option("--device", args->device, "cuda, cpu or auto (overrides train.device)")
-      ->check(CLI::IsMember({"cuda", "cpu", "auto"}));
-  cmd->add_option("--output", args->output, "run folder (overrides output)");
+  aulens::cli::add_run_folder_options(cmd, *args);
   cmd->add_option("--max-epochs", args->max_epochs, "overrides train.max_epochs")
       ->check(CLI::Range(1, 1000000));
   cmd->add_flag("--resume", args->resume,
                 "continue from <output>/checkpoints/last.safetensors when it exists");
   cmd->callback([args] {
-    aulens::LoadOptions options;
-    options.device = args->device;
-    options.dataset_path_needed = false;  // it reads <output>/dataset.safetensors
-    aulens::RunConfig cfg = aulens::cli::load_stage_config(args->config_file, options);
-    if (!args->output.empty()) cfg.output = args->output;
+    aulens::RunConfig cfg = aulens::cli::load_run_folder_config(*args);
     if (args->max_epochs > 0) cfg.train.max_epochs = args->max_epochs;
     aulens::cli::train_stage(cfg, args->resume);
   });

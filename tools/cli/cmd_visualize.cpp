@@ -16,21 +16,14 @@
 
 namespace {
 
-struct VisualizeArgs {
-  std::string config_file;
-  std::string device;
-  std::string output;
+struct VisualizeArgs : aulens::cli::RunFolderArgs {
   std::string images;
   int top_n = 0;
   bool no_images = false;
 };
 
 void run_visualize_command(const VisualizeArgs& args) {
-  aulens::LoadOptions load;
-  load.device = args.device;
-  load.dataset_path_needed = false;  // it reads <output>/dataset.safetensors
-  aulens::RunConfig cfg = aulens::cli::load_stage_config(args.config_file, load);
-  if (!args.output.empty()) cfg.output = args.output;
+  aulens::RunConfig cfg = aulens::cli::load_run_folder_config(args);
   if (!args.images.empty()) cfg.visualize.images = args.images;
   if (args.top_n > 0) cfg.visualize.top_n = args.top_n;
   aulens::VisualizeOptions options;
@@ -42,7 +35,8 @@ void run_visualize_command(const VisualizeArgs& args) {
                     : std::string())
             << "\n";
   if (options.device == aulens::Device::cpu) std::cout << aulens::cli::gpu_settings_note(cfg);
-  aulens::cli::remove_stamps_from(cfg.output, "visualize");  // `aulens run` redoes what follows
+  // `aulens run` redoes this stage and what follows, unless the inputs are refused.
+  options.inputs_accepted = [&cfg] { aulens::cli::remove_stamps_from(cfg.output, "visualize"); };
   const aulens::VisualizeSummary s = aulens::run_visualize(cfg, options);
   const double total = s.seconds_load + s.seconds_records + s.seconds_top_n +
                        s.seconds_projections + s.seconds_write + s.seconds_render;
@@ -71,12 +65,7 @@ const aulens::cli::CommandRegistrar kVisualize([](CLI::App& app) {
       "conv3_position, image_index), topk.csv, projections.safetensors (raw 32x32 projections "
       "and window origins) and, with OpenCV, deconv/map_NNN.png strips (projections above "
       "receptive-field crops) and deconv/contact_sheet.png");
-  cmd->add_option("config", args->config_file, "the run configuration (YAML)")->required();
-  cmd->add_option("--device", args->device,
-                  "cuda, cpu or auto (overrides train.device; the config's cpu: section applies "
-                  "when it resolves to the CPU)")
-      ->check(CLI::IsMember({"cuda", "cpu", "auto"}));
-  cmd->add_option("--output", args->output, "run folder (overrides output)");
+  aulens::cli::add_run_folder_options(cmd, *args);
   cmd->add_option("--images", args->images,
                   "overrides visualize.images: train or test (the split's labelled images) or "
                   "all (every dataset image)")

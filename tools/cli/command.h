@@ -4,7 +4,10 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string>
 #include <vector>
+
+#include "stages.h"
 
 namespace aulens::cli {
 
@@ -16,5 +19,22 @@ std::vector<CommandSetup>& commands();
 struct CommandRegistrar {
   explicit CommandRegistrar(CommandSetup setup) { commands().push_back(std::move(setup)); }
 };
+
+// The --device option of every stage, with one help text.
+inline CLI::Option* add_device_option(CLI::App* cmd, std::string& device) {
+  return cmd
+      ->add_option("--device", device,
+                   "cuda, cpu or auto (overrides train.device). When it resolves to the CPU the "
+                   "config's cpu: section applies, which may change dataset, model, train, "
+                   "visualize and sweep settings: give every stage of a run folder the same")
+      ->check(CLI::IsMember({"cuda", "cpu", "auto"}));
+}
+
+// The config positional, --device and --output of a stage that works in a run folder.
+inline void add_run_folder_options(CLI::App* cmd, RunFolderArgs& args) {
+  cmd->add_option("config", args.config_file, "the run configuration (YAML)")->required();
+  add_device_option(cmd, args.device);
+  cmd->add_option("--output", args.output, "run folder (overrides output)");
+}
 
 }  // namespace aulens::cli

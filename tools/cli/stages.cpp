@@ -57,6 +57,15 @@ RunConfig load_stage_config(const std::string& file, const LoadOptions& options)
   return cfg;
 }
 
+RunConfig load_run_folder_config(const RunFolderArgs& args) {
+  LoadOptions options;
+  options.device = args.device;
+  options.dataset_path_needed = false;
+  RunConfig cfg = load_stage_config(args.config_file, options);
+  if (!args.output.empty()) cfg.output = args.output;
+  return cfg;
+}
+
 std::string gpu_settings_note(const RunConfig& cfg) {
   std::string set;
   const auto add = [&](const std::string& item) { set += (set.empty() ? "" : ", ") + item; };
@@ -129,8 +138,8 @@ void prepare_stage(const RunConfig& cfg) {
 void train_stage(const RunConfig& cfg, bool resume) {
   const fs::path cache = cfg.output / "dataset.safetensors";
   if (!fs::exists(cache)) {
-    throw Error(cache.string() + " does not exist: run `aulens prepare " +
-                cfg.source_file.string() + "` first");
+    throw Error(cache.string() + " does not exist: run `" + stage_command(cfg, "prepare") +
+                "` first");
   }
   const DatasetCache dataset = load_dataset_cache(cache, cfg);
   const Device device = resolve_device(cfg.train.device);
@@ -162,8 +171,9 @@ void train_stage(const RunConfig& cfg, bool resume) {
 }
 
 void report_stage(const RunConfig& cfg) {
-  remove_stamps_from(cfg.output, "report");
-  const ReportResult result = write_report(cfg, cfg.output);
+  // `aulens run` redoes the report, unless the inputs are refused.
+  const ReportResult result =
+      write_report(cfg, cfg.output, [&cfg] { remove_stamps_from(cfg.output, "report"); });
   for (const std::string& note : result.notes) std::cout << "report: " << note << "\n";
   if (result.scored > 0) {
     char line[160];

@@ -18,6 +18,17 @@ std::filesystem::path dataset_path(const RunConfig& cfg);
 // built-in default), which is more often a wrong or truncated file than the intent.
 RunConfig load_stage_config(const std::string& file, const LoadOptions& options = {});
 
+// The arguments of a stage that works in a run folder from what `prepare` wrote (train,
+// visualize, sweep, report): the config file, --device and --output.
+struct RunFolderArgs {
+  std::string config_file;
+  std::string device;  // empty: the config's train.device
+  std::string output;  // empty: the config's output
+};
+// The resolved config such a stage runs with (it needs no dataset path: it reads
+// <output>/dataset.safetensors).
+RunConfig load_run_folder_config(const RunFolderArgs& args);
+
 // "" when the config sets nothing that only a GPU run uses (conv backend, conv math, TF32), else
 // one line saying those settings do not apply on the CPU.
 std::string gpu_settings_note(const RunConfig& cfg);
