@@ -447,6 +447,19 @@ TEST(ManifestReader, HappyPathAndColumnErrors) {
     EXPECT_NE(std::string(e.what()).find("m.csv:5"), std::string::npos) << e.what();
     EXPECT_EQ(std::string(e.what()).find("skipped"), std::string::npos) << e.what();
   }
+  // Strict stops at the first bad row of the file, an unreadable image before a bad field too.
+  write_text(dir / "first.csv",
+             "path,subject,expression\n"
+             "img/a.png,p1,happy\n"
+             "img/missing.png,p1,happy\n"
+             "img/a.png,p2,joy\n");
+  try {
+    read_manifest(dir / "first.csv", strict);
+    ADD_FAILURE() << "strict manifest read did not throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("first.csv:3: cannot read or decode"), std::string::npos)
+        << e.what();
+  }
 
   // With landmarks: cropped like CK+.
   std::string header = "path,subject,expression,AU04_c";

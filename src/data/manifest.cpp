@@ -13,11 +13,12 @@
 // - Landmarks: all 136 columns x_0..x_67, y_0..y_67 (image pixels) or none; with them the face is
 //   cropped like CK+; without them the whole image is taken as an aligned face and resized to S×S.
 // A bad row (missing columns, a field that is not a number, an unknown expression, an unreadable
-// image) is skipped and reported with file and line; strict → the first found throws (the
-// rows' text is checked before any image is read).
+// image) is skipped and reported with file and line; strict → the first bad row of the
+// file throws.
 #include <algorithm>
 #include <cmath>
 #include <opencv2/imgcodecs.hpp>
+#include <optional>
 #include <regex>
 
 #include "aulens/check.h"
@@ -158,6 +159,9 @@ Dataset read_manifest(const fs::path& csv, const DatasetConfig& cfg, const Progr
     if (cfg.strict) throw issue.strict_error();
     issues.push_back(std::move(issue));
   };
+  // strict: the first row whose text is bad; the rows before it are still read for images, so
+  // that the error names the first bad row of the file, whatever its problem.
+  std::optional<DatasetIssue> strict_stop;
   int rows_found = 0;
   for (std::size_t i = 1; i < lines.size(); ++i) {
     const int line = static_cast<int>(i) + 1;
@@ -197,6 +201,10 @@ Dataset read_manifest(const fs::path& csv, const DatasetConfig& cfg, const Progr
       row.subject = it->second;
       rows.push_back(std::move(row));
     } catch (const RowProblem& problem) {
+      if (cfg.strict) {
+        strict_stop = DatasetIssue{csv.string(), line, problem.problem, "row"};
+        break;
+      }
       problem_at(line, problem.problem);
     }
   }
@@ -257,6 +265,7 @@ Dataset read_manifest(const fs::path& csv, const DatasetConfig& cfg, const Progr
       problem_at(rows[r].line, row_problems[r]);
     }
   }
+  if (strict_stop) throw strict_stop->strict_error();
   std::sort(issues.begin(), issues.end(),
             [](const DatasetIssue& a, const DatasetIssue& b) { return a.line < b.line; });
   if (items.empty()) {
