@@ -141,10 +141,24 @@ TEST_F(Cli, AMissingInputNamesTheCommandForThisRunFolder) {
       << sweep.output;
 
   fs::remove_all(out / "report");
+  fs::remove(out / "projections.safetensors");
   const Result report = aulens("report " + cfg);
   ASSERT_EQ(report.status, 0) << report.output;
   EXPECT_TRUE(fs::exists(out / "report" / "index.html"));
-  EXPECT_TRUE(has(report, "ground truth: ")) << report.output;
+  // It notes what is missing with the command that makes it.
+  EXPECT_TRUE(has(report,
+                  "projections.safetensors is missing: no projections (run `aulens "
+                  "visualize " +
+                      cfg + " --output " + out.string() + " --device cpu`)"))
+      << report.output;
+
+  // A report refused for a malformed input writes nothing.
+  fs::remove_all(out / "report");
+  std::ofstream(out / "metrics.json") << "{bad";
+  const Result refused = aulens("report " + cfg);
+  EXPECT_NE(refused.status, 0);
+  EXPECT_TRUE(has(refused, "metrics.json: not valid JSON")) << refused.output;
+  EXPECT_FALSE(fs::exists(out / "report")) << refused.output;
 }
 
 // A dataset path that does not exist is refused before the run folder is made.

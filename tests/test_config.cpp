@@ -431,6 +431,13 @@ TEST(StageCommand, RepeatsTheRunFolderDeviceAndDatasetQuotedForTheShell) {
   cfg.output = "runs/x";
   cfg.train.device = "auto";
   EXPECT_EQ(stage_command(cfg, "sweep"), "aulens sweep CONFIG --output runs/x --device auto");
+  // A CK+ or manifest config may leave the dataset path to the command line.
+  cfg.dataset.source = "manifest";
+  cfg.dataset.path.clear();
+  EXPECT_EQ(stage_command(cfg, "prepare"),
+            "aulens prepare CONFIG --output runs/x --dataset PATH --device auto");
+  EXPECT_EQ(shell_word("=cmd"), "'=cmd'");  // zsh would expand it
+  EXPECT_EQ(shell_word(""), "''");
 }
 
 }  // namespace

@@ -108,6 +108,10 @@ RunConfig load_config(const std::filesystem::path& path, const LoadOptions& opti
 // The resolved configuration (every key, defaults included) as YAML, for saving beside outputs.
 std::string config_to_yaml(const RunConfig& cfg);
 
+// `text` as one shell word: unchanged when it holds only characters no shell treats specially
+// (and does not start with '=', which zsh expands), else single-quoted.
+std::string shell_word(const std::string& text);
+
 // The shell command that runs `aulens <stage>` on this config's file, run folder and device (and,
 // for prepare, the dataset path when one is set): what an error names as the step to run first.
 std::string stage_command(const RunConfig& cfg, const std::string& stage);

@@ -35,8 +35,9 @@ struct ReportResult {
 };
 
 // Writes run_dir/report/ (index.html, chart.js, img/*.png) from the outputs in run_dir.
-// `inputs_accepted`, when given, is called once run_dir's dataset cache is found to belong to
-// `cfg`, before anything is written; a refused report calls nothing and writes nothing.
+// `inputs_accepted`, when given, is called once every input is read and run_dir's dataset cache is
+// found to belong to `cfg`, before anything is written; a report refused for a missing, mismatched
+// or malformed input calls nothing and writes nothing.
 ReportResult write_report(const RunConfig& cfg, const std::filesystem::path& run_dir,
                           const std::function<void()>& inputs_accepted = {});
 

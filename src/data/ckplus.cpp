@@ -340,10 +340,9 @@ Dataset read_ckplus(const fs::path& root, const DatasetConfig& cfg, const Progre
       while (j < seen && !first_bad.compare_exchange_weak(seen, j)) {
       }
     }
-    const std::size_t finished = ++done;
-    if (progress) {
+    if (progress) {  // counted and reported under one lock, so reports arrive in order
       std::lock_guard<std::mutex> lock(progress_mutex);
-      progress(finished, jobs.size());
+      progress(++done, jobs.size());
     }
   }
   if (cfg.strict && first_bad.load() != LONG_MAX) {

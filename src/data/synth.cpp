@@ -344,10 +344,10 @@ SynthSummary generate_synthetic(const SynthConfig& cfg, const fs::path& out_arg,
     } catch (const std::exception& e) {
       errors[static_cast<std::size_t>(s)] = e.what();
     }
-    const int finished = ++done;
-    if (progress) {
 #pragma omp critical(aulens_synth_progress)
-      progress(finished, cfg.subjects);
+    {
+      ++done;  // counted and reported under one lock, so reports arrive in order
+      if (progress) progress(done, cfg.subjects);
     }
   }
   for (const auto& e : errors) AULENS_CHECK(e.empty(), e);

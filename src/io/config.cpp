@@ -272,7 +272,7 @@ void check_cross_key_rules(const ConfigReader& reader, const RunConfig& cfg,
   if (dataset_path_needed && cfg.dataset.source != "synthetic" && cfg.dataset.path.empty()) {
     reader.fail(reader.line_of("dataset.source"),
                 "'dataset.path' must be set when 'dataset.source' is " + cfg.dataset.source +
-                    " (or given on the command line: aulens run CONFIG --dataset PATH)");
+                    " (or given on the command line with --dataset PATH)");
   }
   const int classes = cfg.dataset.neutral_class ? 8 : 7;
   if (cfg.model.classes != classes) {
@@ -557,20 +557,16 @@ std::string first_setting_difference(const std::vector<std::string>& made_with,
   return "";
 }
 
-namespace {
-
-// `text` as one shell word: unchanged when it holds only safe characters, else single-quoted.
 std::string shell_word(const std::string& text) {
-  const bool safe = !text.empty() && text.find_first_not_of(
-                                         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                         "0123456789_-./=:@%+,") == std::string::npos;
+  const bool safe = !text.empty() && text[0] != '=' &&
+                    text.find_first_not_of(
+                        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                        "0123456789_-./=:@%+,") == std::string::npos;
   if (safe) return text;
   std::string quoted = "'";
   for (const char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return quoted + "'";
 }
-
-}  // namespace
 
 std::string stage_command(const RunConfig& cfg, const std::string& stage) {
   std::string command = "aulens " + stage + " " +
@@ -578,6 +574,8 @@ std::string stage_command(const RunConfig& cfg, const std::string& stage) {
   command += " --output " + shell_word(cfg.output.string());
   if (stage == "prepare" && !cfg.dataset.path.empty())
     command += " --dataset " + shell_word(cfg.dataset.path.string());
+  else if (stage == "prepare" && cfg.dataset.source != "synthetic")
+    command += " --dataset PATH";  // the CK+ folder or manifest CSV, which the config leaves out
   return command + " --device " + shell_word(cfg.train.device);
 }
 

@@ -174,11 +174,18 @@ DatasetCache load_dataset_cache(const std::filesystem::path& path, const RunConf
       first_setting_difference(dataset_setting_lines(cache.config_yaml, cfg.dataset),
                                dataset_setting_lines(config_to_yaml(cfg), cfg.dataset));
   // The cpu: section may change dataset settings: prepare must resolve the device the same way.
-  if (!difference.empty())
+  if (!difference.empty()) {
+    RunConfig prepare = cfg;  // a stage after prepare may leave the dataset path out
+    if (prepare.dataset.path.empty()) {
+      const std::string key = "dataset.path: ";
+      for (const std::string& line : config_setting_lines(cache.config_yaml, "dataset"))
+        if (line.rfind(key, 0) == 0) prepare.dataset.path = line.substr(key.size());
+    }
     throw Error(path.string() + " was prepared with " + difference +
-                ". Either the config changed since (run `" + stage_command(cfg, "prepare") +
+                ". Either the config changed since (run `" + stage_command(prepare, "prepare") +
                 "` again), or prepare and this stage resolved the device differently (the "
                 "config's cpu: section applies on the CPU): give them the same --device");
+  }
   return cache;
 }
 

@@ -85,11 +85,13 @@ struct ProjectionSet {
   int maps = 0, n = 0;
 };
 
-ProjectionSet load_projections(const fs::path& run_dir, std::vector<std::string>& notes) {
+ProjectionSet load_projections(const RunConfig& cfg, const fs::path& run_dir,
+                               std::vector<std::string>& notes) {
   ProjectionSet p;
   const fs::path file = run_dir / "projections.safetensors";
   if (!fs::exists(file)) {
-    notes.push_back("projections.safetensors is missing: no projections (run `aulens visualize`)");
+    notes.push_back("projections.safetensors is missing: no projections (run `" +
+                    stage_command(cfg, "visualize") + "`)");
     return p;
   }
   SafeTensors st = load_safetensors(file);
@@ -251,10 +253,6 @@ ReportResult write_report(const RunConfig& cfg, const fs::path& run_dir,
   AULENS_REQUIRE(fs::exists(cache_file), cache_file.string() + " does not exist: run `" +
                                              stage_command(cfg, "prepare") + "` first");
   const DatasetCache cache = load_dataset_cache(cache_file, cfg);
-  if (inputs_accepted) inputs_accepted();
-  const fs::path out = run_dir / "report";
-  const fs::path img = out / "img";
-  fs::create_directories(img);
   const Dataset& data = cache.data;
   const Split& split = cache.split;
   json doc;
@@ -313,12 +311,18 @@ ReportResult write_report(const RunConfig& cfg, const fs::path& run_dir,
       throw Error(metrics_file.string() + ": not valid JSON: " + e.what());
     }
   } else {
-    notes.push_back("metrics.json is missing: no training curves (run `aulens train`)");
+    notes.push_back("metrics.json is missing: no training curves (run `" +
+                    stage_command(cfg, "train") + "`)");
   }
 
   // ---- sweep, projections, ground truth ----
-  const report_detail::SweepTable sweep = report_detail::read_sweep(run_dir, notes);
-  const ProjectionSet proj = load_projections(run_dir, notes);
+  const report_detail::SweepTable sweep = report_detail::read_sweep(cfg, run_dir, notes);
+  const ProjectionSet proj = load_projections(cfg, run_dir, notes);
+  // Every input is read and accepted: from here on the report is written.
+  if (inputs_accepted) inputs_accepted();
+  const fs::path out = run_dir / "report";
+  const fs::path img = out / "img";
+  fs::create_directories(img);
 #ifndef AULENS_HAVE_OPENCV
   notes.push_back("this build has no OpenCV: the report has no face-crop or projection images");
 #endif

@@ -59,7 +59,8 @@ std::int32_t au_number(const std::string& text) {
 
 }  // namespace
 
-SweepTable read_sweep(const fs::path& run_dir, std::vector<std::string>& notes) {
+SweepTable read_sweep(const RunConfig& cfg, const fs::path& run_dir,
+                      std::vector<std::string>& notes) {
   SweepTable table;
   const fs::path sweep_csv = run_dir / "sweep.csv";
   if (fs::exists(sweep_csv)) {
@@ -97,7 +98,8 @@ SweepTable read_sweep(const fs::path& run_dir, std::vector<std::string>& notes) 
       }
     }
   } else {
-    notes.push_back("sweep.csv is missing: no per-map distance charts (run `aulens sweep`)");
+    notes.push_back("sweep.csv is missing: no per-map distance charts (run `" +
+                    stage_command(cfg, "sweep") + "`)");
   }
 
   const fs::path best_csv = run_dir / "best_maps.csv";
@@ -165,7 +167,8 @@ SweepTable read_sweep(const fs::path& run_dir, std::vector<std::string>& notes) 
       table.best.push_back(b);
     }
   } else {
-    notes.push_back("best_maps.csv is missing: no AU → map table (run `aulens sweep`)");
+    notes.push_back("best_maps.csv is missing: no AU → map table (run `" +
+                    stage_command(cfg, "sweep") + "`)");
   }
   return table;
 }

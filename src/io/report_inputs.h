@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "aulens/config.h"
 #include "aulens/csv.h"
 #include "aulens/ground_truth.h"
 #include "aulens/tensor.h"
@@ -32,8 +33,9 @@ struct SweepTable {
 };
 // Reads sweep.csv and best_maps.csv from run_dir; columns are found by their names (au, map,
 // distance, auc; au, name, best map, distance, margin, p-value, with, without), so "best_map" and
-// "best map" both work. A missing file is a note.
-SweepTable read_sweep(const std::filesystem::path& run_dir, std::vector<std::string>& notes);
+// "best map" both work. A missing file is a note naming the command (for `cfg`) that makes it.
+SweepTable read_sweep(const RunConfig& cfg, const std::filesystem::path& run_dir,
+                      std::vector<std::string>& notes);
 
 // Rewrites best_maps.csv with region_share, region_baseline, region_hit (replacing earlier ones).
 void append_ground_truth_columns(const std::filesystem::path& csv,

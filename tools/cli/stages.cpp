@@ -96,9 +96,9 @@ namespace {
 // the settings it was made with); else the error gives the command that makes it.
 void check_synthetic_set(const fs::path& path, const SynthConfig& synth) {
   const std::string make =
-      "aulens synth --out " + path.string() + " --subjects " + std::to_string(synth.subjects) +
-      " --seed " + std::to_string(synth.seed) + " --sequences-per-subject " +
-      std::to_string(synth.sequences_per_subject) + " --min-frames " +
+      "aulens synth --out " + shell_word(path.string()) + " --subjects " +
+      std::to_string(synth.subjects) + " --seed " + std::to_string(synth.seed) +
+      " --sequences-per-subject " + std::to_string(synth.sequences_per_subject) + " --min-frames " +
       std::to_string(synth.min_frames) + " --max-frames " + std::to_string(synth.max_frames);
   std::error_code ec;
   if (!fs::exists(path / "cohn-kanade-images", ec))

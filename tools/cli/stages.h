@@ -18,14 +18,13 @@ std::filesystem::path dataset_path(const RunConfig& cfg);
 // built-in default), which is more often a wrong or truncated file than the intent.
 RunConfig load_stage_config(const std::string& file, const LoadOptions& options = {});
 
-// The arguments of a stage that works in a run folder from what `prepare` wrote (train,
-// visualize, sweep, report): the config file, --device and --output.
+// The arguments every stage but synth takes: the config file, --device and --output.
 struct RunFolderArgs {
   std::string config_file;
   std::string device;  // empty: the config's train.device
   std::string output;  // empty: the config's output
 };
-// The resolved config such a stage runs with (it needs no dataset path: it reads
+// The resolved config a stage after prepare runs with (it needs no dataset path: it reads
 // <output>/dataset.safetensors).
 RunConfig load_run_folder_config(const RunFolderArgs& args);
 
