@@ -75,9 +75,12 @@ GPU_TARGETS=$(ninja -C "$BUILD" -t targets all 2>/dev/null |
 echo "targets: $GPU_TARGETS"
 step build build.log 300 cmake --build "$BUILD" -j "$JOBS" --target $GPU_TARGETS -- -k 0
 
-# 2. every GPU test
+# 2. every GPU test, four processes at a time (each pays CUDA's and cuDNN's start-up); a GPU test
+# that cannot find a usable GPU fails here instead of skipping (tests/gpu/gpu_skip.h)
+export AULENS_REQUIRE_GPU=1
 step "ctest -L gpu" ctest_gpu.log 240 \
-  ctest --test-dir "$BUILD" -L gpu --output-on-failure --timeout 200 --output-junit "$WORK/ctest_gpu.xml"
+  ctest --test-dir "$BUILD" -L gpu -j 4 --output-on-failure --timeout 200 \
+  --output-junit "$WORK/ctest_gpu.xml"
 
 # 3. benchmarks and their PyTorch peers
 declare -a BENCH_JSONS=()

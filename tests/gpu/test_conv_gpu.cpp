@@ -32,6 +32,7 @@
 #include "aulens/cudnn_conv.h"
 #include "aulens/device.h"
 #include "aulens/ops.h"
+#include "gpu_skip.h"
 
 namespace aulens {
 namespace {
@@ -85,7 +86,12 @@ struct Tolerance {
   double rtol;
 };
 constexpr Tolerance kFp32{1e-4, 1e-4};
-constexpr Tolerance kTf32{2e-2, 2e-2};
+// TF32 rounds each operand to 11 significant bits: about 4e-4 of RMS per output, 2e-3 at the
+// largest of conv3's 590k outputs (estimate; the emulator measured about 1e-3). The hand-written
+// bound 1e-2 is below what one dropped tap of conv3 (3,200 products, about RMS/√3200 ≈ 1.8e-2)
+// would cost; cuDNN's TF32 algorithms (Winograd/FFT among them) keep the looser 2e-2.
+constexpr Tolerance kTf32Hand{1e-2, 1e-2};
+constexpr Tolerance kTf32Cudnn{2e-2, 2e-2};
 
 // Compares got with want; dims are the 4 dimensions of the tensor, for reporting the index.
 ::testing::AssertionResult all_close(const std::vector<float>& got, const std::vector<float>& want,
@@ -145,8 +151,8 @@ void PrintTo(const ConvCase& c, std::ostream* os) {
   *os << c.name << " (" << shape_text(c.shape) << ")";
 }
 
-// The fp32-accurate ones (FFMA, 3×TF32, cuDNN fp32) are held to kFp32, the TF32 ones to kTf32:
-// a 3×TF32 kernel that lost its correction terms fails kFp32.
+// The fp32-accurate ones (FFMA, 3×TF32, cuDNN fp32) are held to kFp32, the TF32 ones to kTf32Hand
+// and kTf32Cudnn: a 3×TF32 kernel that lost its correction terms fails kFp32.
 enum class Backend { hand, hand_3xtf32, hand_tf32, cudnn_fp32, cudnn_tf32, hand_fastest };
 
 // All five, or only the hand-written kernels when AULENS_CONV_TEST_BACKENDS=hand (used under
@@ -181,7 +187,8 @@ bool is_hand(Backend b) {
          b == Backend::hand_fastest;
 }
 Tolerance backend_tolerance(Backend b) {
-  return b == Backend::cudnn_tf32 || b == Backend::hand_tf32 ? kTf32 : kFp32;
+  if (b == Backend::hand_tf32) return kTf32Hand;
+  return b == Backend::cudnn_tf32 ? kTf32Cudnn : kFp32;
 }
 
 // The math modes must be real: where the tensor-core GEMM runs, the TF32 result is farther from the
@@ -246,7 +253,7 @@ void gpu_backward_filter(Backend b, const ConvShape& s, const float* x, const fl
 class ConvGpu : public ::testing::TestWithParam<ConvCase> {
  protected:
   void SetUp() override {
-    if (!device::available()) GTEST_SKIP() << "no usable GPU: " << device::describe();
+    AULENS_SKIP_WITHOUT_GPU();
     const ConvShape& s = GetParam().shape;
     seed_ = std::random_device{}();
     std::mt19937 rng(seed_);
@@ -415,7 +422,7 @@ INSTANTIATE_TEST_SUITE_P(Network, ConvGpu, ::testing::ValuesIn(kNetworkCases), c
 INSTANTIATE_TEST_SUITE_P(Network, ConvGpuBatch64, ::testing::ValuesIn(kBatch64Cases), case_name);
 
 TEST(ConvGpuShapes, RejectsBadShapes) {
-  if (!device::available()) GTEST_SKIP() << "no usable GPU: " << device::describe();
+  AULENS_SKIP_WITHOUT_GPU();
   DeviceFloats buffer(64);
   ConvShape even{1, 1, 4, 4, 1, 4};
   EXPECT_THROW(CudaOps::conv2d_forward(even, buffer.get(), buffer.get(), nullptr, buffer.get()),
@@ -431,14 +438,17 @@ TEST(ConvGpuShapes, RejectsBadShapes) {
 // The "fastest" mode keeps one choice per operation and shape and says what it measured. K = 128
 // gives every GPU two tile heights to choose from (and tensor cores two maths).
 TEST(ConvGpuShapes, FastestModeListsItsChoices) {
-  if (!device::available()) GTEST_SKIP() << "no usable GPU: " << device::describe();
+  AULENS_SKIP_WITHOUT_GPU();
   const ConvShape s{3, 8, 11, 13, 128, 5};
-  DeviceFloats x(3 * 8 * 11 * 13), w(128 * 8 * 25), y(3 * 128 * 11 * 13), dw(128 * 8 * 25);
-  set_conv_math(ConvMath::fastest);
-  CudaOps::conv2d_forward(s, x.get(), w.get(), nullptr, y.get());
-  CudaOps::conv2d_forward(s, x.get(), w.get(), nullptr, y.get());  // chosen already
-  CudaOps::conv2d_backward_filter(s, x.get(), y.get(), dw.get(), nullptr);
-  set_conv_math(ConvMath::ffma);
+  std::mt19937 rng(1);  // defined inputs (compute-sanitizer's initcheck reads them)
+  DeviceFloats x(random_values(3 * 8 * 11 * 13, rng)), w(random_values(128 * 8 * 25, rng)),
+      y(3 * 128 * 11 * 13), dw(128 * 8 * 25);
+  {
+    const BackendMath math(Backend::hand_fastest);  // FFMA again at the end of the scope
+    CudaOps::conv2d_forward(s, x.get(), w.get(), nullptr, y.get());
+    CudaOps::conv2d_forward(s, x.get(), w.get(), nullptr, y.get());  // chosen already
+    CudaOps::conv2d_backward_filter(s, x.get(), y.get(), dw.get(), nullptr);
+  }
   const std::vector<std::string> lines = conv_tuning_choices();
   // One line per operation and shape, naming both tile shapes with their times.
   const auto check = [&](const std::string& prefix, const std::string& small,
@@ -460,7 +470,7 @@ TEST(ConvGpuShapes, FastestModeListsItsChoices) {
 // The fastest mode runs whichever candidate wins on this GPU; the others must be right too (the
 // next GPU may pick them). Each is forced in turn, at a shape where the GEMM tiles run.
 TEST(ConvGpuShapes, EveryFastestCandidateEqualsCpu) {
-  if (!device::available()) GTEST_SKIP() << "no usable GPU: " << device::describe();
+  AULENS_SKIP_WITHOUT_GPU();
   const ConvShape s{4, 32, 12, 12, 128, 5};
   const unsigned seed = std::random_device{}();
   SCOPED_TRACE("seed " + std::to_string(seed));
@@ -512,7 +522,7 @@ TEST(ConvGpuShapes, EveryFastestCandidateEqualsCpu) {
 }
 
 TEST(ConvGpuShapes, EmptyBatchZeroesFilterGradients) {
-  if (!device::available()) GTEST_SKIP() << "no usable GPU: " << device::describe();
+  AULENS_SKIP_WITHOUT_GPU();
   const ConvShape s{0, 2, 5, 5, 3, 3};
   DeviceFloats x(1), dy(1), dw(2 * 3 * 3 * 3), db(3);
   dw.poison();

@@ -23,6 +23,7 @@
 #include "aulens/cuda_math.h"
 #include "aulens/device.h"
 #include "aulens/ops.h"
+#include "gpu_skip.h"
 
 namespace aulens {
 namespace {
@@ -120,12 +121,7 @@ template <class T>
 
 class OpsGpu : public ::testing::Test {
  protected:
-  void SetUp() override {
-    if (!device::available()) {
-      GTEST_SKIP() << "no usable CUDA GPU (" << device::describe()
-                   << "): the GPU twin tests run on the GPU machine";
-    }
-  }
+  void SetUp() override { AULENS_SKIP_WITHOUT_GPU(); }
 };
 
 // ---- relu ----
@@ -360,6 +356,7 @@ TEST_F(OpsGpu, SoftmaxCrossEntropyMatchesCpu) {
     CudaOps::softmax_cross_entropy(n, classes, logits_gpu.get(), labels_gpu.get(), loss_gpu.get(),
                                    nullptr);
     const float first = loss_gpu.download()[0];
+    loss_gpu.poison();  // the second call must write the loss again
     CudaOps::softmax_cross_entropy(n, classes, logits_gpu.get(), labels_gpu.get(), loss_gpu.get(),
                                    nullptr);
     const float second = loss_gpu.download()[0];
@@ -371,7 +368,7 @@ TEST_F(OpsGpu, SoftmaxCrossEntropyMatchesCpu) {
 TEST_F(OpsGpu, SoftmaxCrossEntropyBadLabelGivesNaN) {
   const std::vector<float> logits = {1.0f, 2.0f, 3.0f, 0.5f, 0.5f, 0.5f};
   const std::vector<std::int32_t> labels = {1, 3};  // 3 is outside [0, 3)
-  DeviceBuffer<float> logits_gpu(logits), loss_gpu(1);
+  DeviceBuffer<float> logits_gpu(logits), loss_gpu(std::vector<float>{0.0f});  // not NaN before
   DeviceBuffer<std::int32_t> labels_gpu(labels);
   CudaOps::softmax_cross_entropy(2, 3, logits_gpu.get(), labels_gpu.get(), loss_gpu.get(), nullptr);
   EXPECT_TRUE(std::isnan(loss_gpu.download()[0]));

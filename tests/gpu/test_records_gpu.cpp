@@ -6,8 +6,9 @@
 // origins identical; seeds |gpu − cpu| ≤ 1e-5·max(1, |cpu|) (fp32 sums of c2·25 products in another
 // order, FMA); windows |gpu − cpu| ≤ 1e-4·max|cpu window| + 1e-4·|cpu| per pixel (the forward sums
 // and the conv1ᵀ gather differ in order from the CPU's; a pool switch decided by a near-tie below
-// fp32 rounding would exceed it, which is rare for continuous random inputs). Skipped with a
-// message when no GPU is present.
+// fp32 rounding would exceed it, which is rare for continuous random inputs); on dyadic inputs
+// (exact forward sums) every mode, TF32 included, must give bit-equal seeds and windows within
+// 1e-5. Skipped with a message when no GPU is present (failed where AULENS_REQUIRE_GPU=1).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -19,17 +20,17 @@
 #include <vector>
 
 #include "aulens/cuda_math.h"
+#include "aulens/cudnn_conv.h"
 #include "aulens/deconv.h"
 #include "aulens/device.h"
 #include "aulens/net.h"
 #include "aulens/ops.h"
+#include "dyadic_net.h"
+#include "gpu_skip.h"
 #include "window_compare.h"
 
 namespace aulens {
 namespace {
-
-#define SKIP_WITHOUT_GPU() \
-  if (!device::available()) GTEST_SKIP() << "no GPU: " << device::describe()
 
 std::uint32_t fresh_seed() {
   return std::random_device{}();
@@ -47,6 +48,48 @@ Tensor poisoned(Shape shape, DType dtype) {
   return t;
 }
 
+// Sets the conv math mode, and a forced candidate of "fastest", for a scope; FFMA and the tuner's
+// own choice again at its end, also when a failed assertion leaves the test early.
+class ConvMathScope {
+ public:
+  explicit ConvMathScope(ConvMath mode, int candidate = -1) {
+    set_conv_math(mode);
+    force_conv_candidate(candidate);
+  }
+  ~ConvMathScope() {
+    set_conv_math(ConvMath::ffma);
+    force_conv_candidate(-1);
+  }
+  ConvMathScope(const ConvMathScope&) = delete;
+  ConvMathScope& operator=(const ConvMathScope&) = delete;
+};
+
+// The GPU's deconv_project_windows of `requests` (the rows of want.requests) in the current conv
+// math mode, its outputs poisoned first.
+Projections gpu_project_windows(const NetConfig& cfg, const Params& params, const Tensor& x,
+                                const Projections& want) {
+  const auto p = static_cast<int>(want.requests.dim(0));
+  const int images = static_cast<int>(x.dim(0)), s = cfg.input_size;
+  const Params pd = params.to(Device::cuda);
+  const Tensor x_dev = x.to(Device::cuda);
+  const Tensor requests_dev = want.requests.to(Device::cuda);
+  Tensor windows = poisoned({p, 32, 32}, DType::f32);
+  Tensor origins = poisoned({p, 2}, DType::i32);
+  Tensor seeds = poisoned({p}, DType::f32);
+  CudaOps::deconv_project_windows(
+      p, images, s, cfg.conv1, cfg.conv2, cfg.conv3, x_dev.data<float>(),
+      pd.conv1_weight.data<float>(), pd.conv1_bias.data<float>(), pd.conv2_weight.data<float>(),
+      pd.conv2_bias.data<float>(), pd.conv3_weight.data<float>(), pd.conv3_bias.data<float>(),
+      requests_dev.data<std::int32_t>(), windows.data<float>(), origins.data<std::int32_t>(),
+      seeds.data<float>());
+  device::synchronize();
+  Projections got;
+  got.windows = windows.to(Device::cpu);
+  got.origins = origins.to(Device::cpu);
+  got.seeds = seeds.to(Device::cpu);
+  return got;
+}
+
 // Values from {0, 0.25, …, 1.75} (ties everywhere), a NaN at rate `nan_rate`, or Gaussian.
 std::vector<float> test_values(std::size_t count, std::mt19937& rng, bool ties, double nan_rate) {
   std::uniform_int_distribution<int> level(0, 7);
@@ -61,7 +104,7 @@ std::vector<float> test_values(std::size_t count, std::mt19937& rng, bool ties, 
 }
 
 TEST(RecordsGpu, MaxRecordsEqualsCpu) {
-  SKIP_WITHOUT_GPU();
+  AULENS_SKIP_WITHOUT_GPU();
   const std::uint32_t seed = fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
@@ -95,7 +138,7 @@ TEST(RecordsGpu, MaxRecordsEqualsCpu) {
 }
 
 TEST(RecordsGpu, TopNSelectEqualsCpu) {
-  SKIP_WITHOUT_GPU();
+  AULENS_SKIP_WITHOUT_GPU();
   const std::uint32_t seed = fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
@@ -132,7 +175,7 @@ TEST(RecordsGpu, TopNSelectEqualsCpu) {
 }
 
 TEST(RecordsGpu, WindowedProjectionsEqualCpu) {
-  SKIP_WITHOUT_GPU();
+  AULENS_SKIP_WITHOUT_GPU();
   const std::uint32_t seed = fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
@@ -162,44 +205,38 @@ TEST(RecordsGpu, WindowedProjectionsEqualCpu) {
     modes.insert(modes.end(), {{ConvMath::tf32x3, -1}, {ConvMath::tf32, -1}});
   for (int candidate = -1; candidate < 4; ++candidate)
     modes.emplace_back(ConvMath::fastest, candidate);
+  const auto p = static_cast<int>(requests.size());
+  const auto trace = [&](int r) {
+    return "request " + std::to_string(r) + " (image " + std::to_string(requests[r].image) +
+           ", map " + std::to_string(requests[r].map) + ", y " + std::to_string(requests[r].y) +
+           ", x " + std::to_string(requests[r].x) + ")";
+  };
+  const auto check_origins = [&](const Projections& got) {
+    for (int e = 0; e < 2 * p; ++e)
+      ASSERT_EQ(got.origins.data<std::int32_t>()[e], want.origins.data<std::int32_t>()[e])
+          << trace(e / 2);
+  };
   for (const auto& [mode, candidate] : modes) {
     SCOPED_TRACE(std::string("conv math ") + conv_math_name(mode) +
                  (candidate >= 0 ? ", candidate " + std::to_string(candidate) : std::string()));
-    set_conv_math(mode);
-    force_conv_candidate(candidate);
-    // The op itself, so its outputs can be poisoned first.
-    const auto p = static_cast<int>(requests.size());
-    const Params pd = params.to(Device::cuda);
-    const Tensor x_dev = x.to(Device::cuda);
-    const Tensor requests_dev = want.requests.to(Device::cuda);
-    Tensor windows = poisoned({p, 32, 32}, DType::f32);
-    Tensor origins = poisoned({p, 2}, DType::i32);
-    Tensor seeds = poisoned({p}, DType::f32);
-    CudaOps::deconv_project_windows(
-        p, images, s, cfg.conv1, cfg.conv2, cfg.conv3, x_dev.data<float>(),
-        pd.conv1_weight.data<float>(), pd.conv1_bias.data<float>(), pd.conv2_weight.data<float>(),
-        pd.conv2_bias.data<float>(), pd.conv3_weight.data<float>(), pd.conv3_bias.data<float>(),
-        requests_dev.data<std::int32_t>(), windows.data<float>(), origins.data<std::int32_t>(),
-        seeds.data<float>());
-    device::synchronize();
-    Projections got;
-    got.windows = windows.to(Device::cpu);
-    got.origins = origins.to(Device::cpu);
-    got.seeds = seeds.to(Device::cpu);
+    const ConvMathScope math(mode, candidate);
+    const Projections got = gpu_project_windows(cfg, params, x, want);
     ASSERT_EQ(got.windows.shape(), want.windows.shape());
+    check_origins(got);
     const float* gw = got.windows.data<float>();
     const float* ww = want.windows.data<float>();
     if (mode == ConvMath::tf32) {
       // TF32 conv2 sums move near-tied pool2 switches, each of which moves a whole gradient path:
-      // no per-pixel bound. Seeds within 2e-2, windows finite and mostly aligned with the CPU's.
+      // no per-pixel bound on these Gaussian inputs (the dyadic pass below holds TF32 to the fp32
+      // bar). Seeds within 2e-2, windows finite and mostly aligned with the CPU's.
       std::vector<double> cosines;
       for (int r = 0; r < p; ++r) {
         const float ws = want.seeds.data<float>()[r], gs = got.seeds.data<float>()[r];
-        EXPECT_NEAR(gs, ws, 2e-2f * std::max(1.0f, std::fabs(ws))) << "request " << r;
+        EXPECT_NEAR(gs, ws, 2e-2f * std::max(1.0f, std::fabs(ws))) << trace(r);
         double dot = 0.0, gg = 0.0, cc = 0.0;
         for (int e = 0; e < 32 * 32; ++e) {
           const double a = gw[r * 1024 + e], b = ww[r * 1024 + e];
-          ASSERT_TRUE(std::isfinite(a)) << "request " << r << " pixel " << e;
+          ASSERT_TRUE(std::isfinite(a)) << trace(r) << " pixel " << e;
           dot += a * b;
           gg += a * a;
           cc += b * b;
@@ -213,12 +250,7 @@ TEST(RecordsGpu, WindowedProjectionsEqualCpu) {
     }
     int nonzero_requests = 0;
     for (int r = 0; r < p; ++r) {
-      SCOPED_TRACE("request " + std::to_string(r) + " (image " + std::to_string(requests[r].image) +
-                   ", map " + std::to_string(requests[r].map) + ", y " +
-                   std::to_string(requests[r].y) + ", x " + std::to_string(requests[r].x) + ")");
-      ASSERT_EQ(got.origins.data<std::int32_t>()[2 * r], want.origins.data<std::int32_t>()[2 * r]);
-      ASSERT_EQ(got.origins.data<std::int32_t>()[2 * r + 1],
-                want.origins.data<std::int32_t>()[2 * r + 1]);
+      SCOPED_TRACE(trace(r));
       const float ws = want.seeds.data<float>()[r], gs = got.seeds.data<float>()[r];
       EXPECT_NEAR(gs, ws, 1e-5f * std::max(1.0f, std::fabs(ws)));
       const float window_max =
@@ -227,8 +259,32 @@ TEST(RecordsGpu, WindowedProjectionsEqualCpu) {
     }
     EXPECT_GT(nonzero_requests, p / 4) << "too few non-zero projections to mean anything";
   }
-  set_conv_math(ConvMath::ffma);
-  force_conv_candidate(-1);
+
+  // Dyadic weights and inputs (tests/dyadic_net.h): every forward sum is exact in any order and
+  // every operand is a TF32 value, so in every mode, TF32 included, the switches and seeds equal
+  // the CPU's bit for bit and the windows differ only by the order of the backward sums (the bar
+  // of tests/test_deconv_window_emu.cpp). This is where a TF32 edge or corner bug shows.
+  Params dyadic_params = params.to(Device::cpu);  // deep copies
+  Tensor dyadic_x = x.to(Device::cpu);
+  testing::make_dyadic(dyadic_params, dyadic_x);
+  const Projections dyadic_want = project_windows<CpuOps>(cfg, dyadic_params, dyadic_x, requests);
+  for (const auto& [mode, candidate] : modes) {
+    SCOPED_TRACE(std::string("dyadic, conv math ") + conv_math_name(mode) +
+                 (candidate >= 0 ? ", candidate " + std::to_string(candidate) : std::string()));
+    const ConvMathScope math(mode, candidate);
+    const Projections got = gpu_project_windows(cfg, dyadic_params, dyadic_x, dyadic_want);
+    int nonzero_requests = 0;
+    for (int r = 0; r < p; ++r) {
+      SCOPED_TRACE(trace(r));
+      EXPECT_EQ(got.seeds.data<float>()[r], dyadic_want.seeds.data<float>()[r])
+          << "exact forward sums: seeds bit-equal";
+      const float window_max =
+          testing::expect_window_close(got.windows.data<float>() + r * 1024,
+                                       dyadic_want.windows.data<float>() + r * 1024, 1e-5, 1e-6);
+      nonzero_requests += window_max > 0.0f;
+    }
+    EXPECT_GT(nonzero_requests, p / 4) << "too few non-zero projections to mean anything";
+  }
 }
 
 // conv2d_relu_records (the fused conv3 epilogue, cuda/conv2d.cu) in every hand-written math mode:
@@ -236,12 +292,13 @@ TEST(RecordsGpu, WindowedProjectionsEqualCpu) {
 //     same mode (same mainloop, same bias addition: the same floats reach the max), values and
 //     positions, NaN and the all-zero ties included;
 // (2) for the fp32-accurate modes, against the CPU twin: values within 1e-4·(1 + |cpu|); a
-//     position may differ only where the CPU maps hold equal-within-tolerance values at both.
+//     position may differ only where the CPU maps hold equal-within-tolerance values at both;
+// (3) cuDNN's convolution with the same epilogue (CudnnConv::forward_relu_records), the same bar.
 // Shapes: the fused path with both tile heights (K = 256, 64; H·W = 576), the unfused fallbacks
 // (H·W < 128; K < 16), without bias, a bias so negative that every map is all zeros after ReLU
 // (ties: position 0), and a NaN in the input (the first NaN position wins).
 TEST(RecordsGpu, FusedConvReluRecordsEqualUnfusedAndCpu) {
-  SKIP_WITHOUT_GPU();
+  AULENS_SKIP_WITHOUT_GPU();
   const std::uint32_t seed = fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
@@ -262,7 +319,8 @@ TEST(RecordsGpu, FusedConvReluRecordsEqualUnfusedAndCpu) {
       {"all_zero_ties", {2, 16, 24, 24, 64, 5}, true, -1e4f, false},
       {"nan_input", {2, 16, 24, 24, 64, 5}, true, 0.0f, true},
   };
-  const ConvMath modes[] = {ConvMath::ffma, ConvMath::tf32x3, ConvMath::tf32};
+  std::vector<ConvMath> modes = {ConvMath::ffma};
+  if (conv_tensor_cores_available()) modes.insert(modes.end(), {ConvMath::tf32x3, ConvMath::tf32});
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     const ConvShape& s = c.shape;
@@ -287,33 +345,9 @@ TEST(RecordsGpu, FusedConvReluRecordsEqualUnfusedAndCpu) {
     const Tensor w_dev = Tensor::from_vector<float>({s.k, s.c, s.r, s.r}, w).to(Device::cuda);
     const Tensor b_dev = Tensor::from_vector<float>({s.k}, b).to(Device::cuda);
     const float* bias_dev = c.bias ? b_dev.data<float>() : nullptr;
-    Tensor maps_dev({s.n, s.k, s.h, s.w}, DType::f32, Device::cuda);
-    for (ConvMath mode : modes) {
-      SCOPED_TRACE(conv_math_name(mode));
-      set_conv_math(mode);
-      Tensor fused_value = poisoned({s.n, s.k}, DType::f32);
-      Tensor fused_position = poisoned({s.n, s.k}, DType::i32);
-      CudaOps::conv2d_relu_records(s, x_dev.data<float>(), w_dev.data<float>(), bias_dev,
-                                   fused_value.data<float>(), fused_position.data<std::int32_t>());
-      Tensor plain_value = poisoned({s.n, s.k}, DType::f32);
-      Tensor plain_position = poisoned({s.n, s.k}, DType::i32);
-      CudaOps::conv2d_forward(s, x_dev.data<float>(), w_dev.data<float>(), bias_dev,
-                              maps_dev.data<float>());
-      CudaOps::relu_forward(maps_dev.numel(), maps_dev.data<float>(), maps_dev.data<float>());
-      CudaOps::max_records(s.n, s.k, hw, maps_dev.data<float>(), plain_value.data<float>(),
-                           plain_position.data<std::int32_t>());
-      device::synchronize();
-      set_conv_math(ConvMath::ffma);
-      const auto got_value = fused_value.to_vector<float>();
-      const auto got_position = fused_position.to_vector<std::int32_t>();
-      const auto plain_v = plain_value.to_vector<float>();
-      const auto plain_p = plain_position.to_vector<std::int32_t>();
-      for (int row = 0; row < s.n * s.k; ++row) {
-        ASSERT_EQ(got_position[row], plain_p[row]) << "fused vs unfused, row " << row;
-        ASSERT_TRUE(same(got_value[row], plain_v[row]))
-            << "fused vs unfused, row " << row << ": " << got_value[row] << " vs " << plain_v[row];
-      }
-      if (mode == ConvMath::tf32) continue;  // TF32 is not held to the fp32 CPU twin
+    // Values within 1e-4·(1 + |cpu|); a position may differ only at a near-tie of the CPU maps.
+    const auto check_against_cpu = [&](const std::vector<float>& got_value,
+                                       const std::vector<std::int32_t>& got_position) {
       for (int row = 0; row < s.n * s.k; ++row) {
         const float want = cpu_value[row], got = got_value[row];
         if (std::isnan(want)) {
@@ -332,6 +366,46 @@ TEST(RecordsGpu, FusedConvReluRecordsEqualUnfusedAndCpu) {
               << cpu_position[row] << " is not a near-tie";
         }
       }
+    };
+    for (ConvMath mode : modes) {
+      SCOPED_TRACE(conv_math_name(mode));
+      const ConvMathScope math(mode);
+      Tensor maps_dev = poisoned({s.n, s.k, s.h, s.w}, DType::f32);
+      Tensor fused_value = poisoned({s.n, s.k}, DType::f32);
+      Tensor fused_position = poisoned({s.n, s.k}, DType::i32);
+      CudaOps::conv2d_relu_records(s, x_dev.data<float>(), w_dev.data<float>(), bias_dev,
+                                   fused_value.data<float>(), fused_position.data<std::int32_t>());
+      Tensor plain_value = poisoned({s.n, s.k}, DType::f32);
+      Tensor plain_position = poisoned({s.n, s.k}, DType::i32);
+      CudaOps::conv2d_forward(s, x_dev.data<float>(), w_dev.data<float>(), bias_dev,
+                              maps_dev.data<float>());
+      CudaOps::relu_forward(maps_dev.numel(), maps_dev.data<float>(), maps_dev.data<float>());
+      CudaOps::max_records(s.n, s.k, hw, maps_dev.data<float>(), plain_value.data<float>(),
+                           plain_position.data<std::int32_t>());
+      device::synchronize();
+      const auto got_value = fused_value.to_vector<float>();
+      const auto got_position = fused_position.to_vector<std::int32_t>();
+      const auto plain_v = plain_value.to_vector<float>();
+      const auto plain_p = plain_position.to_vector<std::int32_t>();
+      for (int row = 0; row < s.n * s.k; ++row) {
+        ASSERT_EQ(got_position[row], plain_p[row]) << "fused vs unfused, row " << row;
+        ASSERT_TRUE(same(got_value[row], plain_v[row]))
+            << "fused vs unfused, row " << row << ": " << got_value[row] << " vs " << plain_v[row];
+      }
+      if (mode == ConvMath::tf32) continue;  // TF32 is not held to the fp32 CPU twin
+      check_against_cpu(got_value, got_position);
+    }
+    // cuDNN's convolution with the same epilogue (CudnnConv::forward_relu_records, what
+    // conv_backend: cudnn records with), fp32-accurate. Not with a NaN input: cuDNN's FFT and
+    // Winograd algorithms may spread a NaN beyond the outputs that read it.
+    if (!c.nan_input) {
+      SCOPED_TRACE("cuDNN fp32");
+      Tensor value = poisoned({s.n, s.k}, DType::f32);
+      Tensor position = poisoned({s.n, s.k}, DType::i32);
+      CudnnConv::forward_relu_records(s, x_dev.data<float>(), w_dev.data<float>(), bias_dev,
+                                      value.data<float>(), position.data<std::int32_t>());
+      device::synchronize();
+      check_against_cpu(value.to_vector<float>(), position.to_vector<std::int32_t>());
     }
   }
 }
