@@ -6,7 +6,7 @@
 #include "command.h"
 
 namespace {
-const aulens::cli::CommandRegistrar kInfo([](CLI::App& app) {
+const aulens::cli::CommandRegistrar kInfo(aulens::cli::CommandPlace::info, [](CLI::App& app) {
   auto* cmd = app.add_subcommand("info", "Print the build configuration and the GPU aulens sees");
   cmd->callback([] {
 #ifdef AULENS_HAVE_CUDA

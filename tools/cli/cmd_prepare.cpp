@@ -13,7 +13,7 @@ struct PrepareArgs : aulens::cli::RunFolderArgs {
   std::string dataset;
 };
 
-const aulens::cli::CommandRegistrar kPrepare([](CLI::App& app) {
+const aulens::cli::CommandRegistrar kPrepare(aulens::cli::CommandPlace::prepare, [](CLI::App& app) {
   auto args = std::make_shared<PrepareArgs>();
   auto* cmd = app.add_subcommand(
       "prepare", "Read the dataset, crop faces, make the split, write dataset.safetensors");

@@ -8,13 +8,12 @@
 
 namespace {
 
-const aulens::cli::CommandRegistrar kReport([](CLI::App& app) {
+const aulens::cli::CommandRegistrar kReport(aulens::cli::CommandPlace::report, [](CLI::App& app) {
   auto args = std::make_shared<aulens::cli::RunFolderArgs>();
   auto* cmd = app.add_subcommand(
       "report",
-      "Write <output>/report/index.html (dataset, training, the AU -> map table, every map) from "
-      "<output>/dataset.safetensors and whatever of metrics.json, the visualize and the sweep "
-      "outputs exist; a missing part is named in the report");
+      "Write <output>/report/index.html from what the stages before it wrote (a missing part is "
+      "named in the report)");
   aulens::cli::add_run_folder_options(cmd, *args);
   cmd->callback([args] { aulens::cli::report_stage(aulens::cli::load_run_folder_config(*args)); });
 });

@@ -218,7 +218,7 @@ void run_all(const RunArgs& args) {
   std::cout << line;
 }
 
-const CommandRegistrar kRun([](CLI::App& app) {
+const CommandRegistrar kRun(CommandPlace::run, [](CLI::App& app) {
   auto args = std::make_shared<RunArgs>();
   auto* cmd = app.add_subcommand(
       "run", "Run every stage (synth, prepare, train, visualize, sweep, report) of a config");

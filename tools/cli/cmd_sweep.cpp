@@ -265,7 +265,7 @@ void run_sweep_command(const SweepArgs& args) {
             << "sweep.safetensors, sweep_info.json in " << cfg.output.string() << "\n";
 }
 
-const aulens::cli::CommandRegistrar kSweep([](CLI::App& app) {
+const aulens::cli::CommandRegistrar kSweep(aulens::cli::CommandPlace::sweep, [](CLI::App& app) {
   auto args = std::make_shared<SweepArgs>();
   auto* cmd = app.add_subcommand(
       "sweep",

@@ -8,7 +8,7 @@
 #include "stages.h"
 
 namespace {
-const aulens::cli::CommandRegistrar kSynth([](CLI::App& app) {
+const aulens::cli::CommandRegistrar kSynth(aulens::cli::CommandPlace::synth, [](CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "synth", "Write a synthetic dataset of drawn faces with known Action Units, in CK+ layout");
   auto cfg = std::make_shared<aulens::SynthConfig>();

@@ -12,7 +12,7 @@ struct TrainArgs : aulens::cli::RunFolderArgs {
   bool resume = false;
 };
 
-const aulens::cli::CommandRegistrar kTrain([](CLI::App& app) {
+const aulens::cli::CommandRegistrar kTrain(aulens::cli::CommandPlace::train, [](CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
   auto* cmd = app.add_subcommand(
       "train", "Train the network on <output>/dataset.safetensors (see `aulens prepare`)");

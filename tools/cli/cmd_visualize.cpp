@@ -55,26 +55,29 @@ void run_visualize_command(const VisualizeArgs& args) {
   std::cout << "\n";
 }
 
-const aulens::cli::CommandRegistrar kVisualize([](CLI::App& app) {
-  auto args = std::make_shared<VisualizeArgs>();
-  auto* cmd = app.add_subcommand(
-      "visualize",
-      "Activation records of conv3, the top-n images of every conv3 map and their deconvnet "
-      "projections (needs <output>/dataset.safetensors and <output>/checkpoints/"
-      "best.safetensors). Writes into <output>/: records.safetensors (conv3_value, "
-      "conv3_position, image_index), topk.csv, projections.safetensors (raw 32x32 projections "
-      "and window origins) and, with OpenCV, deconv/map_NNN.png strips (projections above "
-      "receptive-field crops) and deconv/contact_sheet.png");
-  aulens::cli::add_run_folder_options(cmd, *args);
-  cmd->add_option("--images", args->images,
-                  "overrides visualize.images: train or test (the split's labelled images) or "
-                  "all (every dataset image)")
-      ->check(CLI::IsMember({"train", "test", "all"}));
-  cmd->add_option("--top-n", args->top_n, "overrides visualize.top_n (1 to 32)")
-      ->check(CLI::Range(1, 32));
-  cmd->add_flag("--no-images", args->no_images,
-                "write records, topk.csv and projections only, no PNG files");
-  cmd->callback([args] { run_visualize_command(*args); });
-});
+const aulens::cli::CommandRegistrar kVisualize(
+    aulens::cli::CommandPlace::visualize, [](CLI::App& app) {
+      auto args = std::make_shared<VisualizeArgs>();
+      auto* cmd = app.add_subcommand(
+          "visualize",
+          "Activation records of conv3, the top-n images of every conv3 map and their deconvnet "
+          "projections");
+      cmd->footer(
+          "Reads <output>/dataset.safetensors and <output>/checkpoints/best.safetensors. Writes "
+          "into <output>/: records.safetensors (conv3_value, conv3_position, image_index), "
+          "topk.csv, projections.safetensors (raw 32x32 projections and window origins) and, with "
+          "OpenCV, deconv/map_NNN.png strips (projections above receptive-field crops) and "
+          "deconv/contact_sheet.png");
+      aulens::cli::add_run_folder_options(cmd, *args);
+      cmd->add_option("--images", args->images,
+                      "overrides visualize.images: train or test (the split's labelled images) or "
+                      "all (every dataset image)")
+          ->check(CLI::IsMember({"train", "test", "all"}));
+      cmd->add_option("--top-n", args->top_n, "overrides visualize.top_n (1 to 32)")
+          ->check(CLI::Range(1, 32));
+      cmd->add_flag("--no-images", args->no_images,
+                    "write records, topk.csv and projections only, no PNG files");
+      cmd->callback([args] { run_visualize_command(*args); });
+    });
 
 }  // namespace

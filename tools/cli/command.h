@@ -14,10 +14,14 @@ namespace aulens::cli {
 // Adds a subcommand (with its options and callback) to `app`.
 using CommandSetup = std::function<void(CLI::App& app)>;
 
-std::vector<CommandSetup>& commands();
+// Where `aulens --help` lists each command: the whole run, then the stages in their order.
+enum class CommandPlace { run, synth, prepare, train, visualize, sweep, report, info };
+
+// The registered commands in CommandPlace order.
+std::vector<CommandSetup> commands();
 
 struct CommandRegistrar {
-  explicit CommandRegistrar(CommandSetup setup) { commands().push_back(std::move(setup)); }
+  CommandRegistrar(CommandPlace place, CommandSetup setup);
 };
 
 // The --device option of every stage, with one help text.

@@ -1,14 +1,27 @@
 // The aulens command line: `aulens <stage> ...`; stages register themselves (command.h).
 #include <exception>
 #include <iostream>
+#include <map>
 #include <string>
 
 #include "aulens/check.h"
 #include "command.h"
 
 namespace aulens::cli {
-std::vector<CommandSetup>& commands() {
-  static std::vector<CommandSetup> list;
+namespace {
+std::map<CommandPlace, CommandSetup>& registry() {
+  static std::map<CommandPlace, CommandSetup> setups;
+  return setups;
+}
+}  // namespace
+
+CommandRegistrar::CommandRegistrar(CommandPlace place, CommandSetup setup) {
+  registry().emplace(place, std::move(setup));
+}
+
+std::vector<CommandSetup> commands() {
+  std::vector<CommandSetup> list;
+  for (const auto& [place, setup] : registry()) list.push_back(setup);
   return list;
 }
 }  // namespace aulens::cli
