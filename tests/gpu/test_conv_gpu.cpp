@@ -214,6 +214,13 @@ class ModeErrors {
   double worst_[6] = {-1, -1, -1, -1, -1, -1};
 };
 
+// Whether cuda/conv2d.cu runs its GEMM (in the conv math mode) for `rows` output channels from
+// `taps` filter taps each, rather than the FFMA direct kernel it takes below 16 rows when their
+// filters (4 rows' worth, kDirectOut) fit in 48 KiB of shared memory (kDirectMaxSmem).
+bool gemm_runs(int rows, int taps) {
+  return rows >= 16 || sizeof(float) * 4 * static_cast<std::size_t>(taps) > 48 * 1024;
+}
+
 // Sets the math mode `b` needs for the scope, and back to the defaults (FFMA, cuDNN fp32) after.
 class BackendMath {
  public:
@@ -300,7 +307,7 @@ TEST_P(ConvGpu, Forward) {
       }
       EXPECT_TRUE(x.holds(x_) && w.holds(w_) && b.holds(b_)) << "forward modified its inputs";
     }
-    errors.check(/*tensor_gemm_runs=*/s.k >= 16);  // fewer maps: the FFMA direct kernel
+    errors.check(gemm_runs(s.k, s.c * s.r * s.r));
   }
 }
 
@@ -324,7 +331,7 @@ TEST_P(ConvGpu, BackwardData) {
     }
     EXPECT_TRUE(dy.holds(dy_) && w.holds(w_)) << "backward_data modified its inputs";
   }
-  errors.check(/*tensor_gemm_runs=*/s.c >= 16);  // fewer channels: the FFMA direct kernel
+  errors.check(gemm_runs(s.c, s.k * s.r * s.r));
 }
 
 // Backward-filter of every backend in `which` against the CPU twin: two calls into the same dw/db
