@@ -147,4 +147,9 @@ void reset_peak_allocated_bytes() {
   accounting().peak = accounting().current;
 }
 
+std::size_t allocated_bytes() {
+  std::lock_guard lock(accounting().mutex);
+  return accounting().current;
+}
+
 }  // namespace aulens::device

@@ -82,18 +82,27 @@ step "ctest -L gpu" ctest_gpu.log 240 \
   ctest --test-dir "$BUILD" -L gpu -j 4 --output-on-failure --timeout 200 \
   --output-junit "$WORK/ctest_gpu.xml"
 
-# 3. benchmarks and their PyTorch peers
+# 3. benchmarks and their PyTorch peers: the peer first, then the programs whose rows carry the
+# targets (train, records, sweep), then the per-layer and per-op tables; each program rewrites its
+# JSON after every row, so one cut short by its limit still reports what it finished
 declare -a BENCH_JSONS=()
-for bench_bin in "$BUILD"/aulens_bench* "$BUILD"/bench_*; do
-  [ -x "$bench_bin" ] && [ -f "$bench_bin" ] || continue
-  name="$(basename "$bench_bin")"
-  step "bench $name" "$name.log" 120 "$bench_bin" --json "$WORK/$name.json"
-  [ -f "$WORK/$name.json" ] && BENCH_JSONS+=("$WORK/$name.json")
-done
 for peer in tools/bench/pytorch_*.py; do
   [ -f "$peer" ] || continue
   name="$(basename "$peer" .py)"
   step "peer $name" "$name.log" 120 python3 "$peer" --json "$WORK/$name.json"
+  [ -f "$WORK/$name.json" ] && BENCH_JSONS+=("$WORK/$name.json")
+done
+declare -a BENCH_BINS=()
+for name in aulens_bench_train aulens_bench_records aulens_bench_sweep aulens_bench aulens_bench_ops; do
+  BENCH_BINS+=("$BUILD/$name")
+done
+for bench_bin in "$BUILD"/aulens_bench* "$BUILD"/bench_*; do  # any other benchmark, after those
+  case " ${BENCH_BINS[*]} " in *" $bench_bin "*) ;; *) BENCH_BINS+=("$bench_bin") ;; esac
+done
+for bench_bin in "${BENCH_BINS[@]}"; do
+  [ -x "$bench_bin" ] && [ -f "$bench_bin" ] || continue
+  name="$(basename "$bench_bin")"
+  step "bench $name" "$name.log" 120 "$bench_bin" --json "$WORK/$name.json"
   [ -f "$WORK/$name.json" ] && BENCH_JSONS+=("$WORK/$name.json")
 done
 

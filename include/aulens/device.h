@@ -23,5 +23,7 @@ void synchronize();
 // of aulens' own allocations).
 std::size_t peak_allocated_bytes();
 void reset_peak_allocated_bytes();
+// Device memory aulens holds now, in bytes (the same accounting).
+std::size_t allocated_bytes();
 
 }  // namespace aulens::device

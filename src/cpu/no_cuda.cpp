@@ -40,6 +40,9 @@ std::size_t peak_allocated_bytes() {
   return 0;
 }
 void reset_peak_allocated_bytes() {}
+std::size_t allocated_bytes() {
+  return 0;
+}
 
 }  // namespace aulens::device
 

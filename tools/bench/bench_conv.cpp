@@ -32,17 +32,13 @@
 #include "aulens/cudnn_conv.h"
 #include "aulens/device.h"
 #include "aulens/ops.h"
+#include "gpu_timing.h"
 
 namespace {
 
 using aulens::ConvShape;
 
-void cuda_check(cudaError_t status, const char* call) {
-  if (status != cudaSuccess)
-    throw aulens::Error(std::string("CUDA call failed: ") + call + ": " +
-                        cudaGetErrorString(status));
-}
-#define BENCH_CUDA(call) cuda_check((call), #call)
+using aulens::bench::median;
 
 // A float buffer on the GPU filled with uniform(−1, 1) values; the host keeps the drawn values.
 class DeviceFloats {
@@ -93,35 +89,17 @@ struct Options {
   bool cpu_check = true;
 };
 
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const std::size_t mid = values.size() / 2;
-  return values.size() % 2 ? values[mid] : 0.5 * (values[mid - 1] + values[mid]);
-}
-
-// Median milliseconds of `run` over the timed repeats.
+// Median milliseconds of `run` over the timed repeats; with `l2_flush`, a memset of that buffer
+// evicts the L2 cache before each.
 double time_ms(const std::function<void()>& run, const Options& options, float* l2_flush,
                std::size_t l2_flush_bytes) {
-  for (int i = 0; i < options.warmup; ++i) run();
-  BENCH_CUDA(cudaDeviceSynchronize());
-  cudaEvent_t start, stop;
-  BENCH_CUDA(cudaEventCreate(&start));
-  BENCH_CUDA(cudaEventCreate(&stop));
-  std::vector<double> times;
-  for (int i = 0; i < options.repeats; ++i) {
-    if (l2_flush != nullptr)
-      BENCH_CUDA(cudaMemsetAsync(l2_flush, i & 0xFF, l2_flush_bytes, nullptr));
-    BENCH_CUDA(cudaEventRecord(start, nullptr));
-    run();
-    BENCH_CUDA(cudaEventRecord(stop, nullptr));
-    BENCH_CUDA(cudaEventSynchronize(stop));
-    float ms = 0.0f;
-    BENCH_CUDA(cudaEventElapsedTime(&ms, start, stop));
-    times.push_back(ms);
-  }
-  BENCH_CUDA(cudaEventDestroy(start));
-  BENCH_CUDA(cudaEventDestroy(stop));
-  return median(times);
+  int flushes = 0;
+  std::function<void()> flush;
+  if (l2_flush != nullptr)
+    flush = [&] {
+      BENCH_CUDA(cudaMemsetAsync(l2_flush, flushes++ & 0xFF, l2_flush_bytes, nullptr));
+    };
+  return aulens::bench::median_gpu_ms(run, options.warmup, options.repeats, flush);
 }
 
 // max |a − b| / RMS(b)
@@ -206,7 +184,8 @@ int run(const Options& options) {
           {"shape", {{"n", s.n}, {"c", s.c}, {"h", s.h}, {"w", s.w}, {"k", s.k}, {"r", s.r}}},
           {"gflop", flop * 1e-9}};
       // The CPU twin at the same shape and inputs (the reference that decides who is wrong).
-      std::vector<float> cpu_output;
+      std::vector<float> cpu_output, cpu_db;  // cpu_db: backward_filter's bias gradient
+      const bool filter = op_name == "backward_filter";
       if (options.cpu_check) {
         if (op_name == "forward") {
           cpu_output.resize(y_count);
@@ -218,12 +197,12 @@ int run(const Options& options) {
                                                cpu_output.data());
         } else {
           cpu_output.resize(w_count);
-          std::vector<float> cpu_db(s.k);
+          cpu_db.resize(s.k);
           aulens::CpuOps::conv2d_backward_filter(s, x.host().data(), dy.host().data(),
                                                  cpu_output.data(), cpu_db.data());
         }
       }
-      std::vector<float> outputs[kVariantCount];
+      std::vector<float> outputs[kVariantCount], outputs_db[kVariantCount];
       double ms[kVariantCount] = {};
       std::string verdict;
       bool agree = true;
@@ -258,6 +237,7 @@ int run(const Options& options) {
         ms[v] = time_ms(call, options, l2_flush, l2_flush_bytes);
         call();  // one clean run for the cross-check
         outputs[v] = output.download();
+        if (filter) outputs_db[v] = db.download();
         const bool inputs_kept = x.unchanged() && w.unchanged() && b.unchanged() && dy.unchanged();
         entry[variant.key] = {{"median_ms", ms[v]},
                               {"tflops", flop / (ms[v] * 1e-3) * 1e-12},
@@ -278,6 +258,10 @@ int run(const Options& options) {
         diff[v] = judged ? relative_difference(outputs[v],
                                                options.cpu_check ? cpu_output : outputs[kCudnnFp32])
                          : 0.0;
+        if (judged && filter)  // the bias gradient too (the larger of the two differences)
+          diff[v] = std::max(
+              diff[v], relative_difference(outputs_db[v],
+                                           options.cpu_check ? cpu_db : outputs_db[kCudnnFp32]));
         const bool ok = diff[v] <= (variant.tf32 ? kMaxTf32Difference : kMaxAccurateDifference);
         entry[variant.key]["max_diff_per_rms_vs_reference"] = diff[v];
         entry[variant.key]["agrees"] = ok;
@@ -331,6 +315,7 @@ int run(const Options& options) {
 
 int main(int argc, char** argv) {
   CLI::App app{"aulens convolution benchmark: hand-written CUDA vs cuDNN"};
+  app.option_defaults()->always_capture_default();  // --help shows each default
   Options options;
   app.add_option("--json", options.json_path, "write all results as JSON to this path");
   app.add_option("--batch", options.batch, "batch size N")->check(CLI::Range(1, 1 << 30));

@@ -30,16 +30,13 @@
 #include "aulens/cuda_math.h"
 #include "aulens/device.h"
 #include "aulens/ops.h"
+#include "gpu_timing.h"
 
 namespace {
 
 using namespace aulens;
 
-void cuda_check(cudaError_t status, const char* call) {
-  if (status != cudaSuccess)
-    throw Error(std::string("CUDA call failed: ") + call + ": " + cudaGetErrorString(status));
-}
-#define BENCH_CUDA(call) cuda_check((call), #call)
+using bench::median;
 
 // A typed GPU buffer, optionally filled from host values.
 template <class T>
@@ -81,33 +78,9 @@ struct Options {
   int cpu_repeats = 5;
 };
 
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const std::size_t mid = values.size() / 2;
-  return values.size() % 2 ? values[mid] : 0.5 * (values[mid - 1] + values[mid]);
-}
-
-// Median GPU milliseconds of `call`, timed with CUDA events on the aulens stream (the default).
+// Median GPU milliseconds of `call` (gpu_timing.h).
 double gpu_ms(const Options& options, const std::function<void()>& call) {
-  for (int i = 0; i < options.warmup; ++i) call();
-  device::synchronize();
-  cudaEvent_t start = nullptr, stop = nullptr;
-  BENCH_CUDA(cudaEventCreate(&start));
-  BENCH_CUDA(cudaEventCreate(&stop));
-  std::vector<double> times;
-  for (int i = 0; i < options.repeats; ++i) {
-    BENCH_CUDA(cudaEventRecord(start, nullptr));
-    call();
-    BENCH_CUDA(cudaEventRecord(stop, nullptr));
-    BENCH_CUDA(cudaEventSynchronize(stop));
-    float ms = 0.0f;
-    BENCH_CUDA(cudaEventElapsedTime(&ms, start, stop));
-    times.push_back(ms);
-  }
-  BENCH_CUDA(cudaEventDestroy(start));
-  BENCH_CUDA(cudaEventDestroy(stop));
-  device::synchronize();
-  return median(times);
+  return bench::median_gpu_ms(call, options.warmup, options.repeats);
 }
 
 double cpu_ms(int repeats, const std::function<void()>& call) {
@@ -297,6 +270,7 @@ int run(const Options& options) {
 
 int main(int argc, char** argv) {
   CLI::App app{"aulens_bench_ops: augmentation and the small ops on the GPU"};
+  app.option_defaults()->always_capture_default();  // --help shows each default
   Options options;
   app.add_option("--json", options.json_path, "write all results as JSON to this path");
   app.add_option("--batch", options.batch, "augmentation batch size")

@@ -7,10 +7,12 @@
 //   projections  deconv_project_windows of 256×n requests on distinct images, ms (op only; the
 //                CPU reference times only 64 requests)
 //
-//   aulens_bench_records [--images 16384] [--batch 256] [--n 9] [--reps 10] [--cpu-images 32]
+//   aulens_bench_records [--images 16384] [--batch 512] [--n 9] [--reps 10] [--cpu-images 32]
 //                        [--peer pytorch_peer.json] [--json PATH]
-// Times: device synchronize around the region after a warm-up, median of --reps. With --peer
-// (the JSON of tools/bench/pytorch_peer.py run in the same session) ratios to PyTorch are printed.
+// Times: GPU rows between CUDA events (gpu_timing.h), CPU rows by the host clock, after a warm-up,
+// median of --reps. With --peer (the JSON of tools/bench/pytorch_peer.py run in the same session)
+// ratios to PyTorch are printed. The JSON is rewritten after every row, so a run cut short keeps
+// the rows it finished.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -22,11 +24,15 @@
 #include <string>
 #include <vector>
 
+#include "aulens/atomic_file.h"
 #include "aulens/cuda_math.h"
 #include "aulens/deconv.h"
 #include "aulens/device.h"
 #include "aulens/records.h"
 #include "aulens/rng.h"
+#ifdef AULENS_HAVE_CUDA
+#include "gpu_timing.h"
+#endif
 
 namespace {
 
@@ -35,7 +41,8 @@ using aulens::DType;
 using aulens::Tensor;
 
 struct Args {
-  int images = 16384, batch = 256, n = 9, reps = 10, cpu_images = 32;
+  // batch 512: the PyTorch peer's (tools/bench/pytorch_peer.py); `aulens visualize` uses 256
+  int images = 16384, batch = 512, n = 9, reps = 10, cpu_images = 32;
   std::string peer, json;
 };
 
@@ -58,18 +65,17 @@ double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// Median seconds of `reps` runs of fn after one warm-up, synchronizing the device around each.
+// Median seconds of `reps` runs of fn after one warm-up.
 double median_seconds(int reps, Device device, const std::function<void()>& fn) {
-  auto sync = [&] {
-    if (device == Device::cuda) aulens::device::synchronize();
-  };
+#ifdef AULENS_HAVE_CUDA
+  if (device == Device::cuda) return aulens::bench::median_gpu_ms(fn, 1, reps) / 1e3;
+#endif
+  (void)device;
   fn();
-  sync();
   std::vector<double> t;
   for (int r = 0; r < reps; ++r) {
     const double start = now_seconds();
     fn();
-    sync();
     t.push_back(now_seconds() - start);
   }
   std::sort(t.begin(), t.end());
@@ -144,6 +150,13 @@ int main(int argc, char** argv) try {
   nlohmann::json out;
   out["gpu"] = aulens::device::describe();
   out["results"] = nlohmann::json::array();
+  const auto save = [&] {  // after every row: a run cut short keeps what it measured
+    if (!a.json.empty()) aulens::write_file_atomically(a.json, out.dump(1));
+  };
+  const auto add = [&](nlohmann::json row) {
+    out["results"].push_back(std::move(row));
+    save();
+  };
   std::printf("%-20s %7s %14s %10s %8s %12s\n", "backend", "images", "records img/s", "topn ms",
               "proj", "proj ms");
 #ifdef AULENS_HAVE_CUDA
@@ -151,22 +164,21 @@ int main(int argc, char** argv) try {
     for (aulens::ConvMath math : {aulens::ConvMath::ffma, aulens::ConvMath::tf32x3,
                                   aulens::ConvMath::fastest, aulens::ConvMath::tf32}) {
       aulens::set_conv_math(math);
-      out["results"].push_back(bench_backend<aulens::CudaOps>(
+      add(bench_backend<aulens::CudaOps>(
           std::string("cuda handwritten ") + aulens::conv_math_name(math), a, a.images, a.reps,
           1 << 30));
     }
     aulens::set_conv_math(aulens::ConvMath::ffma);
     for (bool tf32 : {false, true}) {
       aulens::set_cudnn_math(tf32);
-      out["results"].push_back(bench_backend<aulens::CudnnOps>(
-          tf32 ? "cuda cudnn tf32" : "cuda cudnn fp32", a, a.images, a.reps, 1 << 30));
+      add(bench_backend<aulens::CudnnOps>(tf32 ? "cuda cudnn tf32" : "cuda cudnn fp32", a, a.images,
+                                          a.reps, 1 << 30));
     }
     aulens::set_cudnn_math(false);
   }
 #endif
   if (a.cpu_images > 0) {
-    out["results"].push_back(
-        bench_backend<aulens::CpuOps>("cpu reference", a, a.cpu_images, 1, 64));
+    add(bench_backend<aulens::CpuOps>("cpu reference", a, a.cpu_images, 1, 64));
   }
   if (!a.peer.empty()) {  // ratios to the PyTorch peer of the same session
     const nlohmann::json peer = nlohmann::json::parse(std::ifstream(a.peer));
@@ -190,7 +202,7 @@ int main(int argc, char** argv) try {
   out["fastest_kernels"] = aulens::conv_tuning_choices();
   for (const std::string& line : aulens::conv_tuning_choices())
     std::printf("fastest kernel: %s\n", line.c_str());
-  if (!a.json.empty()) std::ofstream(a.json) << out.dump(1);
+  save();
   return 0;
 } catch (const std::exception& e) {
   std::cerr << "aulens_bench_records: " << e.what() << "\n";

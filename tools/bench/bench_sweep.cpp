@@ -5,7 +5,8 @@
 // on the GPU (when usable) beside the CPU twins (the CPU permutation time is measured on
 // --cpu-permutations and scaled to P, and says so). AU prevalences run from 2% to 40% (a
 // permutation's cost per (AU, map) is about n·M / min(|S|, |Sᶜ|) sorted entries).
-// GPU times: device synchronize around the region, after a warm-up, median of --repeats runs.
+// GPU times: CUDA events around the region (gpu_timing.h), after a warm-up, median of --repeats
+// runs; CPU times: the host clock.
 // The PyTorch peer (tools/bench/pytorch_peer.py, bench_sweep) measures the same sweep with
 // torch.topk on masked values; its H200 figure from DESIGN §5 (15.4 ms) is printed as a reference.
 //
@@ -22,8 +23,12 @@
 #include <string>
 #include <vector>
 
+#include "aulens/atomic_file.h"
 #include "aulens/device.h"
 #include "aulens/ops.h"
+#ifdef AULENS_HAVE_CUDA
+#include "gpu_timing.h"
+#endif
 
 namespace {
 
@@ -54,18 +59,16 @@ void add_options(CLI::App& app, Args& a) {
   app.add_option("--json", a.json, "write the results as JSON here too");
 }
 
-double seconds_of(const std::function<void()>& run, bool gpu) {
-  const auto t0 = std::chrono::steady_clock::now();
+// Median host seconds of `run` over `repeats` runs after one warm-up (which also grows the op's
+// scratch buffers).
+double cpu_median_seconds(const std::function<void()>& run, int repeats) {
   run();
-  if (gpu) aulens::device::synchronize();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-double median_seconds(const std::function<void()>& run, bool gpu, int repeats) {
-  run();  // warm-up (also grows the op's scratch buffers)
-  if (gpu) aulens::device::synchronize();
   std::vector<double> times;
-  for (int r = 0; r < repeats; ++r) times.push_back(seconds_of(run, gpu));
+  for (int r = 0; r < repeats; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    run();
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
   std::sort(times.begin(), times.end());
   return times[times.size() / 2];
 }
@@ -142,15 +145,21 @@ int main(int argc, char** argv) try {
                         {"aus", args.aus},
                         {"top_n", n},
                         {"permutations", args.permutations}};
+  const auto save = [&] {
+    if (!args.json.empty()) aulens::write_file_atomically(args.json, out.dump(1));
+  };
   constexpr double kPeerSweepMs = 15.4;  // PyTorch on one H200, DESIGN §5
   double gpu_sweep = 0.0, gpu_perm = 0.0;
 #ifdef AULENS_HAVE_CUDA
   if (aulens::device::available()) {
     std::printf("GPU: %s\n", aulens::device::describe());
     Buffers b = make_buffers(values, mask, n, args.permutations, Device::cuda);
-    gpu_sweep = median_seconds([&] { sweep<aulens::CudaOps>(b, n); }, true, args.repeats);
-    gpu_perm = median_seconds([&] { permutations<aulens::CudaOps>(b, n, args.permutations); }, true,
-                              std::max(1, args.repeats / 5));
+    gpu_sweep =
+        aulens::bench::median_gpu_ms([&] { sweep<aulens::CudaOps>(b, n); }, 1, args.repeats) / 1e3;
+    gpu_perm = aulens::bench::median_gpu_ms(
+                   [&] { permutations<aulens::CudaOps>(b, n, args.permutations); }, 1,
+                   std::max(1, args.repeats / 5)) /
+               1e3;
     std::printf(
         "  gpu sweep          %10.3f ms   (target <= 0.5 ms; PyTorch H200 reference %.1f ms"
         " = %.1fx)\n",
@@ -161,6 +170,7 @@ int main(int argc, char** argv) try {
     out["gpu"] = aulens::device::describe();
     out["gpu_sweep_ms"] = gpu_sweep * 1e3;
     out["gpu_permutations_ms"] = gpu_perm * 1e3;
+    save();  // the GPU figures are kept if the CPU twins' run is cut short
   } else {
     std::printf("GPU: none (%s)\n", aulens::device::describe());
   }
@@ -169,10 +179,9 @@ int main(int argc, char** argv) try {
 #endif
   if (args.cpu) {
     Buffers b = make_buffers(values, mask, n, args.cpu_permutations, Device::cpu);
-    const double cpu_sweep = median_seconds([&] { sweep<aulens::CpuOps>(b, n); }, false, 1);
+    const double cpu_sweep = cpu_median_seconds([&] { sweep<aulens::CpuOps>(b, n); }, 1);
     const double cpu_perm =
-        median_seconds([&] { permutations<aulens::CpuOps>(b, n, args.cpu_permutations); }, false,
-                       1) *
+        cpu_median_seconds([&] { permutations<aulens::CpuOps>(b, n, args.cpu_permutations); }, 1) *
         args.permutations / std::max(1, args.cpu_permutations);
     out["cpu_sweep_ms"] = cpu_sweep * 1e3;
     out["cpu_permutations_ms_scaled"] = cpu_perm * 1e3;
@@ -185,7 +194,7 @@ int main(int argc, char** argv) try {
                   cpu_perm / gpu_perm);
     }
   }
-  if (!args.json.empty()) std::ofstream(args.json) << out.dump(1);
+  save();
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "aulens_bench_sweep: %s\n", e.what());

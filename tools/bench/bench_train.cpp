@@ -6,6 +6,10 @@
 //   aulens_bench_train [--batches 64,256] [--steps 30] [--cpu-steps 2] [--json PATH]
 //
 // GPU times: device synchronize around `steps` steps after a warm-up, median of 5 such rounds.
+// At each batch size the hand-written rows run before the cuDNN ones, so cuDNN's workspace is not
+// in their peak memory; `peak_device_bytes` is everything aulens held at the row's peak,
+// `resident_before_bytes` what earlier rows had left allocated (grow-only scratch buffers) when it
+// began. The JSON is rewritten after every row, so a run cut short keeps the rows it finished.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -17,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "aulens/atomic_file.h"
 #include "aulens/cuda_math.h"
 #include "aulens/device.h"
 #include "aulens/net.h"
@@ -64,11 +69,18 @@ double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+struct StepTimes {
+  double seconds_per_step;      // median of the rounds
+  std::size_t peak_bytes;       // device bytes aulens held at the peak of the timed steps
+  std::size_t resident_before;  // device bytes held when the row began (left by earlier rows)
+};
+
 // Seconds per training step (median of rounds of `steps` steps) and peak device bytes. Like the
 // trainer, a step reads nothing back (the trainer reads its losses once per epoch); the PyTorch
 // peer times each step between CUDA events.
 template <class Ops>
-std::pair<double, std::size_t> time_steps(int batch, int steps, int rounds) {
+StepTimes time_steps(int batch, int steps, int rounds) {
+  const std::size_t resident_before = aulens::device::allocated_bytes();
   const aulens::NetConfig cfg;
   const aulens::Network<Ops> net(cfg);
   aulens::Params params = aulens::init_params(cfg, 1, Ops::device);
@@ -101,7 +113,7 @@ std::pair<double, std::size_t> time_steps(int batch, int steps, int rounds) {
     per_step.push_back((now_seconds() - start) / steps);
   }
   std::sort(per_step.begin(), per_step.end());
-  return {per_step[per_step.size() / 2], aulens::device::peak_allocated_bytes()};
+  return {per_step[per_step.size() / 2], aulens::device::peak_allocated_bytes(), resident_before};
 }
 
 }  // namespace
@@ -114,40 +126,48 @@ int main(int argc, char** argv) try {
   nlohmann::json out;
   out["gpu"] = aulens::device::describe();
   out["results"] = nlohmann::json::array();
-  std::printf("%-24s %6s %12s %12s %10s\n", "backend", "batch", "ms/step", "images/s", "peak MiB");
-  auto record = [&](const std::string& backend, int batch, std::pair<double, std::size_t> r) {
-    const double ips = batch / r.first;
-    std::printf("%-24s %6d %12.3f %12.0f %10.1f\n", backend.c_str(), batch, r.first * 1e3, ips,
-                r.second / 1048576.0);
+  std::printf("%-24s %6s %12s %12s %10s %12s\n", "backend", "batch", "ms/step", "images/s",
+              "peak MiB", "before MiB");
+  auto record = [&](const std::string& backend, int batch, const StepTimes& r) {
+    const double ips = batch / r.seconds_per_step;
+    std::printf("%-24s %6d %12.3f %12.0f %10.1f %12.1f\n", backend.c_str(), batch,
+                r.seconds_per_step * 1e3, ips, r.peak_bytes / 1048576.0,
+                r.resident_before / 1048576.0);
     out["results"].push_back({{"backend", backend},
                               {"batch", batch},
-                              {"ms_per_step", r.first * 1e3},
+                              {"ms_per_step", r.seconds_per_step * 1e3},
                               {"images_per_s", ips},
-                              {"peak_device_bytes", r.second}});
+                              {"peak_device_bytes", r.peak_bytes},
+                              {"resident_before_bytes", r.resident_before}});
+    if (!args.json.empty()) aulens::write_file_atomically(args.json, out.dump(1));
   };
   for (int batch : args.batches) {
 #ifdef AULENS_HAVE_CUDA
     if (aulens::device::available()) {
-      for (bool tf32 : {false, true}) {
-        aulens::set_cublas_tf32(tf32);
-        aulens::set_cudnn_math(tf32);
-        const std::string mode = tf32 ? " tf32" : " fp32";
-        if (tf32) {
-          aulens::set_conv_math(aulens::ConvMath::tf32);
-          record("cuda handwritten tf32", batch, time_steps<aulens::CudaOps>(batch, args.steps, 5));
-        } else {
-          aulens::set_conv_math(aulens::ConvMath::ffma);
-          record("cuda handwritten ffma", batch, time_steps<aulens::CudaOps>(batch, args.steps, 5));
-          aulens::set_conv_math(aulens::ConvMath::tf32x3);
-          record("cuda handwritten 3xtf32", batch,
-                 time_steps<aulens::CudaOps>(batch, args.steps, 5));
-          aulens::set_conv_math(aulens::ConvMath::fastest);  // tunes during the warm-up steps
-          record("cuda handwritten fastest", batch,
-                 time_steps<aulens::CudaOps>(batch, args.steps, 5));
-        }
-        aulens::set_conv_math(aulens::ConvMath::ffma);
-        record("cuda cudnn" + mode, batch, time_steps<aulens::CudnnOps>(batch, args.steps, 5));
+      // (backend row, conv math, TF32 for cuBLAS and cuDNN); "fastest" tunes in its warm-up steps
+      struct Row {
+        const char* name;
+        aulens::ConvMath math;
+        bool tf32;
+        bool cudnn;
+      };
+      const Row rows[] = {
+          {"cuda handwritten ffma", aulens::ConvMath::ffma, false, false},
+          {"cuda handwritten 3xtf32", aulens::ConvMath::tf32x3, false, false},
+          {"cuda handwritten fastest", aulens::ConvMath::fastest, false, false},
+          {"cuda handwritten tf32", aulens::ConvMath::tf32, true, false},
+          {"cuda cudnn fp32", aulens::ConvMath::ffma, false, true},
+          {"cuda cudnn tf32", aulens::ConvMath::ffma, true, true},
+      };
+      for (const Row& row : rows) {
+        aulens::set_conv_math(row.math);
+        aulens::set_cublas_tf32(row.tf32);
+        aulens::set_cudnn_math(row.tf32);
+        record(row.name, batch,
+               row.cudnn ? time_steps<aulens::CudnnOps>(batch, args.steps, 5)
+                         : time_steps<aulens::CudaOps>(batch, args.steps, 5));
       }
+      aulens::set_conv_math(aulens::ConvMath::ffma);
       aulens::set_cublas_tf32(false);
       aulens::set_cudnn_math(false);
     }
@@ -160,7 +180,7 @@ int main(int argc, char** argv) try {
   out["fastest_kernels"] = aulens::conv_tuning_choices();
   for (const std::string& line : aulens::conv_tuning_choices())
     std::printf("fastest kernel: %s\n", line.c_str());
-  if (!args.json.empty()) std::ofstream(args.json) << out.dump(1);
+  if (!args.json.empty()) aulens::write_file_atomically(args.json, out.dump(1));
   return 0;
 } catch (const std::exception& e) {
   std::cerr << "aulens_bench_train: " << e.what() << "\n";
