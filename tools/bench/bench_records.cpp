@@ -7,7 +7,7 @@
 //   projections  deconv_project_windows of 256×n requests on distinct images, ms (op only; the
 //                CPU reference times only 64 requests)
 //
-//   aulens_bench_records [--images 16384] [--batch 512] [--n 9] [--reps 10] [--cpu-images 32]
+//   aulens_bench_records [--images 16384] [--batch 512] [--n 9] [--reps 5] [--cpu-images 32]
 //                        [--peer pytorch_peer.json] [--json PATH]
 // Times: GPU rows between CUDA events (gpu_timing.h), CPU rows by the host clock, after a warm-up,
 // median of --reps. With --peer (the JSON of tools/bench/pytorch_peer.py run in the same session)
@@ -42,7 +42,7 @@ using aulens::Tensor;
 
 struct Args {
   // batch 512: the PyTorch peer's (tools/bench/pytorch_peer.py); `aulens visualize` uses 256
-  int images = 16384, batch = 512, n = 9, reps = 10, cpu_images = 32;
+  int images = 16384, batch = 512, n = 9, reps = 5, cpu_images = 32;
   std::string peer, json;
 };
 
