@@ -83,8 +83,9 @@ step "ctest -L gpu" ctest_gpu.log 240 \
   --output-junit "$WORK/ctest_gpu.xml"
 
 # 3. benchmarks and their PyTorch peers: the peer first, then the programs whose rows carry the
-# targets (train, records, sweep), then the per-layer and per-op tables; each program rewrites its
-# JSON after every row, so one cut short by its limit still reports what it finished
+# targets (train, records, sweep), then the per-layer and per-op tables; all but the quick per-op
+# table rewrite their JSON after every row (the peer after every section), so one cut short by its
+# limit still reports what it finished
 declare -a BENCH_JSONS=()
 for peer in tools/bench/pytorch_*.py; do
   [ -f "$peer" ] || continue

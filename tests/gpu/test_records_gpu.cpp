@@ -222,7 +222,7 @@ TEST(RecordsGpu, WindowedProjectionsEqualCpu) {
     const ConvMathScope math(mode, candidate);
     const Projections got = gpu_project_windows(cfg, params, x, want);
     ASSERT_EQ(got.windows.shape(), want.windows.shape());
-    check_origins(got);
+    ASSERT_NO_FATAL_FAILURE(check_origins(got));
     const float* gw = got.windows.data<float>();
     const float* ww = want.windows.data<float>();
     if (mode == ConvMath::tf32) {

@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "aulens/atomic_file.h"
 #include "aulens/cuda_math.h"
 #include "aulens/cudnn_conv.h"
 #include "aulens/device.h"
@@ -158,6 +159,26 @@ int run(const Options& options) {
 
   nlohmann::json results = nlohmann::json::array();
   bool all_agree = true;
+  // The JSON, rewritten after every entry: a run cut short keeps what it measured.
+  const auto save_json = [&] {
+    if (options.json_path.empty()) return;
+    const nlohmann::json doc{
+        {"benchmark", "conv"},
+        {"device", aulens::device::describe()},
+        {"batch", options.batch},
+        {"repeats", options.repeats},
+        {"warmup", options.warmup},
+        {"cold_l2", options.cold_l2},
+        {"ratio_meaning",
+         "time hand / time cuDNN of the same accuracy; > 1 means the hand-written kernel is "
+         "slower"},
+        {"reference", options.cpu_check ? "CPU twin (CpuOps)" : "cuDNN fp32"},
+        {"max_diff_per_rms",
+         {{"fp32_accurate", kMaxAccurateDifference}, {"tf32", kMaxTf32Difference}}},
+        {"all_results_agree_with_reference", all_agree},
+        {"results", results}};
+    aulens::write_file_atomically(options.json_path, doc.dump(2) + "\n");
+  };
   std::mt19937 rng(20261128);
   std::printf(
       "median ms per call (TFLOP/s); ratios are time / cuDNN time of the same accuracy;\n"
@@ -276,6 +297,7 @@ int run(const Options& options) {
       entry["ratio_hand_tf32_over_cudnn_tf32"] = ms[2] / ms[4];
       entry["agrees"] = agree;
       results.push_back(entry);
+      save_json();
       std::printf("%-6s %-16s", layer.name, op);
       for (int v = 0; v < kVariantCount; ++v)
         std::printf(" %7.3f (%6.1f)", ms[v], flop / (ms[v] * 1e-3) * 1e-12);
@@ -289,23 +311,7 @@ int run(const Options& options) {
   if (l2_flush != nullptr) aulens::device::free(l2_flush);
 
   if (!options.json_path.empty()) {
-    nlohmann::json doc{{"benchmark", "conv"},
-                       {"device", aulens::device::describe()},
-                       {"batch", options.batch},
-                       {"repeats", options.repeats},
-                       {"warmup", options.warmup},
-                       {"cold_l2", options.cold_l2},
-                       {"ratio_meaning",
-                        "time hand / time cuDNN of the same accuracy; > 1 means the hand-written "
-                        "kernel is slower"},
-                       {"reference", options.cpu_check ? "CPU twin (CpuOps)" : "cuDNN fp32"},
-                       {"max_diff_per_rms",
-                        {{"fp32_accurate", kMaxAccurateDifference}, {"tf32", kMaxTf32Difference}}},
-                       {"all_results_agree_with_reference", all_agree},
-                       {"results", results}};
-    std::ofstream out(options.json_path);
-    out << doc.dump(2) << "\n";
-    if (!out) throw aulens::Error("cannot write " + options.json_path);
+    save_json();
     std::printf("wrote %s\n", options.json_path.c_str());
   }
   return all_agree ? 0 : 2;

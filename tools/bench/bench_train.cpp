@@ -6,10 +6,11 @@
 //   aulens_bench_train [--batches 64,256] [--steps 30] [--cpu-steps 2] [--json PATH]
 //
 // GPU times: device synchronize around `steps` steps after a warm-up, median of 5 such rounds.
-// At each batch size the hand-written rows run before the cuDNN ones, so cuDNN's workspace is not
-// in their peak memory; `peak_device_bytes` is everything aulens held at the row's peak,
-// `resident_before_bytes` what earlier rows had left allocated (grow-only scratch buffers) when it
-// began. The JSON is rewritten after every row, so a run cut short keeps the rows it finished.
+// At each batch size the hand-written rows run before the cuDNN ones, so at the first batch size
+// cuDNN's workspace is not in their peak memory; `peak_device_bytes` is everything aulens held at
+// the row's peak, `resident_before_bytes` what earlier rows had left allocated (grow-only scratch
+// buffers such as cuDNN's workspace, which later batch sizes' rows carry) when it began. The JSON
+// is rewritten after every row, so a run cut short keeps the rows it finished.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -76,8 +77,9 @@ struct StepTimes {
 };
 
 // Seconds per training step (median of rounds of `steps` steps) and peak device bytes. Like the
-// trainer, a step reads nothing back (the trainer reads its losses once per epoch); the PyTorch
-// peer times each step between CUDA events.
+// trainer, a step reads nothing back (the trainer reads its losses once per epoch). A round is
+// timed by the host clock with a device synchronize at its end; the PyTorch peer times its rounds
+// of 30 steps between two CUDA events, which comes to the same.
 template <class Ops>
 StepTimes time_steps(int batch, int steps, int rounds) {
   const std::size_t resident_before = aulens::device::allocated_bytes();

@@ -8,12 +8,15 @@ Measures, for the DESIGN §1.1 network (96×96 grey input, 64/128/256 conv, fc 1
   * deconvnet projections of 256×9 conv3 neurons (autograd with every ReLU's backward replaced by
     ReLU of the gradient, DESIGN §1.5): batched (one image row per neuron) and one neuron per call
     (64 calls timed, scaled to 2,304).
-Prints one JSON object (and writes it to --json). Timings: CUDA events, warm-up, median of repeats.
+Prints one JSON object (and writes it to --json, rewritten after every section, so a run cut short
+keeps what it measured). Timings: CUDA events, warm-up, median of repeats; training: rounds of 30
+steps between two events, as aulens_bench_train times its steps.
 
     python3 tools/bench/pytorch_peer.py --json out.json [--quick]
 """
 import argparse
 import json
+import os
 import statistics
 import time
 
@@ -193,9 +196,17 @@ def main():
     result = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__,
               "cudnn": torch.backends.cudnn.version(), "training": [], "records": [],
               "projections": []}
+
+    def save():
+        if args.json:
+            with open(args.json + ".tmp", "w") as f:
+                f.write(json.dumps(result, indent=1))
+            os.replace(args.json + ".tmp", args.json)
+
     for batch in (64, 256):
         for tf32 in (False, True):
             result["training"].append(bench_training(batch, tf32, False, repeats))
+            save()
             if args.compile and batch == 64:
                 try:
                     result["training"].append(bench_training(batch, tf32, True, repeats))
@@ -204,13 +215,12 @@ def main():
                                                "error": str(e)[:200]})
     for tf32 in (False, True):
         result["records"].append(bench_records(16384, 512, tf32, 3 if args.quick else 5))
+        save()
     result["sweep"] = bench_sweep(16384, 256, 30, 9, repeats)
+    save()
     result["projections"] = bench_projections(256, 9, False, 3 if args.quick else 10)
-    text = json.dumps(result, indent=1)
-    print(text)
-    if args.json:
-        with open(args.json, "w") as f:
-            f.write(text)
+    save()
+    print(json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":
