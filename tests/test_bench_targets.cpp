@@ -48,6 +48,38 @@ TEST(BenchTargets, TableOfThe20261128Run) {
       << out;
   EXPECT_TRUE(has("not measured  AU sweep")) << out;
   EXPECT_TRUE(has("not measured  1,000 permutations")) << out;
+  // The run had a PyTorch sweep but no aulens one: the side-by-side rows are not measured either.
+  EXPECT_TRUE(has("not measured  AU sweep (ms) <= PyTorch's (this run)")) << out;
+}
+
+// The sweep beside this run's PyTorch sweep, on made-up figures: 0.4 ms against PyTorch's 8 ms is
+// met; 600 ms for 1,000 permutations against PyTorch's 500 ms is not (and misses the 500 ms goal).
+TEST(BenchTargets, SweepBesideTheSameRunPeer) {
+  int status = -1;
+  run("python3 --version >/dev/null 2>&1", &status);
+  if (status != 0) GTEST_SKIP() << "python3 not found";
+  const std::string path = ::testing::TempDir() + "/aulens_targets_sweep.json";
+  {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs(R"({"benchmarks": {
+      "aulens_bench_sweep": {"gpu_sweep_ms": 0.4, "gpu_permutations_ms": 600.0,
+                             "permutations": 1000},
+      "pytorch_peer": {"sweep": {"sweep_ms": 8.0, "permutations_1000_ms_scaled": 500.0}}}})",
+               f);
+    std::fclose(f);
+  }
+  const std::string out =
+      run("python3 " + std::string(AULENS_SOURCE_DIR) + "/tools/bench/targets.py " + path + " 2>&1",
+          &status);
+  ASSERT_EQ(status, 0) << out;
+  const auto has = [&](const std::string& line) { return out.find(line) != std::string::npos; };
+  EXPECT_TRUE(has("met           AU sweep 16,384 x 30 x 256 (ms) <= 0.5: 0.4")) << out;
+  EXPECT_TRUE(has("met           AU sweep (ms) <= PyTorch's (this run): 0.4 (cuda) vs goal 8"))
+      << out;
+  EXPECT_TRUE(has("NOT met       1,000 permutations (ms) <= 500: 600")) << out;
+  EXPECT_TRUE(has("NOT met       1,000 permutations (ms) <= PyTorch's (this run): 600")) << out;
+  std::remove(path.c_str());
 }
 
 }  // namespace
