@@ -115,6 +115,10 @@ std::string shell_word(const std::string& text);
 // The shell command that runs `aulens <stage>` on this config's file, run folder and device (and,
 // for prepare, the dataset path when one is set): what an error names as the step to run first.
 std::string stage_command(const RunConfig& cfg, const std::string& stage);
+// Throws aulens::Error "<file> does not exist: run `<stage_command(cfg, stage)>` first" unless
+// `file` (an output of `stage`) exists.
+void require_stage_output(const RunConfig& cfg, const std::filesystem::path& file,
+                          const std::string& stage);
 
 // The settings under `section` ("dataset", "train", …) of config YAML written by config_to_yaml,
 // as "dotted.key: value" lines in the file's order: how an output records what it was made with,

@@ -73,12 +73,8 @@ Inputs load_inputs(const RunConfig& cfg) {
   Inputs in;
   in.cache_path = cfg.output / "dataset.safetensors";
   in.checkpoint_path = cfg.output / "checkpoints" / "best.safetensors";
-  if (!fs::exists(in.cache_path))
-    throw Error(in.cache_path.string() + " does not exist: run `" + stage_command(cfg, "prepare") +
-                "` first");
-  if (!fs::exists(in.checkpoint_path))
-    throw Error(in.checkpoint_path.string() + " does not exist: run `" +
-                stage_command(cfg, "train") + "` first");
+  require_stage_output(cfg, in.cache_path, "prepare");
+  require_stage_output(cfg, in.checkpoint_path, "train");
   in.cache = load_dataset_cache(in.cache_path, cfg);
   in.net = cfg.model;
   const Dataset& data = in.cache.data;

@@ -579,4 +579,10 @@ std::string stage_command(const RunConfig& cfg, const std::string& stage) {
   return command + " --device " + shell_word(cfg.train.device);
 }
 
+void require_stage_output(const RunConfig& cfg, const std::filesystem::path& file,
+                          const std::string& stage) {
+  AULENS_REQUIRE(std::filesystem::exists(file),
+                 file.string() + " does not exist: run `" + stage_command(cfg, stage) + "` first");
+}
+
 }  // namespace aulens

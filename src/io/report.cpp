@@ -250,8 +250,7 @@ ReportResult write_report(const RunConfig& cfg, const fs::path& run_dir,
 
   // ---- the dataset and its split ----
   const fs::path cache_file = run_dir / "dataset.safetensors";
-  AULENS_REQUIRE(fs::exists(cache_file), cache_file.string() + " does not exist: run `" +
-                                             stage_command(cfg, "prepare") + "` first");
+  require_stage_output(cfg, cache_file, "prepare");
   const DatasetCache cache = load_dataset_cache(cache_file, cfg);
   const Dataset& data = cache.data;
   const Split& split = cache.split;

@@ -146,14 +146,8 @@ void run_sweep_command(const SweepArgs& args) {
   const aulens::RunConfig cfg = aulens::cli::load_run_folder_config(args);
   const fs::path cache_path = cfg.output / "dataset.safetensors";
   const fs::path records_path = cfg.output / "records.safetensors";
-  if (!fs::exists(cache_path)) {
-    throw aulens::Error(cache_path.string() + " does not exist: run `" +
-                        aulens::stage_command(cfg, "prepare") + "` first");
-  }
-  if (!fs::exists(records_path)) {
-    throw aulens::Error(records_path.string() + " does not exist: run `" +
-                        aulens::stage_command(cfg, "visualize") + "` first");
-  }
+  aulens::require_stage_output(cfg, cache_path, "prepare");
+  aulens::require_stage_output(cfg, records_path, "visualize");
   const aulens::DatasetCache dataset = aulens::load_dataset_cache(cache_path, cfg);
   const aulens::SafeTensors records = aulens::load_safetensors(records_path);
   const aulens::Tensor& values =

@@ -137,10 +137,7 @@ void prepare_stage(const RunConfig& cfg) {
 
 void train_stage(const RunConfig& cfg, bool resume) {
   const fs::path cache = cfg.output / "dataset.safetensors";
-  if (!fs::exists(cache)) {
-    throw Error(cache.string() + " does not exist: run `" + stage_command(cfg, "prepare") +
-                "` first");
-  }
+  require_stage_output(cfg, cache, "prepare");
   const DatasetCache dataset = load_dataset_cache(cache, cfg);
   const Device device = resolve_device(cfg.train.device);
   std::cout << "training on " << device_name(device)
