@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
@@ -159,6 +160,37 @@ TEST_F(Cli, AMissingInputNamesTheCommandForThisRunFolder) {
   EXPECT_NE(refused.status, 0);
   EXPECT_TRUE(has(refused, "metrics.json: not valid JSON")) << refused.output;
   EXPECT_FALSE(fs::exists(out / "report")) << refused.output;
+}
+
+// A model trained elsewhere is analysed without training: prepare, visualize --checkpoint, sweep
+// and report in a run folder that has no checkpoints/ of its own.
+TEST_F(Cli, AModelTrainedElsewhereIsAnalysedWithoutTraining) {
+  const std::string cfg = config("tiny.yaml");
+  ASSERT_EQ(aulens("run " + cfg).status, 0);
+  const fs::path model = dir_ / "model.safetensors";
+  fs::copy_file(dir_ / "run" / "checkpoints" / "best.safetensors", model);
+  const fs::path out = dir_ / "analysis";
+  const std::string folder = " --output " + out.string();
+  const Result prepare =
+      aulens("prepare " + cfg + folder + " --dataset " + (dir_ / "run" / "synthetic").string());
+  ASSERT_EQ(prepare.status, 0) << prepare.output;
+  const Result visualize = aulens("visualize " + cfg + folder + " --checkpoint " + model.string());
+  ASSERT_EQ(visualize.status, 0) << visualize.output;
+  EXPECT_TRUE(has(visualize, "from " + model.string())) << visualize.output;
+  EXPECT_FALSE(fs::exists(out / "checkpoints")) << visualize.output;
+  ASSERT_EQ(aulens("sweep " + cfg + folder).status, 0);
+  const Result report = aulens("report " + cfg + folder);
+  ASSERT_EQ(report.status, 0) << report.output;
+  EXPECT_TRUE(has(report, "given to `aulens visualize --checkpoint`")) << report.output;
+  std::ifstream html(out / "report" / "index.html");
+  const std::string page((std::istreambuf_iterator<char>(html)), std::istreambuf_iterator<char>());
+  EXPECT_NE(page.find("<code id=\"analysed-checkpoint\">" + model.string() + "</code>"),
+            std::string::npos);
+
+  const Result missing = aulens("visualize " + cfg + folder + " --checkpoint " +
+                                (dir_ / "absent.safetensors").string());
+  EXPECT_NE(missing.status, 0);
+  EXPECT_TRUE(has(missing, "absent.safetensors, does not exist")) << missing.output;
 }
 
 // A dataset path that does not exist is refused before the run folder is made.

@@ -737,6 +737,38 @@ TEST(Checkpoint, MismatchesNameTheFileAndWhatDiffers) {
   tensors.erase("fc1.weight");
   save_safetensors(path, tensors);
   EXPECT_THROW(load_checkpoint(path, cfg, Device::cpu), Error);
+
+  // A model saved under another prefix (DataParallel's "module.") is named in the error, so the
+  // user sees why "conv1.weight" is missing.
+  std::map<std::string, Tensor> prefixed;
+  for (const auto& [name, t] : state.params.named()) prefixed["module." + name] = *t;
+  save_safetensors(path, prefixed);
+  try {
+    load_checkpoint(path, cfg, Device::cpu);
+    ADD_FAILURE() << "a prefixed state_dict loaded";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("\"conv1.weight\" is missing"), std::string::npos) << what;
+    EXPECT_NE(what.find("\"module.conv1.bias\""), std::string::npos) << what;
+    EXPECT_NE(what.find("and 4 more"), std::string::npos) << what;
+  }
+
+  // A model with a layer this network lacks (batch norm) is another model: refused, not analysed
+  // without it.
+  for (const auto& [name, t] : state.params.named()) tensors[name] = *t;
+  tensors["bn1.running_mean"] = Tensor::zeros({4}, DType::f32);
+  save_safetensors(path, tensors);
+  try {
+    load_checkpoint(path, cfg, Device::cpu);
+    ADD_FAILURE() << "a model with an extra layer loaded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("\"bn1.running_mean\" is not a parameter"),
+              std::string::npos)
+        << e.what();
+  }
+  tensors.erase("bn1.running_mean");
+  save_safetensors(path, tensors);
+  EXPECT_NO_THROW(load_checkpoint(path, cfg, Device::cpu));
   std::filesystem::remove_all(path.parent_path());
 }
 

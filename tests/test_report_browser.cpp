@@ -243,6 +243,41 @@ TEST_F(ReportTest, EscapesDatasetStringsAndAddsGroundTruthColumns) {
   EXPECT_NE(again.find("\"Lip Corner Puller, "), std::string::npos) << "quoted field lost";
 }
 
+// A model given to `aulens visualize --checkpoint` was not trained in this run folder: the report
+// names it and leaves out the folder's training curves, which belong to another model.
+TEST_F(ReportTest, AGivenCheckpointIsNamedAndGetsNoTrainingCurves) {
+  const RunConfig cfg = write_fixture_run(dir_);
+  const std::string given = "/models/" + kHostile + ".safetensors";
+  const FixtureProjections p = fixture_projections();
+  const std::map<std::string, Tensor> tensors = {{"projections", p.projections},
+                                                 {"origins", p.origins},
+                                                 {"top_images", p.top_images},
+                                                 {"top_values", p.top_values}};
+  save_safetensors(dir_ / "projections.safetensors", tensors,
+                   {{"checkpoint", given}, {"checkpoint_given", "true"}});
+  ReportResult result = write_report(cfg, dir_);
+  std::string html = read_text(result.index_html);
+  EXPECT_EQ(html.find("id=\"chart-loss\""), std::string::npos) << "another model's curves shown";
+  EXPECT_NE(html.find("<code id=\"analysed-checkpoint\">/models/&lt;script&gt;"),
+            std::string::npos);
+  EXPECT_NE(html.find("given to <code>aulens visualize --checkpoint</code>"), std::string::npos);
+  bool noted = false;
+  for (const std::string& note : result.notes)
+    noted = noted || note.find("no training curves") != std::string::npos;
+  EXPECT_TRUE(noted);
+
+  // The run folder's own model: curves, and its path without the "given" remark.
+  save_safetensors(
+      dir_ / "projections.safetensors", tensors,
+      {{"checkpoint", "run/checkpoints/best.safetensors"}, {"checkpoint_given", "false"}});
+  result = write_report(cfg, dir_);
+  html = read_text(result.index_html);
+  EXPECT_NE(html.find("id=\"chart-loss\""), std::string::npos);
+  EXPECT_NE(html.find("id=\"analysed-checkpoint\">run/checkpoints/best.safetensors</code>."),
+            std::string::npos);
+  EXPECT_EQ(html.find("given to <code>aulens visualize --checkpoint</code>"), std::string::npos);
+}
+
 // Runs Chromium headless on the report; returns the DOM it ends with.
 std::string chromium_dom(const fs::path& html, const fs::path& screenshot) {
   const char* env = std::getenv("AULENS_CHROMIUM");

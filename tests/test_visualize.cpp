@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -374,6 +375,60 @@ TEST_F(VisualizeStage, RefusesAConfigThatDisagreesWithTheCheckpoint) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("aulens train"), std::string::npos) << e.what();
   }
+}
+
+// A model trained elsewhere: a file with PyTorch's names and no aulens metadata (what
+// safetensors.torch.save_file(model.state_dict()) writes), given instead of the run's checkpoint.
+// Its analysis equals the one of the same weights as the run's own checkpoint, and the outputs
+// say which model they describe.
+TEST_F(VisualizeStage, AnalysesAGivenCheckpointWithoutAulensMetadata) {
+  options_.write_images = false;
+  run_visualize(cfg_, options_);
+  const SafeTensors own = load_safetensors(dir_ / "projections.safetensors");
+  EXPECT_EQ(own.metadata.at("checkpoint_given"), "false");
+
+  const fs::path given = dir_ / "elsewhere" / "model.safetensors";
+  fs::create_directories(given.parent_path());
+  std::map<std::string, Tensor> tensors;
+  for (const auto& [name, t] : params_.named()) tensors[name] = *t;
+  save_safetensors(given, tensors);
+  fs::remove(dir_ / "checkpoints" / "best.safetensors");  // not needed when one is given
+  options_.checkpoint = given;
+  run_visualize(cfg_, options_);
+  const SafeTensors rec = load_safetensors(dir_ / "records.safetensors");
+  const SafeTensors proj = load_safetensors(dir_ / "projections.safetensors");
+  for (const SafeTensors* file : {&rec, &proj}) {
+    EXPECT_EQ(file->metadata.at("checkpoint"), given.string());
+    EXPECT_EQ(file->metadata.at("checkpoint_given"), "true");
+  }
+  for (const char* name : {"projections", "origins", "top_images", "top_values", "seeds"}) {
+    const Tensor& a = own.tensors.at(name);
+    const Tensor& b = proj.tensors.at(name);
+    ASSERT_EQ(a.shape(), b.shape()) << name;
+    EXPECT_EQ(std::memcmp(a.raw(), b.raw(), a.nbytes()), 0) << name << " differs";
+  }
+
+  // A missing file, and a model with a layer this network lacks, are refused before any output
+  // is touched.
+  fs::remove(dir_ / "records.safetensors");
+  options_.checkpoint = dir_ / "elsewhere" / "missing.safetensors";
+  try {
+    run_visualize(cfg_, options_);
+    ADD_FAILURE() << "a missing checkpoint was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("missing.safetensors"), std::string::npos) << e.what();
+  }
+  tensors["bn1.weight"] = Tensor::zeros({3}, DType::f32);
+  save_safetensors(given, tensors);
+  options_.checkpoint = given;
+  try {
+    run_visualize(cfg_, options_);
+    ADD_FAILURE() << "a model with an extra layer was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("\"bn1.weight\" is not a parameter"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(fs::exists(dir_ / "records.safetensors"));
 }
 
 TEST(VisualizeTiles, ProjectionTileIsNormalisedPerTile) {

@@ -35,10 +35,12 @@ void save_checkpoint(const std::filesystem::path& path, const NetConfig& cfg,
 
 // Reads `path` for network `cfg` onto `device`. When the file records a NetConfig it must equal
 // `cfg` in every shape field (dropout may differ; it changes no shape) — else aulens::Error naming
-// the file and the differing field; every parameter must be
-// present as F32 with the shape `cfg` requires (else an error naming the file and the tensor).
-// Momentum is loaded when the file has it (all ten tensors, or an error). Files without aulens
-// metadata (e.g. exported from PyTorch) load with epoch 0 and step 0.
+// the file and the differing field; every parameter must be present as F32 with the shape `cfg`
+// requires (else an error naming the file and the tensor; a missing one also lists the names the
+// file holds). A tensor that is neither a parameter nor its "momentum." buffer is an error: the
+// file describes a model with layers this network lacks. Momentum is loaded when the file has it
+// (all ten tensors, or an error). Files without aulens metadata (e.g. a PyTorch state_dict saved
+// with safetensors) load with epoch 0 and step 0.
 TrainState load_checkpoint(const std::filesystem::path& path, const NetConfig& cfg, Device device);
 
 // The NetConfig recorded in a checkpoint's metadata (throws naming the file when there is none).

@@ -7,7 +7,8 @@
 //                            G×G conv3 grid, G = S/4), "image_index" (M) i32 (row → dataset image);
 //                            "conv1_*"/"conv2_*" likewise when visualize.conv1_conv2_records.
 //                            Metadata: analysed images, split protocol, subject_overlapping,
-//                            checkpoint, net config.
+//                            checkpoint (its path, and checkpoint_given: "true" when it came from
+//                            VisualizeOptions::checkpoint), net config.
 //   topk.csv                 map, rank, image, source_path, value, y, x (conv3 grid), header row.
 //   projections.safetensors  "projections" (K,n,32,32) f32 raw deconvnet output, "origins" (K,n,2)
 //                            i32 window origin (y, x) in the S×S input frame (may be negative),
@@ -36,6 +37,11 @@ namespace aulens {
 struct VisualizeOptions {
   Device device = Device::cpu;  // where records, top-n and projections run
   bool write_images = true;     // the PNGs (ignored, with a note, when built without OpenCV)
+  // The model to analyse; empty: <output>/checkpoints/best.safetensors, the one `aulens train`
+  // wrote. Any other file (e.g. a PyTorch state_dict saved with safetensors, aulens/checkpoint.h)
+  // is recorded as given in the outputs' metadata ("checkpoint_given" = "true"), and the report
+  // then shows no training curves, which would belong to another model.
+  std::filesystem::path checkpoint;
   // Called with one human-readable progress line at a time (defaults to stdout when empty).
   std::function<void(const std::string&)> log;
   // Called once the inputs (dataset cache, checkpoint) are loaded and accepted, before any output
@@ -64,7 +70,9 @@ struct VisualizeSummary {
 // Runs the whole stage for `cfg` (cfg.output, cfg.model, cfg.visualize). The network's shape is
 // the one recorded in the checkpoint; cfg.model must agree with it in every shape field (else
 // aulens::Error naming the checkpoint and the field), so that the YAML that trained a model also
-// analyses it. Missing inputs are errors that say which stage makes them.
+// analyses it; a checkpoint without aulens metadata must have cfg.model's tensor shapes. Missing
+// inputs are errors that say which stage makes them (or, for a given checkpoint, that it is
+// missing).
 VisualizeSummary run_visualize(const RunConfig& cfg, const VisualizeOptions& options);
 
 // The dataset images visualize.images selects, ascending: "train" / "test" the split's lists

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <set>
 #include <type_traits>
 
 #include "aulens/safetensors.h"
@@ -56,6 +57,21 @@ T parse_number(const std::filesystem::path& path, const std::string& key, const 
               "\" is not a number");
 }
 
+// The file's tensor names, for an error message: "a, b, c" (the first few, then how many more).
+std::string tensor_names(const SafeTensors& file) {
+  constexpr std::size_t kShown = 6;
+  std::string text;
+  std::size_t shown = 0;
+  for (const auto& [name, tensor] : file.tensors) {
+    if (shown == kShown) {
+      text += fmt::format(" and {} more", file.tensors.size() - kShown);
+      break;
+    }
+    text += (shown++ ? ", \"" : "\"") + name + "\"";
+  }
+  return text.empty() ? std::string("no tensor") : text;
+}
+
 // Moves the ten tensors `prefix` + name from `file` into `out` on `device`, checking each one.
 void take_params(const std::filesystem::path& path, SafeTensors& file, const NetConfig& cfg,
                  const std::string& prefix, Device device, Params& out) {
@@ -64,8 +80,9 @@ void take_params(const std::filesystem::path& path, SafeTensors& file, const Net
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     const std::string name = prefix + tensors[i].first;
     auto it = file.tensors.find(name);
-    AULENS_REQUIRE(it != file.tensors.end(),
-                   "checkpoint " + path.string() + ": tensor \"" + name + "\" is missing");
+    AULENS_REQUIRE(it != file.tensors.end(), "checkpoint " + path.string() + ": tensor \"" + name +
+                                                 "\" is missing; the file holds " +
+                                                 tensor_names(file));
     const Tensor& t = it->second;
     AULENS_REQUIRE(t.dtype() == DType::f32, "checkpoint " + path.string() + ": tensor \"" + name +
                                                 "\" is " + dtype_name(t.dtype()) +
@@ -142,10 +159,21 @@ TrainState load_checkpoint(const std::filesystem::path& path, const NetConfig& c
     }
   }
 
+  // A tensor aulens would not use means a model with layers this network does not have (batch
+  // norm, another head …): analysing it without them would describe another model.
   TrainState state;
   take_params(path, file, cfg, "", device, state.params);
+  std::set<std::string> known;
+  for (const auto& [name, tensor] : state.params.named()) {
+    known.insert(name);
+    known.insert(kMomentumPrefix + name);
+  }
   bool any_momentum = false;
   for (const auto& [name, tensor] : file.tensors) {
+    AULENS_REQUIRE(known.count(name) != 0,
+                   "checkpoint " + path.string() + ": tensor \"" + name +
+                       "\" is not a parameter of the aulens network (conv1, conv2, conv3, fc1, "
+                       "fc2: .weight and .bias), so the file describes another model");
     if (name.rfind(kMomentumPrefix, 0) == 0) any_momentum = true;
   }
   if (any_momentum) take_params(path, file, cfg, kMomentumPrefix, device, state.momentum);

@@ -69,12 +69,19 @@ struct Inputs {
   std::vector<std::int32_t> image_ids;
 };
 
-Inputs load_inputs(const RunConfig& cfg) {
+Inputs load_inputs(const RunConfig& cfg, const fs::path& given_checkpoint) {
   Inputs in;
   in.cache_path = cfg.output / "dataset.safetensors";
-  in.checkpoint_path = cfg.output / "checkpoints" / "best.safetensors";
   require_stage_output(cfg, in.cache_path, "prepare");
-  require_stage_output(cfg, in.checkpoint_path, "train");
+  if (given_checkpoint.empty()) {
+    in.checkpoint_path = cfg.output / "checkpoints" / "best.safetensors";
+    require_stage_output(cfg, in.checkpoint_path, "train");
+  } else {
+    in.checkpoint_path = given_checkpoint;
+    AULENS_REQUIRE(fs::is_regular_file(in.checkpoint_path),
+                   "the checkpoint to analyse, " + in.checkpoint_path.string() +
+                       ", does not exist or is not a file");
+  }
   in.cache = load_dataset_cache(in.cache_path, cfg);
   in.net = cfg.model;
   const Dataset& data = in.cache.data;
@@ -163,7 +170,7 @@ VisualizeSummary run_stage(const RunConfig& cfg, const VisualizeOptions& options
 
   // ---- load ----
   auto start = Clock::now();
-  const Inputs in = load_inputs(cfg);
+  const Inputs in = load_inputs(cfg, options.checkpoint);
   const Dataset& data = in.cache.data;
   const NetConfig& net = in.net;
   const TrainState state = load_checkpoint(in.checkpoint_path, net, dev);
@@ -230,6 +237,7 @@ VisualizeSummary run_stage(const RunConfig& cfg, const VisualizeOptions& options
   meta["subject_overlapping"] = summary.subject_overlapping ? "true" : "false";
   meta["dataset"] = in.cache_path.string();
   meta["checkpoint"] = in.checkpoint_path.string();
+  meta["checkpoint_given"] = options.checkpoint.empty() ? "false" : "true";
   meta["checkpoint_epoch"] = std::to_string(state.epoch);
   meta["device"] = device_name(dev);
   meta["conv3_grid"] = std::to_string(grid);

@@ -83,6 +83,8 @@ struct ProjectionSet {
   Tensor top_images;   // (K,n) i32
   Tensor top_values;   // (K,n) f32 (may be undefined)
   int maps = 0, n = 0;
+  std::string checkpoint;         // the model visualize analysed (empty in older files)
+  bool checkpoint_given = false;  // given with `visualize --checkpoint`, not trained here
 };
 
 ProjectionSet load_projections(const RunConfig& cfg, const fs::path& run_dir,
@@ -106,6 +108,9 @@ ProjectionSet load_projections(const RunConfig& cfg, const fs::path& run_dir,
                  file.string() + ": 'projections' must be (K,n,32,32)");
   p.maps = static_cast<int>(p.projections.dim(0));
   p.n = static_cast<int>(p.projections.dim(1));
+  if (st.metadata.count("checkpoint")) p.checkpoint = st.metadata.at("checkpoint");
+  p.checkpoint_given =
+      st.metadata.count("checkpoint_given") && st.metadata.at("checkpoint_given") == "true";
   p.present = true;
   return p;
 }
@@ -300,9 +305,17 @@ ReportResult write_report(const RunConfig& cfg, const fs::path& run_dir,
     doc["dataset"] = d;
   }
 
-  // ---- training ----
+  // ---- sweep, projections, and the training of the analysed model ----
+  const report_detail::SweepTable sweep = report_detail::read_sweep(cfg, run_dir, notes);
+  const ProjectionSet proj = load_projections(cfg, run_dir, notes);
+  if (!proj.checkpoint.empty()) doc["model"]["checkpoint"] = proj.checkpoint;
+  doc["model"]["checkpoint_given"] = proj.checkpoint_given;
   const fs::path metrics_file = run_dir / "metrics.json";
-  if (fs::exists(metrics_file)) {
+  if (proj.checkpoint_given) {
+    notes.push_back("the analysed model is " + proj.checkpoint +
+                    ", given to `aulens visualize --checkpoint`: no training curves (" +
+                    metrics_file.string() + " would describe another model)");
+  } else if (fs::exists(metrics_file)) {
     std::ifstream in(metrics_file);
     try {
       doc["training"] = json::parse(in);
@@ -313,10 +326,6 @@ ReportResult write_report(const RunConfig& cfg, const fs::path& run_dir,
     notes.push_back("metrics.json is missing: no training curves (run `" +
                     stage_command(cfg, "train") + "`)");
   }
-
-  // ---- sweep, projections, ground truth ----
-  const report_detail::SweepTable sweep = report_detail::read_sweep(cfg, run_dir, notes);
-  const ProjectionSet proj = load_projections(cfg, run_dir, notes);
   // Every input is read and accepted: from here on the report is written.
   if (inputs_accepted) inputs_accepted();
   const fs::path out = run_dir / "report";

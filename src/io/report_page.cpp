@@ -162,6 +162,12 @@ std::string render_page(const json& doc, bool with_charts) {
   h += " Network widths conv " + esc(model["conv1"]) + "/" + esc(model["conv2"]) + "/" +
        esc(model["conv3"]) + ", fc " + esc(model["fc"]) + ", input " + esc(model["input_size"]) +
        "×" + esc(model["input_size"]) + ".";
+  if (model.contains("checkpoint")) {
+    h += " Analysed model <code id=\"analysed-checkpoint\">" + esc(model["checkpoint"]) + "</code>";
+    h += model.value("checkpoint_given", false)
+             ? " (<b>given to <code>aulens visualize --checkpoint</code></b>, not trained here)."
+             : ".";
+  }
   if (doc.value("cpu_sized", false))
     h += " <b>CPU-sized run</b> (the config's <code>cpu:</code> section was applied).";
   h += "</p>\n";
@@ -237,6 +243,9 @@ std::string render_page(const json& doc, bool with_charts) {
       }
       h += "</table>\n";
     }
+  } else if (model.value("checkpoint_given", false)) {
+    h += "<p class=\"note\">The analysed model was given to <code>aulens visualize "
+         "--checkpoint</code>; its training is not part of this run.</p>\n";
   } else {
     h += "<p class=\"note\">No training metrics.</p>\n";
   }

@@ -1,6 +1,6 @@
 // `aulens visualize CONFIG`: conv3 activation records, the top-n images of every conv3 map and
 // their deconvnet projections, from <output>/dataset.safetensors and
-// <output>/checkpoints/best.safetensors (aulens/visualize.h lists the files it writes).
+// <output>/checkpoints/best.safetensors or --checkpoint (aulens/visualize.h lists what it writes).
 #include <fmt/format.h>
 
 #include <iostream>
@@ -20,6 +20,7 @@ struct VisualizeArgs : aulens::cli::RunFolderArgs {
   std::string images;
   int top_n = 0;
   bool no_images = false;
+  std::string checkpoint;
 };
 
 void run_visualize_command(const VisualizeArgs& args) {
@@ -29,6 +30,7 @@ void run_visualize_command(const VisualizeArgs& args) {
   aulens::VisualizeOptions options;
   options.device = aulens::resolve_device(cfg.train.device);
   options.write_images = !args.no_images;
+  options.checkpoint = args.checkpoint;
   std::cout << "visualize on " << aulens::device_name(options.device)
             << (options.device == aulens::Device::cuda
                     ? std::string(" (") + aulens::device::describe() + ")"
@@ -63,7 +65,8 @@ const aulens::cli::CommandRegistrar kVisualize(
           "Activation records of conv3, the top-n images of every conv3 map and their deconvnet "
           "projections");
       cmd->footer(
-          "Reads <output>/dataset.safetensors and <output>/checkpoints/best.safetensors. Writes "
+          "Reads <output>/dataset.safetensors and <output>/checkpoints/best.safetensors (or the "
+          "--checkpoint file). Writes "
           "into <output>/: records.safetensors (conv3_value, conv3_position, image_index), "
           "topk.csv, projections.safetensors (raw 32x32 projections and window origins) and, with "
           "OpenCV, deconv/map_NNN.png strips (projections above receptive-field crops) and "
@@ -77,6 +80,11 @@ const aulens::cli::CommandRegistrar kVisualize(
           ->check(CLI::Range(1, 32));
       cmd->add_flag("--no-images", args->no_images,
                     "write records, topk.csv and projections only, no PNG files");
+      cmd->add_option("--checkpoint", args->checkpoint,
+                      "analyse this model instead of the run folder's "
+                      "checkpoints/best.safetensors: an aulens checkpoint or a PyTorch state_dict "
+                      "saved with safetensors (names conv1.weight … fc2.bias, float32, shapes "
+                      "of the config's model section; README: a model trained elsewhere)");
       cmd->callback([args] { run_visualize_command(*args); });
     });
 
