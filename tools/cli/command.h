@@ -30,7 +30,7 @@ inline CLI::Option* add_device_option(CLI::App* cmd, std::string& device) {
       ->add_option("--device", device,
                    "cuda, cpu or auto (overrides train.device). When it resolves to the CPU the "
                    "config's cpu: section applies, which may change dataset, model, train, "
-                   "visualize and sweep settings: give every stage of a run folder the same")
+                   "visualize and sweep settings, so give every stage of one run folder the same --device")
       ->check(CLI::IsMember({"cuda", "cpu", "auto"}));
 }
 

@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""A model made in PyTorch, analysed by aulens as the README's "A model trained elsewhere" says.
+ctest runs it as PyTorchExchange.ModelMadeInPyTorchIsAnalysed when AULENS_PYTHON has torch
+(skipped otherwise, as in CI).
+
+  tools/check_pytorch_model.py BUILD_DIR/aulens WORK_DIR
+
+(a) makes a tiny synthetic set with `aulens synth` and `aulens prepare`;
+(b) builds the network the README describes as a PyTorch module of its own (not aulens's code),
+    with PyTorch's default initialisation and a few SGD steps, and saves its state_dict with
+    safetensors.torch.save_file as the README says;
+(c) runs `aulens visualize CONFIG --checkpoint FILE` and checks the conv3 records (every image,
+    every map) against the module's forward pass in float64 on the input the README describes
+    (centre crop, /255, standardized per image), the positions where the maximum is clear, and
+    that the outputs name the file;
+(d) checks that a state_dict with a layer the network lacks, and one saved under DataParallel's
+    "module." prefix, are refused with the messages the README promises.
+The projections themselves are checked against PyTorch by the golden test (tools/make_golden.py).
+Exit status 0 when every check passes, 1 otherwise.
+"""
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+# The tiny run: the network's widths and input, the dataset's crop size.
+MODEL = dict(input_size=32, conv1=4, conv2=8, conv3=16, fc=16, classes=7)
+CROP = 40
+SYNTH = ["--subjects", "6", "--seed", "1", "--sequences-per-subject", "3",
+         "--min-frames", "4", "--max-frames", "4"]
+VALUE_TOL = 1e-4  # of the largest record: fp32 sums of at most 200 products per layer, 3 layers
+CLEAR_MARGIN = 1e-3  # of the largest record: a maximum this far above the runner-up is clear
+
+
+class Net(nn.Module):
+    """The README's module: three 5x5 convs (pad 2) each with ReLU and 2x2 max pooling, fc1 on the
+    flattened (N, C, H, W) pool3 output, ReLU, dropout, fc2."""
+
+    def __init__(self, m):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, m["conv1"], 5, padding=2)
+        self.conv2 = nn.Conv2d(m["conv1"], m["conv2"], 5, padding=2)
+        self.conv3 = nn.Conv2d(m["conv2"], m["conv3"], 5, padding=2)
+        self.fc1 = nn.Linear(m["conv3"] * (m["input_size"] // 8) ** 2, m["fc"])
+        self.fc2 = nn.Linear(m["fc"], m["classes"])
+
+    def conv3_maps(self, x):
+        h = F.max_pool2d(F.relu(self.conv1(x)), 2, 2)
+        h = F.max_pool2d(F.relu(self.conv2(h)), 2, 2)
+        return F.relu(self.conv3(h))
+
+    def forward(self, x):
+        h = F.max_pool2d(self.conv3_maps(x), 2, 2)
+        return self.fc2(F.dropout(F.relu(self.fc1(h.flatten(1))), 0.5, self.training))
+
+
+def config_text(run_dir):
+    m = MODEL
+    return (f"output: {run_dir}\n"
+            "dataset:\n"
+            "  source: synthetic\n"
+            "  synth: {subjects: 6, sequences_per_subject: 3, min_frames: 4, max_frames: 4}\n"
+            f"  crop_size: {CROP}\n"
+            "  folds: 3\n"
+            f"model: {{input_size: {m['input_size']}, conv1: {m['conv1']}, conv2: {m['conv2']}, "
+            f"conv3: {m['conv3']}, fc: {m['fc']}}}\n"
+            "train: {device: cpu, batch: 16, max_epochs: 1, augment: {input_size: 32}}\n"
+            "visualize: {top_n: 3}\n")
+
+
+def run(args, expect_ok=True):
+    result = subprocess.run(args, capture_output=True, text=True)
+    output = result.stdout + result.stderr
+    if expect_ok and result.returncode != 0:
+        sys.exit(f"FAIL: {' '.join(args)} exited {result.returncode}:\n{output}")
+    return result.returncode, output
+
+
+def read(path):
+    with safe_open(path, "np") as f:
+        return {k: f.get_tensor(k) for k in f.keys()}, f.metadata() or {}
+
+
+def network_inputs(crops):
+    """The README's input: the centre S x S of each crop, /255, (v - mean) / max(sigma, 1/S)."""
+    s = MODEL["input_size"]
+    off = (crops.shape[1] - s) // 2
+    x = crops[:, off:off + s, off:off + s].astype(np.float64) / 255.0
+    mean = x.mean(axis=(1, 2), keepdims=True)
+    sigma = x.std(axis=(1, 2), keepdims=True)  # population
+    return torch.from_numpy((x - mean) / np.maximum(sigma, 1.0 / s)).unsqueeze(1)
+
+
+def made_in_pytorch(inputs):
+    """The module with PyTorch's default init, after a few SGD steps on the set's own images."""
+    torch.manual_seed(7)
+    net = Net(MODEL)
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    labels = torch.randint(0, MODEL["classes"], (inputs.shape[0],))
+    for _ in range(3):
+        opt.zero_grad()
+        F.cross_entropy(net(inputs.float()), labels).backward()
+        opt.step()
+    return net.eval()
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    aulens, work = sys.argv[1], sys.argv[2]
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    run_dir = os.path.join(work, "run")
+    config = os.path.join(work, "tiny.yaml")
+    with open(config, "w") as f:
+        f.write(config_text(run_dir))
+    synthetic = os.path.join(work, "synthetic")
+    run([aulens, "synth", "--out", synthetic] + SYNTH)
+    run([aulens, "prepare", config, "--dataset", synthetic, "--device", "cpu"])
+    data, _ = read(os.path.join(run_dir, "dataset.safetensors"))
+    inputs = network_inputs(data["crops"])
+    net = made_in_pytorch(inputs)
+
+    model = os.path.join(work, "my_model.safetensors")
+    save_file({k: v.float().contiguous() for k, v in net.state_dict().items()}, model)
+    run([aulens, "visualize", config, "--checkpoint", model, "--images", "all", "--no-images",
+         "--device", "cpu"])
+    records, meta = read(os.path.join(run_dir, "records.safetensors"))
+    failures = []
+    if meta.get("checkpoint") != model or meta.get("checkpoint_given") != "true":
+        failures.append(f"records name {meta.get('checkpoint')!r} "
+                        f"(given: {meta.get('checkpoint_given')!r}), not {model!r}")
+    if os.path.exists(os.path.join(run_dir, "checkpoints")):
+        failures.append("visualize --checkpoint made a checkpoints/ folder")
+
+    # The reference: the same weights in float64 on every analysed image.
+    net64 = Net(MODEL).double()
+    net64.load_state_dict({k: v.double() for k, v in net.state_dict().items()})
+    images = records["image_index"]
+    with torch.no_grad():
+        maps = net64.conv3_maps(inputs[images]).flatten(2).numpy()  # (M, K, G*G)
+    expect = maps.max(axis=2)
+    got = records["conv3_value"].astype(np.float64)
+    scale = max(float(np.abs(expect).max()), 1e-30)
+    worst = float(np.abs(got - expect).max()) / scale
+    print(f"conv3 records: {got.shape[0]} images x {got.shape[1]} maps, largest value "
+          f"{scale:.4g}, worst difference {worst:.3g} of it")
+    if worst > VALUE_TOL:
+        failures.append(f"conv3 records differ from PyTorch by {worst:.3g} of the largest "
+                        f"(allowed {VALUE_TOL})")
+    if (expect > 0).mean() < 0.25:
+        failures.append("fewer than a quarter of the maxima are positive: the check says little")
+    top2 = np.sort(maps, axis=2)[:, :, -2:]
+    clear = (top2[:, :, 1] - top2[:, :, 0]) > CLEAR_MARGIN * scale
+    same = records["conv3_position"] == maps.argmax(axis=2)
+    print(f"positions: {int(clear.sum())} clear maxima, {int((clear & ~same).sum())} elsewhere")
+    if clear.sum() < clear.size // 4:
+        failures.append(f"only {int(clear.sum())} of {clear.size} maxima are clear")
+    if (clear & ~same).any():
+        failures.append(f"{int((clear & ~same).sum())} clear maxima are at another position")
+
+    # What the README says is refused, and how.
+    state = {k: v.float().contiguous() for k, v in net.state_dict().items()}
+    refused = [
+        ({**state, "bn1.running_mean": torch.zeros(MODEL["conv1"])},
+         '"bn1.running_mean" is not a parameter of the aulens network'),
+        ({"module." + k: v for k, v in state.items()},
+         '"conv1.weight" is missing; the file holds "module.'),
+    ]
+    for tensors, message in refused:
+        save_file(tensors, model)
+        status, output = run([aulens, "visualize", config, "--checkpoint", model, "--no-images",
+                              "--device", "cpu"], expect_ok=False)
+        if status == 0 or message not in output:
+            failures.append(f"expected a refusal saying {message!r}, got status {status}:\n{output}")
+
+    for failure in failures:
+        print("FAIL:", failure)
+    if not failures:
+        print("a model made in PyTorch is analysed as the README says")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
