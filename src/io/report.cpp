@@ -313,8 +313,10 @@ ReportResult write_report(const RunConfig& cfg, const fs::path& run_dir,
   const fs::path metrics_file = run_dir / "metrics.json";
   if (proj.checkpoint_given) {
     notes.push_back("the analysed model is " + proj.checkpoint +
-                    ", given to `aulens visualize --checkpoint`: no training curves (" +
-                    metrics_file.string() + " would describe another model)");
+                    ", given to `aulens visualize --checkpoint`: no training curves" +
+                    (fs::exists(metrics_file)
+                         ? " (" + metrics_file.string() + " is of the run folder's own training)"
+                         : std::string()));
   } else if (fs::exists(metrics_file)) {
     std::ifstream in(metrics_file);
     try {
