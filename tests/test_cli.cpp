@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -12,6 +13,9 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "aulens/dataset.h"
+#include "aulens/safetensors.h"
 
 namespace fs = std::filesystem;
 
@@ -191,6 +195,47 @@ TEST_F(Cli, AModelTrainedElsewhereIsAnalysedWithoutTraining) {
                                 (dir_ / "absent.safetensors").string());
   EXPECT_NE(missing.status, 0);
   EXPECT_TRUE(has(missing, "absent.safetensors, does not exist")) << missing.output;
+}
+
+// The sweep of a subset of the images (the training split): each records row must meet the AU
+// row of its own dataset image (image_index), not the dataset's row of the same number. R, the
+// top-n of each map over the rows carrying an AU, is recomputed here from the files.
+TEST_F(Cli, SweepMatchesRecordsRowsToTheirDatasetImages) {
+  const std::string cfg = config("tiny.yaml");
+  ASSERT_EQ(aulens("run " + cfg).status, 0);
+  const Result visualize = aulens("visualize " + cfg + " --images train --no-images");
+  ASSERT_EQ(visualize.status, 0) << visualize.output;
+  const Result sweep = aulens("sweep " + cfg);
+  ASSERT_EQ(sweep.status, 0) << sweep.output;
+  const fs::path out = dir_ / "run";
+  const aulens::DatasetCache cache = aulens::load_dataset_cache(out / "dataset.safetensors");
+  const aulens::SafeTensors records = aulens::load_safetensors(out / "records.safetensors");
+  const aulens::SafeTensors result = aulens::load_safetensors(out / "sweep.safetensors");
+  const std::vector<std::int32_t> rows =
+      records.tensors.at("image_index").to_vector<std::int32_t>();
+  ASSERT_EQ(rows, cache.split.train);
+  ASSERT_LT(rows.size(), static_cast<std::size_t>(cache.data.size())) << "not a subset";
+  const aulens::Tensor& values = records.tensors.at("conv3_value");
+  const aulens::Tensor& top_pos = result.tensors.at("top_pos");  // (A,K,n)
+  const std::vector<std::int32_t> analysed = result.tensors.at("au_ids").to_vector<std::int32_t>();
+  ASSERT_GE(analysed.size(), 3u) << sweep.output;
+  const std::int64_t maps = values.dim(1), n = top_pos.dim(2), all_aus = cache.data.aus.dim(1);
+  const float epsilon = std::stof(result.metadata.at("epsilon"));
+  for (std::size_t a = 0; a < analysed.size(); ++a) {
+    const auto column = std::find(cache.data.au_ids.begin(), cache.data.au_ids.end(), analysed[a]) -
+                        cache.data.au_ids.begin();
+    for (std::int64_t k = 0; k < maps; ++k) {
+      std::vector<float> carrying;
+      for (std::size_t r = 0; r < rows.size(); ++r)
+        if (cache.data.aus.data<float>()[rows[r] * all_aus + column] > 0.0f)
+          carrying.push_back(values.data<float>()[r * maps + k]);
+      ASSERT_GE(static_cast<std::int64_t>(carrying.size()), n);
+      std::sort(carrying.begin(), carrying.end(), std::greater<>());
+      for (std::int64_t i = 0; i < n; ++i)
+        ASSERT_EQ(top_pos.data<float>()[(a * maps + k) * n + i], std::max(carrying[i], epsilon))
+            << "AU" << analysed[a] << ", map " << k << ", rank " << i + 1;
+    }
+  }
 }
 
 // A dataset path that does not exist is refused before the run folder is made.

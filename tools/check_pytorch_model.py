@@ -13,11 +13,15 @@ ctest runs it as PyTorchExchange.ModelMadeInPyTorchIsAnalysed when AULENS_PYTHON
     every map) against the module's forward pass in float64 on the input the README describes
     (centre crop, /255, standardized per image), the positions where the maximum is clear, and
     that the outputs name the file;
-(d) checks that a state_dict with a layer the network lacks, and one saved under DataParallel's
+(d) runs `aulens sweep` on the records of the training split (a subset, so records rows must be
+    matched to dataset rows through image_index) and checks the distance and AUC matrices against
+    a NumPy computation from the definitions (DESIGN §1.6) on the dataset's AU matrix;
+(e) checks that a state_dict with a layer the network lacks, and one saved under DataParallel's
     "module." prefix, are refused with the messages the README promises.
 The projections themselves are checked against PyTorch by the golden test (tools/make_golden.py).
 Exit status 0 when every check passes, 1 otherwise.
 """
+import json
 import os
 import shutil
 import subprocess
@@ -35,6 +39,7 @@ MODEL = dict(input_size=32, conv1=4, conv2=8, conv3=16, fc=16, classes=7)
 CROP = 40
 SYNTH = ["--subjects", "6", "--seed", "1", "--sequences-per-subject", "3",
          "--min-frames", "4", "--max-frames", "4"]
+SWEEP_TOL = 1e-5  # relative: float32 sums of n terms against float64
 VALUE_TOL = 1e-4  # of the largest record: fp32 sums of at most 200 products per layer, 3 layers
 CLEAR_MARGIN = 1e-3  # of the largest record: a maximum this far above the runner-up is clear
 
@@ -72,7 +77,8 @@ def config_text(run_dir):
             f"model: {{input_size: {m['input_size']}, conv1: {m['conv1']}, conv2: {m['conv2']}, "
             f"conv3: {m['conv3']}, fc: {m['fc']}}}\n"
             "train: {device: cpu, batch: 16, max_epochs: 1, augment: {input_size: 32}}\n"
-            "visualize: {top_n: 3}\n")
+            "visualize: {top_n: 3}\n"
+            "sweep: {top_n: 3, min_images: 2, permutations: 20}\n")
 
 
 def run(args, expect_ok=True):
@@ -109,6 +115,61 @@ def made_in_pytorch(inputs):
         F.cross_entropy(net(inputs.float()), labels).backward()
         opt.step()
     return net.eval()
+
+
+def ranks(x):
+    """Midranks (1-based) of the rows of x along axis 0."""
+    order = np.argsort(x, axis=0, kind="stable")
+    out = np.empty_like(x, dtype=np.float64)
+    for k in range(x.shape[1]):
+        v = x[order[:, k], k]
+        r = np.arange(1, len(v) + 1, dtype=np.float64)
+        start = 0
+        while start < len(v):
+            end = start
+            while end + 1 < len(v) and v[end + 1] == v[start]:
+                end += 1
+            r[start:end + 1] = (start + end + 2) / 2.0
+            start = end + 1
+        out[order[:, k], k] = r
+    return out
+
+
+def check_sweep(run_dir, data, failures):
+    """The sweep's distance and AUC against the definitions, computed here from the records and the
+    dataset's AU matrix."""
+    records, _ = read(os.path.join(run_dir, "records.safetensors"))
+    sweep, meta = read(os.path.join(run_dir, "sweep.safetensors"))
+    images = records["image_index"]
+    values = records["conv3_value"].astype(np.float64)  # (M, K)
+    if not np.array_equal(sweep["images"], images):
+        failures.append("sweep.safetensors 'images' differ from the records' image_index")
+    au_ids = json.loads(read(os.path.join(run_dir, "dataset.safetensors"))[1]["au_ids"])
+    present = data["aus"][images] > 0  # (M, A_all)
+    n, eps = int(meta["top_n"]), float(meta["epsilon"])
+    ranked = ranks(values)
+    worst_d = worst_auc = 0.0
+    for row, au in enumerate(sweep["au_ids"]):
+        s = present[:, au_ids.index(int(au))]
+        top_r = np.maximum(-np.sort(-values[s], axis=0)[:n], eps)
+        top_q = np.maximum(-np.sort(-values[~s], axis=0)[:n], eps)
+        d = ((top_r - top_q) * np.log(top_r / top_q)).sum(axis=0)
+        got = sweep["distance"][row].astype(np.float64)
+        worst_d = max(worst_d, float((np.abs(got - d) / np.maximum(np.abs(d), 1e-6)).max()))
+        pos = s.sum()
+        auc = (ranked[s].sum(axis=0) - pos * (pos + 1) / 2) / (pos * (~s).sum())
+        worst_auc = max(worst_auc, float(np.abs(sweep["auc"][row] - auc).max()))
+        if int(sweep["best_map"][row]) != int(np.argmax(got)):
+            failures.append(f"AU{au}: best_map is not the largest distance")
+    print(f"sweep: {len(sweep['au_ids'])} AUs x {values.shape[1]} maps over {len(images)} images, "
+          f"worst distance difference {worst_d:.3g} (relative), worst AUC difference "
+          f"{worst_auc:.3g}")
+    if len(sweep["au_ids"]) < 3:
+        failures.append(f"only {len(sweep['au_ids'])} AUs analysed: the check says little")
+    if worst_d > SWEEP_TOL:
+        failures.append(f"sweep distances differ from the definition by {worst_d:.3g}")
+    if worst_auc > 1e-5:
+        failures.append(f"sweep AUCs differ from the definition by {worst_auc:.3g}")
 
 
 def main():
@@ -165,6 +226,12 @@ def main():
         failures.append(f"only {int(clear.sum())} of {clear.size} maxima are clear")
     if (clear & ~same).any():
         failures.append(f"{int((clear & ~same).sum())} clear maxima are at another position")
+
+    # The sweep over the training split's records.
+    run([aulens, "visualize", config, "--checkpoint", model, "--images", "train", "--no-images",
+         "--device", "cpu"])
+    run([aulens, "sweep", config, "--device", "cpu"])
+    check_sweep(run_dir, data, failures)
 
     # What the README says is refused, and how.
     state = {k: v.float().contiguous() for k, v in net.state_dict().items()}
