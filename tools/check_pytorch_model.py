@@ -18,7 +18,11 @@ ctest runs it as PyTorchExchange.ModelMadeInPyTorchIsAnalysed when AULENS_PYTHON
     a NumPy computation from the definitions (DESIGN §1.6) on the dataset's AU matrix;
 (e) checks that a state_dict with a layer the network lacks, and one saved under DataParallel's
     "module." prefix, are refused with the messages the README promises.
-The projections themselves are checked against PyTorch by the golden test (tools/make_golden.py).
+Between (c) and (d) it also checks every deconvnet projection of projections.safetensors against
+PyTorch's: the input gradient of the one conv3 activation with every ReLU's backward replaced by
+ReLU of the gradient (DESIGN §1.5), in float64, on the full image, cut to the window's origin. A
+pool window whose two largest inputs lie within SWITCH_MARGIN of each other may switch the other
+way in float32; a projection through one may differ, and is counted, not failed.
 Exit status 0 when every check passes, 1 otherwise.
 """
 import json
@@ -40,6 +44,8 @@ CROP = 40
 SYNTH = ["--subjects", "6", "--seed", "1", "--sequences-per-subject", "3",
          "--min-frames", "4", "--max-frames", "4"]
 SWEEP_TOL = 1e-5  # relative: float32 sums of n terms against float64
+PROJECTION_TOL = 1e-5  # of the projection's largest |value|
+SWITCH_MARGIN = 1e-5  # of the largest pool input: a closer runner-up is a near tie
 VALUE_TOL = 1e-4  # of the largest record: fp32 sums of at most 200 products per layer, 3 layers
 CLEAR_MARGIN = 1e-3  # of the largest record: a maximum this far above the runner-up is clear
 
@@ -115,6 +121,67 @@ def made_in_pytorch(inputs):
         F.cross_entropy(net(inputs.float()), labels).backward()
         opt.step()
     return net.eval()
+
+
+class DeconvReLU(torch.autograd.Function):
+    """ReLU forward; backward = ReLU of the incoming gradient (the deconvnet's rectification)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.clamp_min(0)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.clamp_min(0)
+
+
+def near_tie(pool_input):
+    """Whether some 2x2 window's two largest values differ, but by less than SWITCH_MARGIN."""
+    n, c, h, w = pool_input.shape
+    windows = pool_input.reshape(n, c, h // 2, 2, w // 2, 2).permute(0, 1, 2, 4, 3, 5)
+    top2 = windows.reshape(n, c, h // 2, w // 2, 4).topk(2, dim=-1).values
+    gap = top2[..., 0] - top2[..., 1]
+    scale = float(pool_input.abs().max())
+    return bool(((gap > 0) & (gap < SWITCH_MARGIN * scale)).any())
+
+
+def check_projections(run_dir, net64, inputs, failures):
+    proj, _ = read(os.path.join(run_dir, "projections.safetensors"))
+    s = MODEL["input_size"]
+    grid = s // 4
+    worst, near, checked = 0.0, 0, 0
+    maps, n = proj["top_images"].shape
+    for k in range(maps):
+        for r in range(n):
+            image = int(proj["top_images"][k, r])
+            gy, gx = divmod(int(proj["top_positions"][k, r]), grid)
+            x = inputs[image:image + 1].clone().requires_grad_(True)
+            c1 = DeconvReLU.apply(net64.conv1(x))
+            c2 = DeconvReLU.apply(net64.conv2(F.max_pool2d(c1, 2, 2)))
+            c3 = DeconvReLU.apply(net64.conv3(F.max_pool2d(c2, 2, 2)))
+            seed = torch.zeros_like(c3)
+            seed[0, k, gy, gx] = c3[0, k, gy, gx].detach()
+            full = torch.autograd.grad(c3, x, seed)[0][0, 0].numpy()
+            oy, ox = (int(v) for v in proj["origins"][k, r])
+            expect = np.zeros((32, 32))
+            y0, x0 = max(oy, 0), max(ox, 0)
+            y1, x1 = min(oy + 32, s), min(ox + 32, s)
+            expect[y0 - oy:y1 - oy, x0 - ox:x1 - ox] = full[y0:y1, x0:x1]
+            if not (oy == 4 * gy - 14 and ox == 4 * gx - 14):
+                failures.append(f"map {k} rank {r + 1}: origin ({oy}, {ox}) for conv3 ({gy}, {gx})")
+            err = float(np.abs(proj["projections"][k, r] - expect).max())
+            err /= max(float(np.abs(expect).max()), 1e-30)
+            if err > PROJECTION_TOL and near_tie(c1.detach()) | near_tie(c2.detach()):
+                near += 1
+                continue
+            checked += 1
+            worst = max(worst, err)
+    print(f"projections: {checked} of {maps * n} against PyTorch's, worst difference {worst:.3g} "
+          f"of the largest value; {near} through a near-tied pool window")
+    if worst > PROJECTION_TOL:
+        failures.append(f"a projection differs from PyTorch's by {worst:.3g} of its largest value")
+    if checked < (maps * n) * 3 // 4:
+        failures.append(f"only {checked} of {maps * n} projections compared: the check says little")
 
 
 def ranks(x):
@@ -226,6 +293,8 @@ def main():
         failures.append(f"only {int(clear.sum())} of {clear.size} maxima are clear")
     if (clear & ~same).any():
         failures.append(f"{int((clear & ~same).sum())} clear maxima are at another position")
+
+    check_projections(run_dir, net64, inputs, failures)
 
     # The sweep over the training split's records.
     run([aulens, "visualize", config, "--checkpoint", model, "--images", "train", "--no-images",
