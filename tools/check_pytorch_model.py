@@ -1,28 +1,40 @@
 #!/usr/bin/env python3
-"""A model made in PyTorch, analysed by aulens as the README's "A model trained elsewhere" says.
-ctest runs it as PyTorchExchange.ModelMadeInPyTorchIsAnalysed when AULENS_PYTHON has torch
-(skipped otherwise, as in CI).
+"""aulens' analysis of a model checked against PyTorch and NumPy, written independently of aulens.
+
+Two uses:
 
   tools/check_pytorch_model.py BUILD_DIR/aulens WORK_DIR
+      A model made in PyTorch, analysed by aulens as the README's "A model trained elsewhere" says.
+      ctest runs it as PyTorchExchange.ModelMadeInPyTorchIsAnalysed when AULENS_PYTHON has torch
+      (skipped otherwise, as in CI). It
+      (a) makes a tiny synthetic set with `aulens synth` and `aulens prepare`;
+      (b) builds the network the README describes as a PyTorch module of its own (not aulens'
+          code), with PyTorch's default initialisation and a few SGD steps, and saves its
+          state_dict with safetensors.torch.save_file as the README says;
+      (c) runs `aulens visualize CONFIG --checkpoint FILE --images all`, checks that the outputs
+          name the file, and checks the run (below);
+      (d) runs visualize again on the training split and `aulens sweep` (a subset, so records rows
+          must be matched to dataset rows through image_index), and checks the sweep (below);
+      (e) checks that a state_dict with a layer the network lacks, and one saved under
+          DataParallel's "module." prefix, are refused with the messages the README promises.
 
-(a) makes a tiny synthetic set with `aulens synth` and `aulens prepare`;
-(b) builds the network the README describes as a PyTorch module of its own (not aulens's code),
-    with PyTorch's default initialisation and a few SGD steps, and saves its state_dict with
-    safetensors.torch.save_file as the README says;
-(c) runs `aulens visualize CONFIG --checkpoint FILE` and checks the conv3 records (every image,
-    every map) against the module's forward pass in float64 on the input the README describes
-    (centre crop, /255, standardized per image), the positions where the maximum is clear, and
-    that the outputs name the file;
-(d) runs `aulens sweep` on the records of the training split (a subset, so records rows must be
-    matched to dataset rows through image_index) and checks the distance and AUC matrices against
-    a NumPy computation from the definitions (DESIGN §1.6) on the dataset's AU matrix;
-(e) checks that a state_dict with a layer the network lacks, and one saved under DataParallel's
-    "module." prefix, are refused with the messages the README promises.
-Between (c) and (d) it also checks every deconvnet projection of projections.safetensors against
-PyTorch's: the input gradient of the one conv3 activation with every ReLU's backward replaced by
-ReLU of the gradient (DESIGN §1.5), in float64, on the full image, cut to the window's origin. A
-pool window whose two largest inputs lie within SWITCH_MARGIN of each other may switch the other
-way in float32; a projection through one may differ, and is counted, not failed.
+  tools/check_pytorch_model.py --run-folder DIR
+      Checks an existing run folder (after `aulens run`, or visualize and sweep) the same way,
+      with the model its records name (checkpoints/best.safetensors or a --checkpoint file).
+
+What is checked, against the model in float64 on the input the README describes (centre crop,
+/255, standardized per image):
+  records      conv3_value of every analysed image and map against the forward pass's maximum;
+               conv3_position where the maximum is clear of the runner-up;
+  projections  every (map, rank) of projections.safetensors against PyTorch's deconvnet: the
+               input gradient of the one conv3 activation with every ReLU's backward replaced by
+               ReLU of the gradient (DESIGN §1.5), on the full image, cut to the window's origin.
+               A pool window whose two largest inputs lie within SWITCH_MARGIN of each other may
+               switch the other way in float32; a projection through one may differ, and is
+               counted, not failed;
+  sweep        when sweep.safetensors covers the records' images: the distance and AUC matrices
+               against NumPy from the definitions (DESIGN §1.6) on the dataset's AU matrix, and
+               each best map.
 Exit status 0 when every check passes, 1 otherwise.
 """
 import json
@@ -100,9 +112,8 @@ def read(path):
         return {k: f.get_tensor(k) for k in f.keys()}, f.metadata() or {}
 
 
-def network_inputs(crops):
-    """The README's input: the centre S x S of each crop, /255, (v - mean) / max(sigma, 1/S)."""
-    s = MODEL["input_size"]
+def network_inputs(crops, s):
+    """The README's input: the centre s x s of each crop, /255, (v - mean) / max(sigma, 1/s)."""
     off = (crops.shape[1] - s) // 2
     x = crops[:, off:off + s, off:off + s].astype(np.float64) / 255.0
     mean = x.mean(axis=(1, 2), keepdims=True)
@@ -147,7 +158,7 @@ def near_tie(pool_input):
 
 def check_projections(run_dir, net64, inputs, failures):
     proj, _ = read(os.path.join(run_dir, "projections.safetensors"))
-    s = MODEL["input_size"]
+    s = inputs.shape[-1]
     grid = s // 4
     worst, near, checked = 0.0, 0, 0
     maps, n = proj["top_images"].shape
@@ -239,47 +250,18 @@ def check_sweep(run_dir, data, failures):
         failures.append(f"sweep AUCs differ from the definition by {worst_auc:.3g}")
 
 
-def main():
-    if len(sys.argv) != 3:
-        sys.exit(__doc__)
-    aulens, work = sys.argv[1], sys.argv[2]
-    shutil.rmtree(work, ignore_errors=True)
-    os.makedirs(work)
-    run_dir = os.path.join(work, "run")
-    config = os.path.join(work, "tiny.yaml")
-    with open(config, "w") as f:
-        f.write(config_text(run_dir))
-    synthetic = os.path.join(work, "synthetic")
-    run([aulens, "synth", "--out", synthetic] + SYNTH)
-    run([aulens, "prepare", config, "--dataset", synthetic, "--device", "cpu"])
-    data, _ = read(os.path.join(run_dir, "dataset.safetensors"))
-    inputs = network_inputs(data["crops"])
-    net = made_in_pytorch(inputs)
-
-    model = os.path.join(work, "my_model.safetensors")
-    save_file({k: v.float().contiguous() for k, v in net.state_dict().items()}, model)
-    run([aulens, "visualize", config, "--checkpoint", model, "--images", "all", "--no-images",
-         "--device", "cpu"])
-    records, meta = read(os.path.join(run_dir, "records.safetensors"))
-    failures = []
-    if meta.get("checkpoint") != model or meta.get("checkpoint_given") != "true":
-        failures.append(f"records name {meta.get('checkpoint')!r} "
-                        f"(given: {meta.get('checkpoint_given')!r}), not {model!r}")
-    if os.path.exists(os.path.join(run_dir, "checkpoints")):
-        failures.append("visualize --checkpoint made a checkpoints/ folder")
-
-    # The reference: the same weights in float64 on every analysed image.
-    net64 = Net(MODEL).double()
-    net64.load_state_dict({k: v.double() for k, v in net.state_dict().items()})
+def check_records(run_dir, net64, inputs, failures):
+    records, _ = read(os.path.join(run_dir, "records.safetensors"))
     images = records["image_index"]
-    with torch.no_grad():
-        maps = net64.conv3_maps(inputs[images]).flatten(2).numpy()  # (M, K, G*G)
+    with torch.no_grad():  # (M, K, G*G), in batches
+        maps = torch.cat([net64.conv3_maps(inputs[images[i:i + 256]]).flatten(2)
+                          for i in range(0, len(images), 256)]).numpy()
     expect = maps.max(axis=2)
     got = records["conv3_value"].astype(np.float64)
     scale = max(float(np.abs(expect).max()), 1e-30)
     worst = float(np.abs(got - expect).max()) / scale
-    print(f"conv3 records: {got.shape[0]} images x {got.shape[1]} maps, largest value "
-          f"{scale:.4g}, worst difference {worst:.3g} of it")
+    print(f"records: {got.shape[0]} images x {got.shape[1]} maps, largest value {scale:.4g}, "
+          f"worst difference {worst:.3g} of it")
     if worst > VALUE_TOL:
         failures.append(f"conv3 records differ from PyTorch by {worst:.3g} of the largest "
                         f"(allowed {VALUE_TOL})")
@@ -294,7 +276,66 @@ def main():
     if (clear & ~same).any():
         failures.append(f"{int((clear & ~same).sum())} clear maxima are at another position")
 
+
+def float64_net(model_cfg, state):
+    """The module in float64 with `state` (name -> tensor or array)."""
+    net64 = Net(model_cfg).double()
+    net64.load_state_dict({k: torch.as_tensor(np.asarray(v)).double() for k, v in state.items()},
+                          strict=True)
+    return net64.eval()
+
+
+def check_run(run_dir, failures):
+    """Records, projections and (when it covers the records' images) the sweep of `run_dir`."""
+    _, meta = read(os.path.join(run_dir, "records.safetensors"))
+    model_cfg = {k: int(meta["net." + k])
+                 for k in ("input_size", "conv1", "conv2", "conv3", "fc", "classes")}
+    checkpoint = meta["checkpoint"]
+    print(f"{run_dir}: model {checkpoint} ({model_cfg}), images {meta.get('images')}")
+    weights, _ = read(checkpoint)
+    state = {k: weights[k] for k in Net(model_cfg).state_dict()}
+    net64 = float64_net(model_cfg, state)
+    data, _ = read(os.path.join(run_dir, "dataset.safetensors"))
+    inputs = network_inputs(data["crops"], model_cfg["input_size"])
+    check_records(run_dir, net64, inputs, failures)
     check_projections(run_dir, net64, inputs, failures)
+    sweep_file = os.path.join(run_dir, "sweep.safetensors")
+    if os.path.exists(sweep_file):
+        records, _ = read(os.path.join(run_dir, "records.safetensors"))
+        sweep, _ = read(sweep_file)
+        if np.array_equal(sweep["images"], records["image_index"]):
+            check_sweep(run_dir, data, failures)
+        else:
+            print("sweep: not of these records (another visualize ran since), not checked")
+    return data
+
+
+def self_test(aulens, work):
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    run_dir = os.path.join(work, "run")
+    config = os.path.join(work, "tiny.yaml")
+    with open(config, "w") as f:
+        f.write(config_text(run_dir))
+    synthetic = os.path.join(work, "synthetic")
+    run([aulens, "synth", "--out", synthetic] + SYNTH)
+    run([aulens, "prepare", config, "--dataset", synthetic, "--device", "cpu"])
+    data, _ = read(os.path.join(run_dir, "dataset.safetensors"))
+    net = made_in_pytorch(network_inputs(data["crops"], MODEL["input_size"]))
+
+    model = os.path.join(work, "my_model.safetensors")
+    state = {k: v.float().contiguous() for k, v in net.state_dict().items()}
+    save_file(state, model)  # as the README says
+    run([aulens, "visualize", config, "--checkpoint", model, "--images", "all", "--no-images",
+         "--device", "cpu"])
+    _, meta = read(os.path.join(run_dir, "records.safetensors"))
+    failures = []
+    if meta.get("checkpoint") != model or meta.get("checkpoint_given") != "true":
+        failures.append(f"records name {meta.get('checkpoint')!r} "
+                        f"(given: {meta.get('checkpoint_given')!r}), not {model!r}")
+    if os.path.exists(os.path.join(run_dir, "checkpoints")):
+        failures.append("visualize --checkpoint made a checkpoints/ folder")
+    check_run(run_dir, failures)
 
     # The sweep over the training split's records.
     run([aulens, "visualize", config, "--checkpoint", model, "--images", "train", "--no-images",
@@ -303,7 +344,6 @@ def main():
     check_sweep(run_dir, data, failures)
 
     # What the README says is refused, and how.
-    state = {k: v.float().contiguous() for k, v in net.state_dict().items()}
     refused = [
         ({**state, "bn1.running_mean": torch.zeros(MODEL["conv1"])},
          '"bn1.running_mean" is not a parameter of the aulens network'),
@@ -316,11 +356,23 @@ def main():
                               "--device", "cpu"], expect_ok=False)
         if status == 0 or message not in output:
             failures.append(f"expected a refusal saying {message!r}, got status {status}:\n{output}")
+    return failures
 
+
+def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--run-folder":
+        failures = []
+        check_run(sys.argv[2], failures)
+        done = "the run folder's analysis agrees with PyTorch and NumPy"
+    elif len(sys.argv) == 3 and not sys.argv[1].startswith("-"):
+        failures = self_test(sys.argv[1], sys.argv[2])
+        done = "a model made in PyTorch is analysed as the README says"
+    else:
+        sys.exit(__doc__)
     for failure in failures:
         print("FAIL:", failure)
     if not failures:
-        print("a model made in PyTorch is analysed as the README says")
+        print(done)
     return 1 if failures else 0
 
 
