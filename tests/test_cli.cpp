@@ -181,7 +181,6 @@ TEST_F(Cli, AModelTrainedElsewhereIsAnalysedWithoutTraining) {
   const Result visualize = aulens("visualize " + cfg + folder + " --checkpoint " + model.string());
   ASSERT_EQ(visualize.status, 0) << visualize.output;
   EXPECT_TRUE(has(visualize, "from " + model.string())) << visualize.output;
-  EXPECT_FALSE(fs::exists(out / "checkpoints")) << visualize.output;
   ASSERT_EQ(aulens("sweep " + cfg + folder).status, 0);
   const Result report = aulens("report " + cfg + folder);
   ASSERT_EQ(report.status, 0) << report.output;
@@ -195,6 +194,32 @@ TEST_F(Cli, AModelTrainedElsewhereIsAnalysedWithoutTraining) {
                                 (dir_ / "absent.safetensors").string());
   EXPECT_NE(missing.status, 0);
   EXPECT_TRUE(has(missing, "absent.safetensors, does not exist")) << missing.output;
+
+  // A relative name is read from the working folder and recorded absolutely.
+  const fs::path cwd = fs::current_path();
+  fs::current_path(dir_);
+  const Result relative = aulens("visualize " + cfg + folder + " --checkpoint model.safetensors");
+  fs::current_path(cwd);
+  ASSERT_EQ(relative.status, 0) << relative.output;
+  EXPECT_EQ(aulens::load_safetensors(out / "records.safetensors").metadata.at("checkpoint"),
+            model.string());
+
+  // A later `aulens run` in the folder trains its own model and analyses that instead (`run`
+  // takes its folder from the config).
+  std::ifstream tiny(cfg);
+  const std::string text((std::istreambuf_iterator<char>(tiny)), std::istreambuf_iterator<char>());
+  const std::string run_line = "output: " + (dir_ / "run").string() + "\n";
+  ASSERT_EQ(text.rfind(run_line, 0), 0u) << text;
+  const fs::path analysis_cfg = dir_ / "analysis.yaml";
+  std::ofstream(analysis_cfg) << "output: " << out.string() << "\n" << text.substr(run_line.size());
+  const Result rerun = aulens("run " + analysis_cfg.string() + " --dataset " +
+                              (dir_ / "run" / "synthetic").string());
+  ASSERT_EQ(rerun.status, 0) << rerun.output;
+  for (const char* stage : {"train", "visualize", "sweep", "report"})
+    EXPECT_TRUE(has(rerun, std::string("== ") + stage + "\n")) << rerun.output;
+  const aulens::SafeTensors own = aulens::load_safetensors(out / "sweep.safetensors");
+  EXPECT_EQ(own.metadata.at("checkpoint_given"), "false");
+  EXPECT_EQ(own.metadata.at("checkpoint"), (out / "checkpoints" / "best.safetensors").string());
 }
 
 // The sweep of a subset of the images (the training split): each records row must meet the AU

@@ -276,6 +276,26 @@ TEST_F(ReportTest, AGivenCheckpointIsNamedAndGetsNoTrainingCurves) {
   EXPECT_NE(html.find("id=\"analysed-checkpoint\">run/checkpoints/best.safetensors</code>."),
             std::string::npos);
   EXPECT_EQ(html.find("given to <code>aulens visualize --checkpoint</code>"), std::string::npos);
+
+  // A sweep of the given model beside projections of the folder's own: noted, and no curves.
+  write_text(dir_ / "sweep_info.json", "{\"checkpoint\": \"" +
+                                           std::string("/models/m.safetensors") +
+                                           "\", \"checkpoint_given\": true}");
+  result = write_report(cfg, dir_);
+  html = read_text(result.index_html);
+  EXPECT_EQ(html.find("id=\"chart-loss\""), std::string::npos) << "curves beside another model";
+  bool mixed = false;
+  for (const std::string& note : result.notes)
+    mixed = mixed || note.find("the AU table mixes two models") != std::string::npos;
+  EXPECT_TRUE(mixed);
+
+  // Without projections the sweep alone names the model.
+  fs::remove(dir_ / "projections.safetensors");
+  result = write_report(cfg, dir_);
+  html = read_text(result.index_html);
+  EXPECT_EQ(html.find("id=\"chart-loss\""), std::string::npos);
+  EXPECT_NE(html.find("<code id=\"analysed-checkpoint\">/models/m.safetensors</code>"),
+            std::string::npos);
 }
 
 // Runs Chromium headless on the report; returns the DOM it ends with.

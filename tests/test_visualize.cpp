@@ -363,7 +363,17 @@ TEST_F(VisualizeStage, RefusesAConfigThatDisagreesWithTheCheckpoint) {
     FAIL() << "a conv3 width that differs from the checkpoint was accepted";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("conv3"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("cpu: section"), std::string::npos) << e.what();
   }
+  // When the config's cpu: section applied, the refusal says that it may have set the widths.
+  cfg_.cpu_overrides_applied = true;
+  try {
+    run_visualize(cfg_, options_);
+    FAIL() << "a conv3 width that differs from the checkpoint was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cpu: section applied"), std::string::npos) << e.what();
+  }
+  cfg_.cpu_overrides_applied = false;
   cfg_.model = tiny_net();
   cfg_.visualize.top_n = kImages + 1;
   EXPECT_THROW(run_visualize(cfg_, options_), Error);
@@ -386,6 +396,18 @@ TEST_F(VisualizeStage, AnalysesAGivenCheckpointWithoutAulensMetadata) {
   run_visualize(cfg_, options_);
   const SafeTensors own = load_safetensors(dir_ / "projections.safetensors");
   EXPECT_EQ(own.metadata.at("checkpoint_given"), "false");
+  EXPECT_EQ(own.metadata.at("checkpoint"), (dir_ / "checkpoints" / "best.safetensors").string());
+
+  // The run's own checkpoint given by a relative name is still the run's own, named absolutely.
+  const fs::path cwd = fs::current_path();
+  fs::current_path(dir_);
+  options_.checkpoint = fs::path("checkpoints") / "best.safetensors";
+  run_visualize(cfg_, options_);
+  fs::current_path(cwd);
+  const SafeTensors by_name = load_safetensors(dir_ / "records.safetensors");
+  EXPECT_EQ(by_name.metadata.at("checkpoint_given"), "false");
+  EXPECT_EQ(by_name.metadata.at("checkpoint"),
+            (dir_ / "checkpoints" / "best.safetensors").string());
 
   const fs::path given = dir_ / "elsewhere" / "model.safetensors";
   fs::create_directories(given.parent_path());

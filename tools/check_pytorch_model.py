@@ -47,12 +47,14 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import safetensors.numpy
 from safetensors import safe_open
 from safetensors.torch import save_file
 
 # The tiny run: the network's widths and input, the dataset's crop size.
 MODEL = dict(input_size=32, conv1=4, conv2=8, conv3=16, fc=16, classes=7)
-CROP = 40
+CROP = 41  # an odd margin: the centre crop's offset (41 - 32) / 2 rounds down, to 4
+FLAT = (0, 5, 11)  # images made near-flat (grey 100/101), where the σ floor 1/S and the /255 count
 SYNTH = ["--subjects", "6", "--seed", "1", "--sequences-per-subject", "3",
          "--min-frames", "4", "--max-frames", "4"]
 SWEEP_TOL = 1e-5  # relative: float32 sums of n terms against float64
@@ -302,8 +304,9 @@ def check_run(run_dir, failures):
     sweep_file = os.path.join(run_dir, "sweep.safetensors")
     if os.path.exists(sweep_file):
         records, _ = read(os.path.join(run_dir, "records.safetensors"))
-        sweep, _ = read(sweep_file)
-        if np.array_equal(sweep["images"], records["image_index"]):
+        sweep, sweep_meta = read(sweep_file)
+        if (np.array_equal(sweep["images"], records["image_index"])
+                and sweep_meta.get("checkpoint", checkpoint) == checkpoint):
             check_sweep(run_dir, data, failures)
         else:
             print("sweep: not of these records (another visualize ran since), not checked")
@@ -320,7 +323,11 @@ def self_test(aulens, work):
     synthetic = os.path.join(work, "synthetic")
     run([aulens, "synth", "--out", synthetic] + SYNTH)
     run([aulens, "prepare", config, "--dataset", synthetic, "--device", "cpu"])
-    data, _ = read(os.path.join(run_dir, "dataset.safetensors"))
+    cache = os.path.join(run_dir, "dataset.safetensors")
+    data, cache_meta = read(cache)
+    for i in FLAT:
+        data["crops"][i] = 100 + (np.add.outer(np.arange(CROP), np.arange(CROP)) % 2)
+    safetensors.numpy.save_file(data, cache, metadata=cache_meta)
     net = made_in_pytorch(network_inputs(data["crops"], MODEL["input_size"]))
 
     model = os.path.join(work, "my_model.safetensors")

@@ -64,7 +64,9 @@ void remove_stale_strips(const fs::path& dir, int maps) {
 
 struct Inputs {
   DatasetCache cache;
-  fs::path cache_path, checkpoint_path;
+  fs::path cache_path;
+  fs::path checkpoint_path;       // absolute, so that the outputs name it from anywhere
+  bool checkpoint_given = false;  // not the run folder's own checkpoints/best.safetensors
   NetConfig net;
   std::vector<std::int32_t> image_ids;
 };
@@ -73,15 +75,22 @@ Inputs load_inputs(const RunConfig& cfg, const fs::path& given_checkpoint) {
   Inputs in;
   in.cache_path = cfg.output / "dataset.safetensors";
   require_stage_output(cfg, in.cache_path, "prepare");
+  const fs::path own = cfg.output / "checkpoints" / "best.safetensors";
   if (given_checkpoint.empty()) {
-    in.checkpoint_path = cfg.output / "checkpoints" / "best.safetensors";
-    require_stage_output(cfg, in.checkpoint_path, "train");
+    require_stage_output(cfg, own, "train");
+    in.checkpoint_path = own;
   } else {
+    AULENS_REQUIRE(fs::is_regular_file(given_checkpoint), "the checkpoint to analyse, " +
+                                                              given_checkpoint.string() +
+                                                              ", does not exist or is not a file");
     in.checkpoint_path = given_checkpoint;
-    AULENS_REQUIRE(fs::is_regular_file(in.checkpoint_path),
-                   "the checkpoint to analyse, " + in.checkpoint_path.string() +
-                       ", does not exist or is not a file");
+    // The run's own checkpoints given by name are not a model from elsewhere.
+    std::error_code best_ec, last_ec;
+    in.checkpoint_given =
+        !fs::equivalent(given_checkpoint, own, best_ec) &&
+        !fs::equivalent(given_checkpoint, own.parent_path() / "last.safetensors", last_ec);
   }
+  in.checkpoint_path = fs::absolute(in.checkpoint_path).lexically_normal();
   in.cache = load_dataset_cache(in.cache_path, cfg);
   in.net = cfg.model;
   const Dataset& data = in.cache.data;
@@ -173,7 +182,17 @@ VisualizeSummary run_stage(const RunConfig& cfg, const VisualizeOptions& options
   const Inputs in = load_inputs(cfg, options.checkpoint);
   const Dataset& data = in.cache.data;
   const NetConfig& net = in.net;
-  const TrainState state = load_checkpoint(in.checkpoint_path, net, dev);
+  const TrainState state = [&] {
+    try {
+      return load_checkpoint(in.checkpoint_path, net, dev);
+    } catch (const Error& e) {
+      if (!cfg.cpu_overrides_applied) throw;
+      throw Error(std::string(e.what()) +
+                  " (the config's cpu: section applied, and it may set the model widths: a model "
+                  "of other widths needs a config whose model: settings, cpu: section included, "
+                  "are its own)");
+    }
+  }();
   if (options.inputs_accepted) options.inputs_accepted();
   const Tensor crops = dev == Device::cpu ? data.crops : data.crops.to(dev);
   const int n = cfg.visualize.top_n;
@@ -237,7 +256,7 @@ VisualizeSummary run_stage(const RunConfig& cfg, const VisualizeOptions& options
   meta["subject_overlapping"] = summary.subject_overlapping ? "true" : "false";
   meta["dataset"] = in.cache_path.string();
   meta["checkpoint"] = in.checkpoint_path.string();
-  meta["checkpoint_given"] = options.checkpoint.empty() ? "false" : "true";
+  meta["checkpoint_given"] = in.checkpoint_given ? "true" : "false";
   meta["checkpoint_epoch"] = std::to_string(state.epoch);
   meta["device"] = device_name(dev);
   meta["conv3_grid"] = std::to_string(grid);

@@ -115,6 +115,38 @@ ProjectionSet load_projections(const RunConfig& cfg, const fs::path& run_dir,
   return p;
 }
 
+// The model visualize analysed, as the projections and the sweep name it (visualize writes it into
+// projections.safetensors; sweep copies it from records.safetensors into sweep_info.json).
+struct AnalysedModel {
+  std::string checkpoint;  // empty when no input names it (files of an older aulens)
+  bool given = false;      // given to `visualize --checkpoint`: the folder's training is not its
+};
+
+AnalysedModel analysed_model(const RunConfig& cfg, const fs::path& run_dir,
+                             const ProjectionSet& proj, std::vector<std::string>& notes) {
+  AnalysedModel from_projections{proj.checkpoint, proj.checkpoint_given};
+  AnalysedModel from_sweep;
+  const fs::path info_file = run_dir / "sweep_info.json";
+  if (fs::exists(info_file)) {
+    std::ifstream in(info_file);
+    const json info = json::parse(in, nullptr, /*allow_exceptions=*/false);
+    AULENS_REQUIRE(!info.is_discarded(), info_file.string() + ": not valid JSON");
+    if (info.contains("checkpoint") && info["checkpoint"].is_string())
+      from_sweep = {info["checkpoint"].get<std::string>(), info.value("checkpoint_given", false)};
+  }
+  if (from_projections.checkpoint.empty()) return from_sweep;
+  if (!from_sweep.checkpoint.empty() && (from_sweep.checkpoint != from_projections.checkpoint ||
+                                         from_sweep.given != from_projections.given)) {
+    notes.push_back("the projections are of " + from_projections.checkpoint +
+                    " but the sweep is of " + from_sweep.checkpoint +
+                    ": the AU table mixes two models (run `" + stage_command(cfg, "sweep") +
+                    "` after the visualize that made the projections)");
+  }
+  // A report that shows the folder's training curves beside an analysis of another model would
+  // mislead: either input naming a given model is enough to leave them out.
+  return {from_projections.checkpoint, from_projections.given || from_sweep.given};
+}
+
 int au_column(const Dataset& data, std::int32_t au) {
   const auto it = std::find(data.au_ids.begin(), data.au_ids.end(), au);
   return it == data.au_ids.end() ? -1 : static_cast<int>(it - data.au_ids.begin());
@@ -308,11 +340,12 @@ ReportResult write_report(const RunConfig& cfg, const fs::path& run_dir,
   // ---- sweep, projections, and the training of the analysed model ----
   const report_detail::SweepTable sweep = report_detail::read_sweep(cfg, run_dir, notes);
   const ProjectionSet proj = load_projections(cfg, run_dir, notes);
-  if (!proj.checkpoint.empty()) doc["model"]["checkpoint"] = proj.checkpoint;
-  doc["model"]["checkpoint_given"] = proj.checkpoint_given;
+  const AnalysedModel model = analysed_model(cfg, run_dir, proj, notes);
+  if (!model.checkpoint.empty()) doc["model"]["checkpoint"] = model.checkpoint;
+  doc["model"]["checkpoint_given"] = model.given;
   const fs::path metrics_file = run_dir / "metrics.json";
-  if (proj.checkpoint_given) {
-    notes.push_back("the analysed model is " + proj.checkpoint +
+  if (model.given) {
+    notes.push_back("the analysed model is " + model.checkpoint +
                     ", given to `aulens visualize --checkpoint`: no training curves" +
                     (fs::exists(metrics_file)
                          ? " (" + metrics_file.string() + " is of the run folder's own training)"

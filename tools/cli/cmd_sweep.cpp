@@ -12,7 +12,8 @@
 //                      images with/without, status ("ok" or "skipped: why", with the counts)
 //   sweep.safetensors  distance (A,K), auc (A,K), top_pos R and top_neg Q (A,K,n), p_values (A)
 //                      (NaN when not tested), null_max (P,A), au_ids (A), best_map (A), images
-//                      (M_analysed)
+//                      (M_analysed); metadata also names the model the records are of
+//                      (checkpoint, checkpoint_given, copied from records.safetensors)
 //   sweep_info.json    which images were analysed (visualize.images, the frame rule from the
 //                      dataset cache's config echo, the split protocol, "subject-overlapping" when
 //                      so), the sweep settings, the device and times, the skipped AUs
@@ -186,6 +187,14 @@ void run_sweep_command(const SweepArgs& args) {
   prov.frames = frames_rule(dataset.config_yaml);
   prov.protocol = dataset.split.protocol;
   prov.subject_overlapping = dataset.split.subject_overlapping;
+  // The model the records are of (visualize's checkpoint), carried on so that the report can tell
+  // a sweep of one model from projections of another.
+  const auto meta_or = [&](const char* key, const std::string& fallback) {
+    const auto it = records.metadata.find(key);
+    return it != records.metadata.end() ? it->second : fallback;
+  };
+  const std::string checkpoint = meta_or("checkpoint", "");
+  const std::string checkpoint_given = meta_or("checkpoint_given", "false");
 
   const aulens::Device device = aulens::resolve_device(cfg.train.device);
   std::cout << "sweep on " << aulens::device_name(device)
@@ -235,12 +244,16 @@ void run_sweep_command(const SweepArgs& args) {
        {"permutations", std::to_string(r.permutations)},
        {"seed", std::to_string(r.seed)},
        {"analysed", prov.describe()},
+       {"checkpoint", checkpoint},
+       {"checkpoint_given", checkpoint_given},
        {"skipped", skipped.dump()}});
   const nlohmann::json info = {{"images", prov.images},
                                {"frames", prov.frames},
                                {"split_protocol", prov.protocol},
                                {"subject_overlapping", prov.subject_overlapping},
                                {"analysed_images", analysed},
+                               {"checkpoint", checkpoint},
+                               {"checkpoint_given", checkpoint_given == "true"},
                                {"maps", maps},
                                {"top_n", r.top_n},
                                {"epsilon", r.epsilon},
