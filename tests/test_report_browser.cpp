@@ -296,6 +296,10 @@ TEST_F(ReportTest, AGivenCheckpointIsNamedAndGetsNoTrainingCurves) {
   EXPECT_EQ(html.find("id=\"chart-loss\""), std::string::npos);
   EXPECT_NE(html.find("<code id=\"analysed-checkpoint\">/models/m.safetensors</code>"),
             std::string::npos);
+  bool hint = false;
+  for (const std::string& note : result.notes)
+    hint = hint || note.find("--checkpoint /models/m.safetensors`") != std::string::npos;
+  EXPECT_TRUE(hint) << "the projections' command must name the given model";
 }
 
 // Runs Chromium headless on the report; returns the DOM it ends with.

@@ -134,7 +134,14 @@ AnalysedModel analysed_model(const RunConfig& cfg, const fs::path& run_dir,
     if (info.contains("checkpoint") && info["checkpoint"].is_string())
       from_sweep = {info["checkpoint"].get<std::string>(), info.value("checkpoint_given", false)};
   }
-  if (from_projections.checkpoint.empty()) return from_sweep;
+  if (from_projections.checkpoint.empty()) {
+    if (from_sweep.given && !proj.present)
+      notes.push_back("the sweep is of " + from_sweep.checkpoint +
+                      ", given to `aulens visualize --checkpoint`: its projections come from `" +
+                      stage_command(cfg, "visualize") + " --checkpoint " +
+                      shell_word(from_sweep.checkpoint) + "`");
+    return from_sweep;
+  }
   if (!from_sweep.checkpoint.empty() && (from_sweep.checkpoint != from_projections.checkpoint ||
                                          from_sweep.given != from_projections.given)) {
     notes.push_back("the projections are of " + from_projections.checkpoint +
