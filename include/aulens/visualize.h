@@ -7,8 +7,8 @@
 //                            G×G conv3 grid, G = S/4), "image_index" (M) i32 (row → dataset image);
 //                            "conv1_*"/"conv2_*" likewise when visualize.conv1_conv2_records.
 //                            Metadata: analysed images, split protocol, subject_overlapping,
-//                            checkpoint (its path, and checkpoint_given: "true" when it came from
-//                            VisualizeOptions::checkpoint), net config.
+//                            checkpoint (its absolute path, and checkpoint_given: "true" when it
+//                            came from VisualizeOptions::checkpoint), net config.
 //   topk.csv                 map, rank, image, source_path, value, y, x (conv3 grid), header row.
 //   projections.safetensors  "projections" (K,n,32,32) f32 raw deconvnet output, "origins" (K,n,2)
 //                            i32 window origin (y, x) in the S×S input frame (may be negative),
@@ -38,9 +38,10 @@ struct VisualizeOptions {
   Device device = Device::cpu;  // where records, top-n and projections run
   bool write_images = true;     // the PNGs (ignored, with a note, when built without OpenCV)
   // The model to analyse; empty: <output>/checkpoints/best.safetensors, the one `aulens train`
-  // wrote. Any other file (e.g. a PyTorch state_dict saved with safetensors, aulens/checkpoint.h)
-  // is recorded as given in the outputs' metadata ("checkpoint_given" = "true"), and the report
-  // then shows no training curves, which would belong to another model.
+  // wrote. A file other than that folder's best or last checkpoint (e.g. a PyTorch state_dict
+  // saved with safetensors, aulens/checkpoint.h) is recorded as given in the outputs' metadata
+  // ("checkpoint_given" = "true"), and the report then shows no training curves, which would
+  // belong to another model. The metadata names the file by its absolute path.
   std::filesystem::path checkpoint;
   // Called with one human-readable progress line at a time (defaults to stdout when empty).
   std::function<void(const std::string&)> log;
