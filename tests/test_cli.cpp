@@ -222,6 +222,63 @@ TEST_F(Cli, AModelTrainedElsewhereIsAnalysedWithoutTraining) {
   EXPECT_EQ(own.metadata.at("checkpoint"), (out / "checkpoints" / "best.safetensors").string());
 }
 
+// visualize.checkpoint in the config: `aulens run` analyses that model without training, redoes
+// the analysis when the file changes, and refuses a missing file before writing anything.
+TEST_F(Cli, RunAnalysesTheModelThatVisualizeCheckpointNames) {
+  const std::string cfg = config("tiny.yaml");
+  ASSERT_EQ(aulens("run " + cfg).status, 0);
+  const fs::path model = dir_ / "model.safetensors";
+  fs::copy_file(dir_ / "run" / "checkpoints" / "best.safetensors", model);
+  std::ifstream tiny(cfg);
+  std::string text((std::istreambuf_iterator<char>(tiny)), std::istreambuf_iterator<char>());
+  const auto replace = [&](const std::string& from, const std::string& to) {
+    const auto at = text.find(from);
+    ASSERT_NE(at, std::string::npos) << text;
+    text.replace(at, from.size(), to);
+  };
+  const fs::path out = dir_ / "given";
+  replace("output: " + (dir_ / "run").string(), "output: " + out.string());
+  replace("visualize: {top_n: 3}", "visualize: {top_n: 3, checkpoint: " + model.string() + "}");
+  replace("  source: synthetic\n",
+          "  source: synthetic\n  path: " + (dir_ / "run" / "synthetic").string() + "\n");
+  const fs::path given_cfg = dir_ / "given.yaml";
+  std::ofstream(given_cfg) << text;
+
+  const Result first = aulens("run " + given_cfg.string());
+  ASSERT_EQ(first.status, 0) << first.output;
+  EXPECT_TRUE(has(first, "== train: not needed, visualize.checkpoint names the model"))
+      << first.output;
+  EXPECT_FALSE(fs::exists(out / "checkpoints")) << first.output;
+  const aulens::SafeTensors sweep = aulens::load_safetensors(out / "sweep.safetensors");
+  EXPECT_EQ(sweep.metadata.at("checkpoint"), model.string());
+  EXPECT_EQ(sweep.metadata.at("checkpoint_given"), "true");
+  const Result again = aulens("run " + given_cfg.string());
+  for (const char* stage : {"visualize", "sweep", "report"})
+    EXPECT_TRUE(has(again, std::string("== ") + stage + ": up to date, skipped")) << again.output;
+
+  // Another model under the same name (its last byte, part of fc2.bias, changed): analysed again.
+  {
+    std::fstream file(model, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekg(-1, std::ios::end);
+    const char last = static_cast<char>(file.get());
+    file.seekp(-1, std::ios::end);
+    file.put(static_cast<char>(last ^ 1));
+  }
+  const Result changed = aulens("run " + given_cfg.string());
+  ASSERT_EQ(changed.status, 0) << changed.output;
+  EXPECT_TRUE(has(changed, "== prepare: up to date, skipped")) << changed.output;
+  for (const char* stage : {"visualize", "sweep", "report"})
+    EXPECT_TRUE(has(changed, std::string("== ") + stage + "\n")) << changed.output;
+
+  fs::remove_all(out);
+  fs::remove(model);
+  const Result missing = aulens("run " + given_cfg.string());
+  EXPECT_NE(missing.status, 0);
+  EXPECT_TRUE(has(missing, "visualize.checkpoint " + model.string() + " does not exist"))
+      << missing.output;
+  EXPECT_FALSE(fs::exists(out)) << missing.output;
+}
+
 // The sweep of a subset of the images (the training split): each records row must meet the AU
 // row of its own dataset image (image_index), not the dataset's row of the same number. R, the
 // top-n of each map over the rows carrying an AU, is recomputed here from the files.

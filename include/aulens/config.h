@@ -64,6 +64,10 @@ struct VisualizeConfig {
   std::string images = "all";  // train | test | all
   int top_n = 9;
   bool conv1_conv2_records = false;
+  // A model trained elsewhere to analyse (README "A model trained elsewhere"); empty: the run's
+  // own checkpoints/best.safetensors. When set, `aulens run` skips training. Relative to the
+  // working directory, like the other paths.
+  std::filesystem::path checkpoint;
 };
 
 struct SweepConfig {

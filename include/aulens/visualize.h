@@ -37,9 +37,10 @@ namespace aulens {
 struct VisualizeOptions {
   Device device = Device::cpu;  // where records, top-n and projections run
   bool write_images = true;     // the PNGs (ignored, with a note, when built without OpenCV)
-  // The model to analyse; empty: <output>/checkpoints/best.safetensors, the one `aulens train`
-  // wrote. A file other than that folder's best or last checkpoint (e.g. a PyTorch state_dict
-  // saved with safetensors, aulens/checkpoint.h) is recorded as given in the outputs' metadata
+  // The model to analyse; empty: cfg.visualize.checkpoint, and when that is empty too
+  // <output>/checkpoints/best.safetensors, the one `aulens train` wrote. A file other than that
+  // folder's best or last checkpoint (e.g. a PyTorch state_dict saved with safetensors,
+  // aulens/checkpoint.h) is recorded as given in the outputs' metadata
   // ("checkpoint_given" = "true"), and the report then shows no training curves, which would
   // belong to another model. The metadata names the file by its absolute path.
   std::filesystem::path checkpoint;

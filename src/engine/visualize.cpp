@@ -179,7 +179,8 @@ VisualizeSummary run_stage(const RunConfig& cfg, const VisualizeOptions& options
 
   // ---- load ----
   auto start = Clock::now();
-  const Inputs in = load_inputs(cfg, options.checkpoint);
+  const Inputs in =
+      load_inputs(cfg, options.checkpoint.empty() ? cfg.visualize.checkpoint : options.checkpoint);
   const Dataset& data = in.cache.data;
   const NetConfig& net = in.net;
   const TrainState state = [&] {

@@ -3,9 +3,10 @@
 // types and out-of-range values throw aulens::Error "FILE:LINE: message"; cross-key rules (fold <
 // folds, crop_size ≥ input_size, …) are checked once everything is read.
 //
-// Paths (`output`, `dataset.path`) are kept as written: a relative path is relative to the
-// current working directory of the aulens process, NOT to the directory of the config file. So
-// `aulens run configs/default.yaml` from the repository root writes to ./runs/default.
+// Paths (`output`, `dataset.path`, `visualize.checkpoint`) are kept as written: a relative path is
+// relative to the current working directory of the aulens process, NOT to the directory of the
+// config file. So `aulens run configs/default.yaml` from the repository root writes to
+// ./runs/default.
 #include "aulens/config.h"
 
 #include <yaml-cpp/yaml.h>
@@ -387,6 +388,7 @@ RunConfig load_config(const std::filesystem::path& path, const LoadOptions& opti
                       r.string_field("images", c.visualize.images, {"train", "test", "all"}),
                       r.int_field("top_n", c.visualize.top_n, 1),
                       r.bool_field("conv1_conv2_records", c.visualize.conv1_conv2_records),
+                      r.path_field("checkpoint", c.visualize.checkpoint),
                   }),
         r.section("sweep",
                   {
@@ -500,6 +502,7 @@ std::string config_to_yaml(const RunConfig& cfg) {
   text("images", cfg.visualize.images);
   key("top_n") << cfg.visualize.top_n;
   key("conv1_conv2_records") << cfg.visualize.conv1_conv2_records;
+  text("checkpoint", cfg.visualize.checkpoint.string());
   end();
   begin("sweep");
   key("top_n") << cfg.sweep.top_n;

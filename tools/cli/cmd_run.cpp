@@ -37,6 +37,7 @@ struct StageSpec {
   std::vector<fs::path> outputs;             // relative to the run folder (or absolute)
   std::function<void(bool resume)> run;
   std::vector<fs::path> content_checked = {};  // outputs whose content the stamp records
+  std::string not_needed = {};                 // why this run skips the stage (empty: it is needed)
 };
 
 // The hash of a stage's inputs: its config sections, the upstream stamps, extra (outside files).
@@ -99,8 +100,13 @@ void run_all(const RunArgs& args) {
   options.dataset_path = args.dataset;
   const RunConfig cfg = load_stage_config(args.config_file, options);
   const fs::path run_dir = cfg.output;
-  // A dataset that is not there is refused before anything is written into the run folder.
+  // A dataset, or a model to analyse, that is not there is refused before anything is written
+  // into the run folder.
   if (cfg.dataset.source != "synthetic") existing_dataset(cfg);
+  const fs::path& given_model = cfg.visualize.checkpoint;
+  AULENS_REQUIRE(
+      given_model.empty() || fs::is_regular_file(given_model),
+      "visualize.checkpoint " + given_model.string() + " does not exist or is not a file");
   fs::create_directories(run_dir);
   // The resolved config (cpu overrides applied, device and dataset path filled in): what every
   // stage of this run reads, also the ones run as subcommands.
@@ -130,15 +136,20 @@ void run_all(const RunArgs& args) {
                                                       : std::vector<std::string>{},
                     {"dataset.safetensors"},
                     [&](bool) { prepare_stage(cfg); }});
+  // With visualize.checkpoint the model comes from elsewhere: no training, and visualize depends
+  // on that file (its size and content) instead of the train stage.
+  const bool trained_here = given_model.empty();
   stages.push_back(
       {"train",
        {"model", "train"},
        {"prepare"},
        {"checkpoints/best.safetensors", "checkpoints/last.safetensors", "metrics.json"},
-       [&](bool resume) { train_stage(cfg, resume); }});
+       [&](bool resume) { train_stage(cfg, resume); },
+       {},
+       trained_here ? "" : "visualize.checkpoint names the model to analyse"});
   stages.push_back({"visualize",
                     {"model", "visualize"},
-                    {"train"},
+                    {trained_here ? "train" : "prepare"},
                     {"records.safetensors", "topk.csv", "projections.safetensors"},
                     [&](bool) { run_subcommand("visualize", {resolved.string()}); }});
   stages.push_back({"sweep",
@@ -148,7 +159,9 @@ void run_all(const RunArgs& args) {
                     [&](bool) { run_subcommand("sweep", {resolved.string()}); }});
   stages.push_back({"report",
                     {"dataset", "model", "train", "visualize", "sweep"},
-                    {"prepare", "train", "visualize", "sweep"},
+                    trained_here
+                        ? std::vector<std::string>{"prepare", "train", "visualize", "sweep"}
+                        : std::vector<std::string>{"prepare", "visualize", "sweep"},
                     {"report/index.html"},
                     [&](bool) { report_stage(cfg); }});
 
@@ -160,7 +173,13 @@ void run_all(const RunArgs& args) {
                "aulens run's stages are not stage_order()'s");
   const auto run_start = std::chrono::steady_clock::now();
   for (const StageSpec& stage : stages) {
-    const std::uint64_t extra = stage.name == "prepare" ? external_input_hash(cfg) : 0;
+    if (!stage.not_needed.empty()) {
+      std::cout << "== " << stage.name << ": not needed, " << stage.not_needed << "\n"
+                << std::flush;
+      continue;
+    }
+    std::uint64_t extra = stage.name == "prepare" ? external_input_hash(cfg) : 0;
+    if (stage.name == "visualize" && !trained_here) extra = hash_file(given_model, 2);
     Stamp stamp{stage.name, inputs_hash(cfg, run_dir, stage, extra), stage.outputs, {}};
     for (const fs::path& output : stage.content_checked)
       stamp.output_hashes.emplace_back(output, "");

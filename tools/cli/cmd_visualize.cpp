@@ -66,7 +66,7 @@ const aulens::cli::CommandRegistrar kVisualize(
           "projections");
       cmd->footer(
           "Reads <output>/dataset.safetensors and <output>/checkpoints/best.safetensors (or the "
-          "--checkpoint file). Writes "
+          "visualize.checkpoint or --checkpoint file). Writes "
           "into <output>/: records.safetensors (conv3_value, conv3_position, image_index), "
           "topk.csv, projections.safetensors (raw 32x32 projections and window origins) and, with "
           "OpenCV, deconv/map_NNN.png strips (projections above receptive-field crops) and "
@@ -81,8 +81,9 @@ const aulens::cli::CommandRegistrar kVisualize(
       cmd->add_flag("--no-images", args->no_images,
                     "write records, topk.csv and projections only, no PNG files");
       cmd->add_option("--checkpoint", args->checkpoint,
-                      "analyse this model instead of the run folder's "
-                      "checkpoints/best.safetensors: an aulens checkpoint or a PyTorch state_dict "
+                      "overrides visualize.checkpoint: analyse this model instead of the run "
+                      "folder's checkpoints/best.safetensors: an aulens checkpoint or a PyTorch "
+                      "state_dict "
                       "saved with safetensors (names conv1.weight … fc2.bias, float32, shapes "
                       "of the config's model section; README: a model trained elsewhere)");
       cmd->callback([args] { run_visualize_command(*args); });
