@@ -184,7 +184,7 @@ TEST_F(Cli, AModelTrainedElsewhereIsAnalysedWithoutTraining) {
   ASSERT_EQ(aulens("sweep " + cfg + folder).status, 0);
   const Result report = aulens("report " + cfg + folder);
   ASSERT_EQ(report.status, 0) << report.output;
-  EXPECT_TRUE(has(report, "given to `aulens visualize --checkpoint`")) << report.output;
+  EXPECT_TRUE(has(report, "a model trained elsewhere")) << report.output;
   std::ifstream html(out / "report" / "index.html");
   const std::string page((std::istreambuf_iterator<char>(html)), std::istreambuf_iterator<char>());
   EXPECT_NE(page.find("<code id=\"analysed-checkpoint\">" + model.string() + "</code>"),
@@ -255,6 +255,14 @@ TEST_F(Cli, RunAnalysesTheModelThatVisualizeCheckpointNames) {
   const Result again = aulens("run " + given_cfg.string());
   for (const char* stage : {"visualize", "sweep", "report"})
     EXPECT_TRUE(has(again, std::string("== ") + stage + ": up to date, skipped")) << again.output;
+  // Training alone says which model the analysis will still take.
+  const Result train = aulens("train " + given_cfg.string());
+  ASSERT_EQ(train.status, 0) << train.output;
+  EXPECT_TRUE(has(train,
+                  "note: visualize.checkpoint is set, so `aulens visualize` and `aulens run` "
+                  "analyse " +
+                      model.string()))
+      << train.output;
 
   // Another model under the same name (its last byte, part of fc2.bias, changed): analysed again.
   {

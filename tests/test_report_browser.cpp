@@ -247,6 +247,9 @@ TEST_F(ReportTest, EscapesDatasetStringsAndAddsGroundTruthColumns) {
 // names it and leaves out the folder's training curves, which belong to another model.
 TEST_F(ReportTest, AGivenCheckpointIsNamedAndGetsNoTrainingCurves) {
   const RunConfig cfg = write_fixture_run(dir_);
+  // A picture of an earlier report (another model) does not stay in report/img.
+  fs::create_directories(dir_ / "report" / "img");
+  write_text(dir_ / "report" / "img" / "deconv_map_999.png", "stale");
   const std::string given = "/models/" + kHostile + ".safetensors";
   const FixtureProjections p = fixture_projections();
   const std::map<std::string, Tensor> tensors = {{"projections", p.projections},
@@ -257,10 +260,11 @@ TEST_F(ReportTest, AGivenCheckpointIsNamedAndGetsNoTrainingCurves) {
                    {{"checkpoint", given}, {"checkpoint_given", "true"}});
   ReportResult result = write_report(cfg, dir_);
   std::string html = read_text(result.index_html);
+  EXPECT_FALSE(fs::exists(dir_ / "report" / "img" / "deconv_map_999.png"));
   EXPECT_EQ(html.find("id=\"chart-loss\""), std::string::npos) << "another model's curves shown";
   EXPECT_NE(html.find("<code id=\"analysed-checkpoint\">/models/&lt;script&gt;"),
             std::string::npos);
-  EXPECT_NE(html.find("given to <code>aulens visualize --checkpoint</code>"), std::string::npos);
+  EXPECT_NE(html.find("(<b>trained elsewhere</b>"), std::string::npos);
   bool noted = false;
   for (const std::string& note : result.notes)
     noted = noted || note.find("no training curves") != std::string::npos;
@@ -275,7 +279,7 @@ TEST_F(ReportTest, AGivenCheckpointIsNamedAndGetsNoTrainingCurves) {
   EXPECT_NE(html.find("id=\"chart-loss\""), std::string::npos);
   EXPECT_NE(html.find("id=\"analysed-checkpoint\">run/checkpoints/best.safetensors</code>."),
             std::string::npos);
-  EXPECT_EQ(html.find("given to <code>aulens visualize --checkpoint</code>"), std::string::npos);
+  EXPECT_EQ(html.find("trained elsewhere"), std::string::npos);
 
   // A sweep of the given model beside projections of the folder's own: noted, and no curves.
   write_text(dir_ / "sweep_info.json", "{\"checkpoint\": \"" +

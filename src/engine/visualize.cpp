@@ -71,7 +71,7 @@ struct Inputs {
   std::vector<std::int32_t> image_ids;
 };
 
-Inputs load_inputs(const RunConfig& cfg, const fs::path& given_checkpoint) {
+Inputs load_inputs(const RunConfig& cfg, const fs::path& given_checkpoint, const char* given_by) {
   Inputs in;
   in.cache_path = cfg.output / "dataset.safetensors";
   require_stage_output(cfg, in.cache_path, "prepare");
@@ -80,9 +80,9 @@ Inputs load_inputs(const RunConfig& cfg, const fs::path& given_checkpoint) {
     require_stage_output(cfg, own, "train");
     in.checkpoint_path = own;
   } else {
-    AULENS_REQUIRE(fs::is_regular_file(given_checkpoint), "the checkpoint to analyse, " +
-                                                              given_checkpoint.string() +
-                                                              ", does not exist or is not a file");
+    AULENS_REQUIRE(fs::is_regular_file(given_checkpoint),
+                   std::string("the checkpoint to analyse (") + given_by + "), " +
+                       given_checkpoint.string() + ", does not exist or is not a file");
     in.checkpoint_path = given_checkpoint;
     // The run's own checkpoints given by name are not a model from elsewhere.
     std::error_code best_ec, last_ec;
@@ -179,8 +179,9 @@ VisualizeSummary run_stage(const RunConfig& cfg, const VisualizeOptions& options
 
   // ---- load ----
   auto start = Clock::now();
-  const Inputs in =
-      load_inputs(cfg, options.checkpoint.empty() ? cfg.visualize.checkpoint : options.checkpoint);
+  const Inputs in = options.checkpoint.empty()
+                        ? load_inputs(cfg, cfg.visualize.checkpoint, "visualize.checkpoint")
+                        : load_inputs(cfg, options.checkpoint, "--checkpoint");
   const Dataset& data = in.cache.data;
   const NetConfig& net = in.net;
   const TrainState state = [&] {
@@ -205,10 +206,11 @@ VisualizeSummary run_stage(const RunConfig& cfg, const VisualizeOptions& options
   summary.top_n = n;
   sync();
   summary.seconds_load = seconds_since(start);
-  log(fmt::format("visualize: {} images ({} of {}; split {}{}), network conv {}/{}/{} from {}",
+  log(fmt::format("visualize: {} images ({} of {}; split {}{}), network conv {}/{}/{} from {}{}",
                   summary.image_count, cfg.visualize.images, data.size(), summary.split_protocol,
                   summary.subject_overlapping ? ", SUBJECT-OVERLAPPING" : "", net.conv1, net.conv2,
-                  net.conv3, in.checkpoint_path.string()));
+                  net.conv3, in.checkpoint_path.string(),
+                  in.checkpoint_given ? " (a model trained elsewhere)" : ""));
 
   // ---- records ----
   start = Clock::now();

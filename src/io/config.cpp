@@ -502,7 +502,9 @@ std::string config_to_yaml(const RunConfig& cfg) {
   text("images", cfg.visualize.images);
   key("top_n") << cfg.visualize.top_n;
   key("conv1_conv2_records") << cfg.visualize.conv1_conv2_records;
-  text("checkpoint", cfg.visualize.checkpoint.string());
+  // Only when set: an unset key leaves the section as older aulens wrote it, so that the stamps of
+  // existing run folders (which hash it) stay current.
+  if (!cfg.visualize.checkpoint.empty()) text("checkpoint", cfg.visualize.checkpoint.string());
   end();
   begin("sweep");
   key("top_n") << cfg.sweep.top_n;

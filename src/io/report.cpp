@@ -119,7 +119,7 @@ ProjectionSet load_projections(const RunConfig& cfg, const fs::path& run_dir,
 // projections.safetensors; sweep copies it from records.safetensors into sweep_info.json).
 struct AnalysedModel {
   std::string checkpoint;  // empty when no input names it (files of an older aulens)
-  bool given = false;      // given to `visualize --checkpoint`: the folder's training is not its
+  bool given = false;      // trained elsewhere (visualize.checkpoint or `visualize --checkpoint`)
 };
 
 AnalysedModel analysed_model(const RunConfig& cfg, const fs::path& run_dir,
@@ -137,7 +137,7 @@ AnalysedModel analysed_model(const RunConfig& cfg, const fs::path& run_dir,
   if (from_projections.checkpoint.empty()) {
     if (from_sweep.given && !proj.present)
       notes.push_back("the sweep is of " + from_sweep.checkpoint +
-                      ", given to `aulens visualize --checkpoint`: its projections come from `" +
+                      ", a model trained elsewhere: its projections come from `" +
                       stage_command(cfg, "visualize") + " --checkpoint " +
                       shell_word(from_sweep.checkpoint) + "`");
     return from_sweep;
@@ -353,7 +353,8 @@ ReportResult write_report(const RunConfig& cfg, const fs::path& run_dir,
   const fs::path metrics_file = run_dir / "metrics.json";
   if (model.given) {
     notes.push_back("the analysed model is " + model.checkpoint +
-                    ", given to `aulens visualize --checkpoint`: no training curves" +
+                    ", a model trained elsewhere (visualize.checkpoint or `aulens visualize "
+                    "--checkpoint`): no training curves" +
                     (fs::exists(metrics_file)
                          ? " (" + metrics_file.string() + " is of the run folder's own training)"
                          : std::string()));
@@ -372,6 +373,7 @@ ReportResult write_report(const RunConfig& cfg, const fs::path& run_dir,
   if (inputs_accepted) inputs_accepted();
   const fs::path out = run_dir / "report";
   const fs::path img = out / "img";
+  fs::remove_all(img);  // pictures of an earlier report (another model, more maps) go
   fs::create_directories(img);
 #ifndef AULENS_HAVE_OPENCV
   notes.push_back("this build has no OpenCV: the report has no face-crop or projection images");

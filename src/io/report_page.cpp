@@ -165,7 +165,8 @@ std::string render_page(const json& doc, bool with_charts) {
   if (model.contains("checkpoint")) {
     h += " Analysed model <code id=\"analysed-checkpoint\">" + esc(model["checkpoint"]) + "</code>";
     h += model.value("checkpoint_given", false)
-             ? " (<b>given to <code>aulens visualize --checkpoint</code></b>, not trained here)."
+             ? " (<b>trained elsewhere</b>: given by <code>visualize.checkpoint</code> or "
+               "<code>aulens visualize --checkpoint</code>, not trained in this run)."
              : ".";
   }
   if (doc.value("cpu_sized", false))
@@ -244,8 +245,8 @@ std::string render_page(const json& doc, bool with_charts) {
       h += "</table>\n";
     }
   } else if (model.value("checkpoint_given", false)) {
-    h += "<p class=\"note\">The analysed model was given to <code>aulens visualize "
-         "--checkpoint</code>; its training is not part of this run.</p>\n";
+    h += "<p class=\"note\">The analysed model was trained elsewhere; its training is not part "
+         "of this run.</p>\n";
   } else {
     h += "<p class=\"note\">No training metrics.</p>\n";
   }

@@ -157,13 +157,14 @@ void run_all(const RunArgs& args) {
                     {"prepare", "visualize"},
                     {"sweep.csv", "best_maps.csv", "sweep.safetensors"},
                     [&](bool) { run_subcommand("sweep", {resolved.string()}); }});
-  stages.push_back({"report",
-                    {"dataset", "model", "train", "visualize", "sweep"},
-                    trained_here
-                        ? std::vector<std::string>{"prepare", "train", "visualize", "sweep"}
-                        : std::vector<std::string>{"prepare", "visualize", "sweep"},
-                    {"report/index.html"},
-                    [&](bool) { report_stage(cfg); }});
+  stages.push_back(
+      {"report",
+       trained_here ? std::vector<std::string>{"dataset", "model", "train", "visualize", "sweep"}
+                    : std::vector<std::string>{"dataset", "model", "visualize", "sweep"},
+       trained_here ? std::vector<std::string>{"prepare", "train", "visualize", "sweep"}
+                    : std::vector<std::string>{"prepare", "visualize", "sweep"},
+       {"report/index.html"},
+       [&](bool) { report_stage(cfg); }});
 
   // The stages run in stage_order() (stamps.h), which decides whose stamps a rerun clears.
   std::vector<std::string> names;

@@ -24,6 +24,10 @@ const aulens::cli::CommandRegistrar kTrain(aulens::cli::CommandPlace::train, [](
   cmd->callback([args] {
     aulens::RunConfig cfg = aulens::cli::load_run_folder_config(*args);
     if (args->max_epochs > 0) cfg.train.max_epochs = args->max_epochs;
+    if (!cfg.visualize.checkpoint.empty())
+      std::cout << "note: visualize.checkpoint is set, so `aulens visualize` and `aulens run` "
+                   "analyse "
+                << cfg.visualize.checkpoint.string() << ", not the model this training writes\n";
     aulens::cli::train_stage(cfg, args->resume);
   });
 });
