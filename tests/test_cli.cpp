@@ -278,6 +278,16 @@ TEST_F(Cli, RunAnalysesTheModelThatVisualizeCheckpointNames) {
   for (const char* stage : {"visualize", "sweep", "report"})
     EXPECT_TRUE(has(changed, std::string("== ") + stage + "\n")) << changed.output;
 
+  // A file that is not a model of the config's widths is refused before anything is written.
+  replace("output: " + out.string(), "output: " + (dir_ / "wrong").string());
+  replace("conv3: 16", "conv3: 12");
+  std::ofstream(dir_ / "wrong.yaml") << text;
+  const Result wrong = aulens("run " + (dir_ / "wrong.yaml").string());
+  EXPECT_NE(wrong.status, 0);
+  EXPECT_TRUE(has(wrong, "visualize.checkpoint: checkpoint " + model.string())) << wrong.output;
+  EXPECT_TRUE(has(wrong, "net.conv3 = 16, the configuration asks for 12")) << wrong.output;
+  EXPECT_FALSE(fs::exists(dir_ / "wrong")) << wrong.output;
+
   fs::remove_all(out);
   fs::remove(model);
   const Result missing = aulens("run " + given_cfg.string());

@@ -11,6 +11,7 @@
 
 #include "aulens/atomic_file.h"
 #include "aulens/check.h"
+#include "aulens/checkpoint.h"
 #include "aulens/config.h"
 #include "aulens/csv.h"
 #include "aulens/trainer.h"
@@ -107,6 +108,13 @@ void run_all(const RunArgs& args) {
   AULENS_REQUIRE(
       given_model.empty() || fs::is_regular_file(given_model),
       "visualize.checkpoint " + given_model.string() + " does not exist or is not a file");
+  if (!given_model.empty()) {  // nor a file that is not a model of the config's widths
+    try {
+      load_checkpoint(given_model, cfg.model, Device::cpu);
+    } catch (const Error& e) {
+      throw Error(std::string("visualize.checkpoint: ") + e.what());
+    }
+  }
   fs::create_directories(run_dir);
   // The resolved config (cpu overrides applied, device and dataset path filled in): what every
   // stage of this run reads, also the ones run as subcommands.
