@@ -314,6 +314,7 @@ def check_run(run_dir, failures):
 
 
 def self_test(aulens, work):
+    work = os.path.abspath(work)  # aulens records the model's absolute path
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     run_dir = os.path.join(work, "run")

@@ -112,7 +112,10 @@ void run_all(const RunArgs& args) {
     try {
       load_checkpoint(given_model, cfg.model, Device::cpu);
     } catch (const Error& e) {
-      throw Error(std::string("visualize.checkpoint: ") + e.what());
+      throw Error(std::string("visualize.checkpoint: ") + e.what() +
+                  (cfg.cpu_overrides_applied
+                       ? " (the config's cpu: section applied, and it may set the model widths)"
+                       : ""));
     }
   }
   fs::create_directories(run_dir);
@@ -255,6 +258,10 @@ const CommandRegistrar kRun(CommandPlace::run, [](CLI::App& app) {
   cmd->add_option("--dataset", args->dataset,
                   "the CK+ folder or manifest CSV (overrides dataset.path)");
   cmd->add_flag("--force", args->force, "rerun every stage, even those that are up to date");
+  cmd->footer(
+      "Writes into the config's output folder and skips each stage whose inputs have not changed "
+      "since it last ran there. When visualize.checkpoint names a model trained elsewhere, "
+      "training is not needed and is skipped.");
   cmd->callback([args] { run_all(*args); });
 });
 

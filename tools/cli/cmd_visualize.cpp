@@ -82,8 +82,8 @@ const aulens::cli::CommandRegistrar kVisualize(
                     "write records, topk.csv and projections only, no PNG files");
       cmd->add_option("--checkpoint", args->checkpoint,
                       "overrides visualize.checkpoint: analyse this model instead of the run "
-                      "folder's checkpoints/best.safetensors: an aulens checkpoint or a PyTorch "
-                      "state_dict "
+                      "folder's checkpoints/best.safetensors, e.g. an aulens checkpoint or a "
+                      "PyTorch state_dict "
                       "saved with safetensors (names conv1.weight … fc2.bias, float32, shapes "
                       "of the config's model section; README: a model trained elsewhere)");
       cmd->callback([args] { run_visualize_command(*args); });
