@@ -43,6 +43,21 @@ bool has(const Result& r, const std::string& text) {
   return r.output.find(text) != std::string::npos;
 }
 
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+// `text` with its first `from` replaced by `to` (a test failure when there is none).
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  const auto at = text.find(from);
+  if (at == std::string::npos) {
+    ADD_FAILURE() << "no '" << from << "' in:\n" << text;
+    return text;
+  }
+  return text.replace(at, from.size(), to);
+}
+
 class Cli : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -104,8 +119,7 @@ TEST_F(Cli, RunSkipsWhatIsUpToDateAndRedoesARewrittenSyntheticSet) {
   // ... and so is everything made from it, even though its settings are unchanged.
   for (const char* stage : {"synth", "prepare", "train", "visualize", "sweep", "report"})
     EXPECT_TRUE(has(redone, std::string("== ") + stage + "\n")) << redone.output;
-  std::ifstream readme(dir_ / "run" / "synthetic" / "README.txt");
-  const std::string text((std::istreambuf_iterator<char>(readme)), {});
+  const std::string text = read_text(dir_ / "run" / "synthetic" / "README.txt");
   EXPECT_NE(text.find("subjects: 6"), std::string::npos) << text;
 }
 
@@ -185,8 +199,7 @@ TEST_F(Cli, AModelTrainedElsewhereIsAnalysedWithoutTraining) {
   const Result report = aulens("report " + cfg + folder);
   ASSERT_EQ(report.status, 0) << report.output;
   EXPECT_TRUE(has(report, "a model trained elsewhere")) << report.output;
-  std::ifstream html(out / "report" / "index.html");
-  const std::string page((std::istreambuf_iterator<char>(html)), std::istreambuf_iterator<char>());
+  const std::string page = read_text(out / "report" / "index.html");
   EXPECT_NE(page.find("<code id=\"analysed-checkpoint\">" + model.string() + "</code>"),
             std::string::npos);
 
@@ -206,12 +219,9 @@ TEST_F(Cli, AModelTrainedElsewhereIsAnalysedWithoutTraining) {
 
   // A later `aulens run` in the folder trains its own model and analyses that instead (`run`
   // takes its folder from the config).
-  std::ifstream tiny(cfg);
-  const std::string text((std::istreambuf_iterator<char>(tiny)), std::istreambuf_iterator<char>());
-  const std::string run_line = "output: " + (dir_ / "run").string() + "\n";
-  ASSERT_EQ(text.rfind(run_line, 0), 0u) << text;
   const fs::path analysis_cfg = dir_ / "analysis.yaml";
-  std::ofstream(analysis_cfg) << "output: " << out.string() << "\n" << text.substr(run_line.size());
+  std::ofstream(analysis_cfg) << replaced(read_text(cfg), "output: " + (dir_ / "run").string(),
+                                          "output: " + out.string());
   const Result rerun = aulens("run " + analysis_cfg.string() + " --dataset " +
                               (dir_ / "run" / "synthetic").string());
   ASSERT_EQ(rerun.status, 0) << rerun.output;
@@ -229,18 +239,13 @@ TEST_F(Cli, RunAnalysesTheModelThatVisualizeCheckpointNames) {
   ASSERT_EQ(aulens("run " + cfg).status, 0);
   const fs::path model = dir_ / "model.safetensors";
   fs::copy_file(dir_ / "run" / "checkpoints" / "best.safetensors", model);
-  std::ifstream tiny(cfg);
-  std::string text((std::istreambuf_iterator<char>(tiny)), std::istreambuf_iterator<char>());
-  const auto replace = [&](const std::string& from, const std::string& to) {
-    const auto at = text.find(from);
-    ASSERT_NE(at, std::string::npos) << text;
-    text.replace(at, from.size(), to);
-  };
   const fs::path out = dir_ / "given";
-  replace("output: " + (dir_ / "run").string(), "output: " + out.string());
-  replace("visualize: {top_n: 3}", "visualize: {top_n: 3, checkpoint: " + model.string() + "}");
-  replace("  source: synthetic\n",
-          "  source: synthetic\n  path: " + (dir_ / "run" / "synthetic").string() + "\n");
+  std::string text =
+      replaced(read_text(cfg), "output: " + (dir_ / "run").string(), "output: " + out.string());
+  text = replaced(text, "visualize: {top_n: 3}",
+                  "visualize: {top_n: 3, checkpoint: " + model.string() + "}");
+  text = replaced(text, "  source: synthetic\n",
+                  "  source: synthetic\n  path: " + (dir_ / "run" / "synthetic").string() + "\n");
   const fs::path given_cfg = dir_ / "given.yaml";
   std::ofstream(given_cfg) << text;
 
@@ -279,9 +284,9 @@ TEST_F(Cli, RunAnalysesTheModelThatVisualizeCheckpointNames) {
     EXPECT_TRUE(has(changed, std::string("== ") + stage + "\n")) << changed.output;
 
   // A file that is not a model of the config's widths is refused before anything is written.
-  replace("output: " + out.string(), "output: " + (dir_ / "wrong").string());
-  replace("conv3: 16", "conv3: 12");
-  std::ofstream(dir_ / "wrong.yaml") << text;
+  std::ofstream(dir_ / "wrong.yaml")
+      << replaced(replaced(text, "output: " + out.string(), "output: " + (dir_ / "wrong").string()),
+                  "conv3: 16", "conv3: 12");
   const Result wrong = aulens("run " + (dir_ / "wrong.yaml").string());
   EXPECT_NE(wrong.status, 0);
   EXPECT_TRUE(has(wrong, "visualize.checkpoint: checkpoint " + model.string())) << wrong.output;
@@ -397,8 +402,7 @@ TEST_F(Cli, AStageRunAloneMakesRunRedoWhatFollows) {
 TEST_F(Cli, AKilledRunResumesWhenTheCheckpointAndTheDataAllowIt) {
   ASSERT_EQ(aulens("run " + config("tiny.yaml")).status, 0);
   const fs::path stamps = dir_ / "run" / ".stamps";
-  std::ifstream prepare_stamp(stamps / "prepare.json");
-  const std::string prepare((std::istreambuf_iterator<char>(prepare_stamp)), {});
+  const std::string prepare = read_text(stamps / "prepare.json");
   const std::size_t key = prepare.find("\"inputs_hash\": \"");
   ASSERT_NE(key, std::string::npos) << prepare;
   const std::string data_key = prepare.substr(key + 16, 16);
@@ -498,10 +502,8 @@ TEST_F(Cli, PrepareChecksTheSyntheticSetAgainstTheConfig) {
 TEST_F(Cli, SweepWithoutPermutationsSaysThatItsPValuesMeanNothing) {
   const std::string cfg = config("tiny.yaml");
   ASSERT_EQ(aulens("run " + cfg).status, 0);
-  std::ifstream in(cfg);
-  std::string text((std::istreambuf_iterator<char>(in)), {});
-  text.replace(text.find("permutations: 20"), 16, "permutations: 0");
-  std::ofstream(dir_ / "p0.yaml") << text;
+  std::ofstream(dir_ / "p0.yaml") << replaced(read_text(cfg), "permutations: 20",
+                                              "permutations: 0");
   const Result r = aulens("sweep " + (dir_ / "p0.yaml").string());
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(has(r, "no permutation test: the p-values are left empty")) << r.output;

@@ -6,7 +6,7 @@ Two uses:
   tools/check_pytorch_model.py BUILD_DIR/aulens WORK_DIR
       A model made in PyTorch, analysed by aulens as the README's "A model trained elsewhere" says.
       ctest runs it as PyTorchExchange.ModelMadeInPyTorchIsAnalysed when AULENS_PYTHON has torch
-      (skipped otherwise, as in CI). It
+      (skipped otherwise; .ci/run does not install torch). It
       (a) makes a tiny synthetic set with `aulens synth` and `aulens prepare`;
       (b) builds the network the README describes as a PyTorch module of its own (not aulens'
           code), with PyTorch's default initialisation and a few SGD steps, and saves its
@@ -50,6 +50,9 @@ import torch.nn.functional as F
 import safetensors.numpy
 from safetensors import safe_open
 from safetensors.torch import save_file
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_golden import DeconvReLU  # noqa: E402  (the golden files' deconvnet rectification)
 
 # The tiny run: the network's widths and input, the dataset's crop size.
 MODEL = dict(input_size=32, conv1=4, conv2=8, conv3=16, fc=16, classes=7)
@@ -136,18 +139,6 @@ def made_in_pytorch(inputs):
     return net.eval()
 
 
-class DeconvReLU(torch.autograd.Function):
-    """ReLU forward; backward = ReLU of the incoming gradient (the deconvnet's rectification)."""
-
-    @staticmethod
-    def forward(ctx, x):
-        return x.clamp_min(0)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad.clamp_min(0)
-
-
 def near_tie(pool_input):
     """Whether some 2x2 window's two largest values differ, but by less than SWITCH_MARGIN."""
     n, c, h, w = pool_input.shape
@@ -215,16 +206,11 @@ def ranks(x):
     return out
 
 
-def check_sweep(run_dir, data, failures):
+def check_sweep(records, sweep, meta, data, au_ids, failures):
     """The sweep's distance and AUC against the definitions, computed here from the records and the
-    dataset's AU matrix."""
-    records, _ = read(os.path.join(run_dir, "records.safetensors"))
-    sweep, meta = read(os.path.join(run_dir, "sweep.safetensors"))
+    dataset's AU matrix (its columns are the AUs au_ids)."""
     images = records["image_index"]
     values = records["conv3_value"].astype(np.float64)  # (M, K)
-    if not np.array_equal(sweep["images"], images):
-        failures.append("sweep.safetensors 'images' differ from the records' image_index")
-    au_ids = json.loads(read(os.path.join(run_dir, "dataset.safetensors"))[1]["au_ids"])
     present = data["aus"][images] > 0  # (M, A_all)
     n, eps = int(meta["top_n"]), float(meta["epsilon"])
     ranked = ranks(values)
@@ -252,8 +238,7 @@ def check_sweep(run_dir, data, failures):
         failures.append(f"sweep AUCs differ from the definition by {worst_auc:.3g}")
 
 
-def check_records(run_dir, net64, inputs, failures):
-    records, _ = read(os.path.join(run_dir, "records.safetensors"))
+def check_records(records, net64, inputs, failures):
     images = records["image_index"]
     with torch.no_grad():  # (M, K, G*G), in batches
         maps = torch.cat([net64.conv3_maps(inputs[images[i:i + 256]]).flatten(2)
@@ -287,9 +272,10 @@ def float64_net(model_cfg, state):
     return net64.eval()
 
 
-def check_run(run_dir, failures):
-    """Records, projections and (when it covers the records' images) the sweep of `run_dir`."""
-    _, meta = read(os.path.join(run_dir, "records.safetensors"))
+def check_run(run_dir, failures, sweep_required=False):
+    """Records, projections and (when it is of these records, or `sweep_required`) the sweep of
+    `run_dir`."""
+    records, meta = read(os.path.join(run_dir, "records.safetensors"))
     model_cfg = {k: int(meta["net." + k])
                  for k in ("input_size", "conv1", "conv2", "conv3", "fc", "classes")}
     checkpoint = meta["checkpoint"]
@@ -297,20 +283,20 @@ def check_run(run_dir, failures):
     weights, _ = read(checkpoint)
     state = {k: weights[k] for k in Net(model_cfg).state_dict()}
     net64 = float64_net(model_cfg, state)
-    data, _ = read(os.path.join(run_dir, "dataset.safetensors"))
+    data, data_meta = read(os.path.join(run_dir, "dataset.safetensors"))
     inputs = network_inputs(data["crops"], model_cfg["input_size"])
-    check_records(run_dir, net64, inputs, failures)
+    check_records(records, net64, inputs, failures)
     check_projections(run_dir, net64, inputs, failures)
     sweep_file = os.path.join(run_dir, "sweep.safetensors")
-    if os.path.exists(sweep_file):
-        records, _ = read(os.path.join(run_dir, "records.safetensors"))
-        sweep, sweep_meta = read(sweep_file)
-        if (np.array_equal(sweep["images"], records["image_index"])
-                and sweep_meta.get("checkpoint", checkpoint) == checkpoint):
-            check_sweep(run_dir, data, failures)
-        else:
-            print("sweep: not of these records (another visualize ran since), not checked")
-    return data
+    sweep, sweep_meta = read(sweep_file) if os.path.exists(sweep_file) else (None, {})
+    if (sweep is not None and np.array_equal(sweep["images"], records["image_index"])
+            and sweep_meta.get("checkpoint", checkpoint) == checkpoint):
+        check_sweep(records, sweep, sweep_meta, data, json.loads(data_meta["au_ids"]), failures)
+    elif sweep_required:
+        failures.append("sweep.safetensors is missing or not of these records")
+    else:
+        print("sweep: none of these records (another visualize ran since, or none ran), "
+              "not checked")
 
 
 def self_test(aulens, work):
@@ -349,7 +335,7 @@ def self_test(aulens, work):
     run([aulens, "visualize", config, "--checkpoint", model, "--images", "train", "--no-images",
          "--device", "cpu"])
     run([aulens, "sweep", config, "--device", "cpu"])
-    check_sweep(run_dir, data, failures)
+    check_run(run_dir, failures, sweep_required=True)
 
     # What the README says is refused, and how.
     refused = [

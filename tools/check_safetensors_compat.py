@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Cross-check with Python: safetensors files written by Python load in aulens and files written
 by aulens load in Python, bit-exactly, metadata included. ctest runs it as
-PyTorchExchange.SafetensorsBothWays when AULENS_PYTHON has torch (skipped otherwise, as in CI).
+PyTorchExchange.SafetensorsBothWays when AULENS_PYTHON has torch (skipped otherwise; .ci/run does
+not install torch).
 
   tools/check_safetensors_compat.py BUILD_DIR/test_safetensors
 
