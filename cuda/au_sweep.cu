@@ -47,7 +47,7 @@ unsigned grid_for(std::int64_t count, int threads) {
 
 std::uint64_t* pack_rows(int m, int a, const std::uint8_t* au_mask) {
   auto* rows = static_cast<std::uint64_t*>(rows_scratch().bytes(sizeof(std::uint64_t) * m));
-  pack_rows_kernel<<<grid_for(m, 256), 256, 0, cuda_detail::stream()>>>(m, a, au_mask, rows);
+  cuda_detail::launch(pack_rows_kernel, grid_for(m, 256), 256, 0, m, a, au_mask, rows);
   AULENS_CHECK_LAUNCH("pack_rows_kernel");
   return rows;
 }
@@ -84,14 +84,14 @@ void CudaOps::au_sweep_rank(int m, int k, const float* values, float* sorted_val
   void* cub_temp = base + 2 * keys_bytes + offsets_bytes;
 
   const dim3 tile_grid(grid_for(m, 32), grid_for(k, 32));
-  transpose_for_sort_kernel<<<tile_grid, dim3(32, 8), 0, cuda_detail::stream()>>>(
-      m, k, values, keys, images, offsets);
+  cuda_detail::launch(transpose_for_sort_kernel, tile_grid, dim3(32, 8), 0, m, k, values, keys,
+                      images, offsets);
   AULENS_CHECK_LAUNCH("transpose_for_sort_kernel");
   AULENS_CUDA_CHECK(cub::DeviceSegmentedRadixSort::SortPairsDescending(
       cub_temp, cub_bytes, keys, sorted_values, images, sorted_images, static_cast<int>(total), k,
       offsets, offsets + 1, 0, 32, cuda_detail::stream()));
-  midrank_kernel<<<grid_for(total, 256), 256, 0, cuda_detail::stream()>>>(m, k, sorted_values,
-                                                                          sorted_images, midranks);
+  cuda_detail::launch(midrank_kernel, grid_for(total, 256), 256, 0, m, k, sorted_values,
+                      sorted_images, midranks);
   AULENS_CHECK_LAUNCH("midrank_kernel");
 }
 
@@ -100,9 +100,9 @@ void CudaOps::au_sweep_topn(int m, int k, int a, int n, const float* sorted_valu
                             float* top_pos, float* top_neg) {
   check_sizes("au_sweep_topn", m, k, a, n);
   const std::uint64_t* rows = pack_rows(m, a, au_mask);
-  topn_kernel<<<grid_for(static_cast<std::int64_t>(a) * k, kWalkWarps), kWalkWarps * kWarp, 0,
-                cuda_detail::stream()>>>(m, k, a, n, sorted_values, sorted_images, rows, top_pos,
-                                         top_neg);
+  cuda_detail::launch(topn_kernel, grid_for(static_cast<std::int64_t>(a) * k, kWalkWarps),
+                      kWalkWarps * kWarp, 0, m, k, a, n, sorted_values, sorted_images, rows,
+                      top_pos, top_neg);
   AULENS_CHECK_LAUNCH("topn_kernel");
 }
 
@@ -112,8 +112,8 @@ void CudaOps::au_sweep_distance(int a, int k, int n, float epsilon, const float*
   AULENS_CHECK(epsilon > 0.0f,
                "au_sweep_distance: epsilon must be > 0, got " + std::to_string(epsilon));
   const int cells = a * k;
-  distance_kernel<<<grid_for(cells, 256), 256, 0, cuda_detail::stream()>>>(
-      cells, n, epsilon, top_pos, top_neg, distance);
+  cuda_detail::launch(distance_kernel, grid_for(cells, 256), 256, 0, cells, n, epsilon, top_pos,
+                      top_neg, distance);
   AULENS_CHECK_LAUNCH("distance_kernel");
 }
 
@@ -121,7 +121,7 @@ void CudaOps::au_sweep_auc(int m, int k, int a, const float* midranks, const std
                            float* auc) {
   check_sizes("au_sweep_auc", m, k, a, 1);
   const std::uint64_t* rows = pack_rows(m, a, au_mask);
-  auc_kernel<<<k, kAucThreads, 0, cuda_detail::stream()>>>(m, k, a, midranks, rows, auc);
+  cuda_detail::launch(auc_kernel, k, kAucThreads, 0, m, k, a, midranks, rows, auc);
   AULENS_CHECK_LAUNCH("auc_kernel");
 }
 
@@ -148,12 +148,12 @@ void CudaOps::au_sweep_permutation_max(int m, int k, int a, int n, float epsilon
   }
   for (int done = 0; done < count; done += chunk) {
     const int now = std::min(chunk, count - done);
-    shuffle_rows_kernel<<<now, 256, in_shared ? row_bytes : 0, cuda_detail::stream()>>>(
-        m, seed, first + done, rows, shuffled, in_shared);
+    cuda_detail::launch(shuffle_rows_kernel, now, 256, in_shared ? row_bytes : 0, m, seed,
+                        first + done, rows, shuffled, in_shared);
     AULENS_CHECK_LAUNCH("shuffle_rows_kernel");
-    permutation_max_kernel<<<now, kPermWarps * kWarp, 0, cuda_detail::stream()>>>(
-        m, k, a, n, epsilon, sorted_values, sorted_images, shuffled,
-        null_max + static_cast<std::int64_t>(done) * a);
+    cuda_detail::launch(permutation_max_kernel, now, kPermWarps * kWarp, 0, m, k, a, n, epsilon,
+                        sorted_values, sorted_images, shuffled,
+                        null_max + static_cast<std::int64_t>(done) * a);
     AULENS_CHECK_LAUNCH("permutation_max_kernel");
   }
 }

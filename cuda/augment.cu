@@ -18,8 +18,8 @@ void CudaOps::augment_batch(int n, int crop_size, int out_size, const std::uint8
   if (n == 0) return;
   AULENS_CHECK(crops != nullptr && indices != nullptr && params != nullptr && out != nullptr,
                "augment_batch: null pointer");
-  augment_kernel<<<static_cast<unsigned>(n), kThreads, 0, cuda_detail::stream()>>>(
-      crop_size, out_size, crops, indices, params, out);
+  cuda_detail::launch(augment_kernel, static_cast<unsigned>(n), kThreads, 0, crop_size, out_size,
+                      crops, indices, params, out);
   AULENS_CHECK_LAUNCH("augment_kernel");
 }
 

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "aulens/check.h"
 #include "aulens/device.h"
@@ -25,6 +26,22 @@ const char* cublas_error_string(cublasStatus_t status);
 // The stream every aulens kernel is queued on (the legacy default stream for now).
 inline cudaStream_t stream() {
   return nullptr;
+}
+
+// kernel<<<grid, block, shared_bytes, stream()>>>(args...). The emulated CUDA build of the tests
+// (AULENS_EMULATED_CUDA, tests/emu/runtime/cuda_runtime.h) checks the launch as a GPU would and
+// runs the kernel on the host instead, so every launcher runs in CI as written.
+template <class... Params, class... Args>
+void launch(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t shared_bytes,
+            Args&&... args) {
+#if defined(AULENS_EMULATED_CUDA)
+  ::emu::runtime::launch(kernel, grid, block, shared_bytes, std::forward<Args>(args)...);
+#else
+  // (clang-format would split the chevrons of a header it does not know to be CUDA)
+  // clang-format off
+  kernel<<<grid, block, shared_bytes, stream()>>>(std::forward<Args>(args)...);
+  // clang-format on
+#endif
 }
 
 inline unsigned blocks_for(std::int64_t count, int threads) {
@@ -94,5 +111,5 @@ cudnnHandle_t cudnn_handle();
                                   __LINE__);                                                     \
   } while (0)
 
-// Use right after kernel<<<...>>>(...): AULENS_CHECK_LAUNCH("kernel_name");
+// Use right after cuda_detail::launch(...): AULENS_CHECK_LAUNCH("kernel_name");
 #define AULENS_CHECK_LAUNCH(name) ::aulens::cuda_detail::check_launch(name, __FILE__, __LINE__)

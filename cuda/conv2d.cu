@@ -59,11 +59,11 @@ void launch_gemm(const ConvGeometry& g, const float* in, const float* filt, cons
   const dim3 grid((g.p + BN - 1) / BN, (g.m + BM - 1) / BM);
   AULENS_CHECK(grid.y <= 65535, "conv2d: too many output channels for one grid");
   if (g.cin % cuda_detail::slice_depth<Math>() == 0) {
-    conv_same_gemm_kernel<BM, BN, Math, Records, true, MinBlocks>
-        <<<grid, kConvThreads, 0, cuda_detail::stream()>>>(g, in, filt, bias, out, record_keys);
+    cuda_detail::launch(conv_same_gemm_kernel<BM, BN, Math, Records, true, MinBlocks>, grid,
+                        kConvThreads, 0, g, in, filt, bias, out, record_keys);
   } else {
-    conv_same_gemm_kernel<BM, BN, Math, Records, false, MinBlocks>
-        <<<grid, kConvThreads, 0, cuda_detail::stream()>>>(g, in, filt, bias, out, record_keys);
+    cuda_detail::launch(conv_same_gemm_kernel<BM, BN, Math, Records, false, MinBlocks>, grid,
+                        kConvThreads, 0, g, in, filt, bias, out, record_keys);
   }
   AULENS_CHECK_LAUNCH("conv_same_gemm_kernel");
 }
@@ -132,8 +132,8 @@ void conv_same(cuda_detail::TunedOp op, const ConvGeometry& g, const float* in, 
   if (g.m < 16 && direct_smem <= kDirectMaxSmem) {
     const dim3 grid((g.p + kDirectThreads - 1) / kDirectThreads,
                     (g.m + kDirectOut - 1) / kDirectOut);
-    conv_same_direct_kernel<<<grid, kDirectThreads, direct_smem, cuda_detail::stream()>>>(
-        g, in, filt, bias, out);
+    cuda_detail::launch(conv_same_direct_kernel, grid, kDirectThreads, direct_smem, g, in, filt,
+                        bias, out);
     AULENS_CHECK_LAUNCH("conv_same_direct_kernel");
     return;
   }
@@ -279,8 +279,8 @@ void CudaOps::conv2d_relu_records(const ConvShape& s, const float* x, const floa
             cudaMemsetAsync(keys, 0, sizeof(unsigned long long) * rows, cuda_detail::stream()));
         launch_gemm<true>(v, g, x, w, b, nullptr, keys);
       });
-  unpack_record_keys_kernel<<<cuda_detail::blocks_for(rows, 256), 256, 0, cuda_detail::stream()>>>(
-      rows, keys, value, position);
+  cuda_detail::launch(unpack_record_keys_kernel, cuda_detail::blocks_for(rows, 256), 256, 0, rows,
+                      keys, value, position);
   AULENS_CHECK_LAUNCH("unpack_record_keys_kernel");
 }
 
@@ -293,7 +293,7 @@ void CudaOps::conv2d_backward_data(const ConvShape& s, const float* dy, const fl
   const long long count = static_cast<long long>(s.k) * s.c * rr;
   float* wt = flipped_filters.floats(static_cast<std::size_t>(count));
   const unsigned blocks = cuda_detail::blocks_for(count < (1 << 22) ? count : (1 << 22), 256);
-  flip_transpose_filters_kernel<<<blocks, 256, 0, cuda_detail::stream()>>>(s.k, s.c, rr, w, wt);
+  cuda_detail::launch(flip_transpose_filters_kernel, blocks, 256, 0, s.k, s.c, rr, w, wt);
   AULENS_CHECK_LAUNCH("flip_transpose_filters_kernel");
   // dx = same-conv of dy (K channels) with wt (C, K, R, R).
   conv_same(cuda_detail::TunedOp::conv_backward_data,

@@ -42,12 +42,12 @@ void launch_filter_grad(const ConvGeometry& g, const float* x, const float* dy, 
   }
   const dim3 grid((g.crr + BN - 1) / BN, (g.m + BM - 1) / BM, splits);
   AULENS_CHECK(grid.y <= 65535, "conv2d_backward_filter: too many filters for one grid");
-  conv_filter_grad_kernel<BM, BN, Math, MinBlocks>
-      <<<grid, kConvThreads, 0, cuda_detail::stream()>>>(g, chunk, x, dy, target);
+  cuda_detail::launch(conv_filter_grad_kernel<BM, BN, Math, MinBlocks>, grid, kConvThreads, 0, g,
+                      chunk, x, dy, target);
   AULENS_CHECK_LAUNCH("conv_filter_grad_kernel");
   if (splits > 1) {
-    sum_partials_kernel<<<cuda_detail::blocks_for(count, 256), 256, 0, cuda_detail::stream()>>>(
-        static_cast<int>(count), splits, target, dw);
+    cuda_detail::launch(sum_partials_kernel, cuda_detail::blocks_for(count, 256), 256, 0,
+                        static_cast<int>(count), splits, target, dw);
     AULENS_CHECK_LAUNCH("sum_partials_kernel");
   }
 }
@@ -130,7 +130,7 @@ void CudaOps::conv2d_backward_filter(const ConvShape& s, const float* x, const f
       filter_grad_variants(g),
       [&](const FilterGradVariant& v) { launch_filter_grad(v, g, x, dy, dw); });
   if (db != nullptr) {
-    bias_grad_kernel<<<s.k, kBiasThreads, 0, cuda_detail::stream()>>>(s.n, s.k, g.hw, dy, db);
+    cuda_detail::launch(bias_grad_kernel, s.k, kBiasThreads, 0, s.n, s.k, g.hw, dy, db);
     AULENS_CHECK_LAUNCH("bias_grad_kernel");
   }
 }

@@ -53,11 +53,11 @@ void CudaOps::deconv_project_windows(int p, int n, int size, int c1, int c2, int
   float* w2_kec = w2_cek + w2_count;
   float* w2_aligned = w2_kec + w2_count;
   const unsigned blocks = cuda_detail::blocks_for(w2_count, 256);
-  permute_conv2_filters_kernel<<<blocks, 256, 0, cuda_detail::stream()>>>(
-      c2, c1, rr, /*k*/ 1, /*c*/ static_cast<long long>(rr) * c2, /*e*/ c2, w2, w2_cek);
+  cuda_detail::launch(permute_conv2_filters_kernel, blocks, 256, 0, c2, c1, rr, /*k*/ 1,
+                      /*c*/ static_cast<long long>(rr) * c2, /*e*/ c2, w2, w2_cek);
   AULENS_CHECK_LAUNCH("permute_conv2_filters_kernel");
-  permute_conv2_filters_kernel<<<blocks, 256, 0, cuda_detail::stream()>>>(
-      c2, c1, rr, /*k*/ static_cast<long long>(rr) * c1, /*c*/ 1, /*e*/ c1, w2, w2_kec);
+  cuda_detail::launch(permute_conv2_filters_kernel, blocks, 256, 0, c2, c1, rr,
+                      /*k*/ static_cast<long long>(rr) * c1, /*c*/ 1, /*e*/ c1, w2, w2_kec);
   AULENS_CHECK_LAUNCH("permute_conv2_filters_kernel");
   if (tensor) {
     AULENS_CUDA_CHECK(cudaMemcpyAsync(w2_aligned, w2, sizeof(float) * w2_count,
@@ -71,8 +71,8 @@ void CudaOps::deconv_project_windows(int p, int n, int size, int c1, int c2, int
         const auto launch = [&](auto kernel) {
           AULENS_CUDA_CHECK(cudaFuncSetAttribute(
               kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
-          kernel<<<p, kThreads, bytes, cuda_detail::stream()>>>(
-              Shapes{n, size, c1, c2, c3}, weights, x, requests, windows, origins, seeds);
+          cuda_detail::launch(kernel, p, kThreads, bytes, Shapes{n, size, c1, c2, c3}, weights, x,
+                              requests, windows, origins, seeds);
         };
         switch (v.math) {
           case TileMath::ffma:

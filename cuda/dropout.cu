@@ -31,8 +31,8 @@ void CudaOps::dropout_forward(std::int64_t count, float p, std::uint64_t seed, s
   AULENS_CHECK(count >= 0, "dropout_forward: negative count");
   if (count == 0) return;
   AULENS_CHECK(x != nullptr && y != nullptr && mask != nullptr, "dropout_forward: null pointer");
-  dropout_forward_kernel<<<grid_for(count), kThreads, 0, cuda_detail::stream()>>>(
-      count, p, keep_scale(p), seed, offset, x, y, mask);
+  cuda_detail::launch(dropout_forward_kernel, grid_for(count), kThreads, 0, count, p, keep_scale(p),
+                      seed, offset, x, y, mask);
   AULENS_CHECK_LAUNCH("dropout_forward_kernel");
 }
 
@@ -42,8 +42,8 @@ void CudaOps::dropout_backward(std::int64_t count, float p, const std::uint8_t* 
   AULENS_CHECK(count >= 0, "dropout_backward: negative count");
   if (count == 0) return;
   AULENS_CHECK(mask != nullptr && dy != nullptr && dx != nullptr, "dropout_backward: null pointer");
-  dropout_backward_kernel<<<grid_for(count), kThreads, 0, cuda_detail::stream()>>>(
-      count, keep_scale(p), mask, dy, dx);
+  cuda_detail::launch(dropout_backward_kernel, grid_for(count), kThreads, 0, count, keep_scale(p),
+                      mask, dy, dx);
   AULENS_CHECK_LAUNCH("dropout_backward_kernel");
 }
 

@@ -37,8 +37,8 @@ void CudaOps::linear_forward(const LinearShape& s, const float* x, const float* 
                                   s.in, &one, w, s.in, x, s.in, &zero, y, s.out));
   if (b != nullptr) {
     const std::int64_t total = static_cast<std::int64_t>(s.n) * s.out;
-    add_bias_kernel<<<cuda_detail::blocks_for(total, 256), 256, 0, cuda_detail::stream()>>>(
-        s.n, s.out, b, y);
+    cuda_detail::launch(add_bias_kernel, cuda_detail::blocks_for(total, 256), 256, 0, s.n, s.out, b,
+                        y);
     AULENS_CHECK_LAUNCH("add_bias_kernel");
   }
 }
@@ -73,7 +73,7 @@ void CudaOps::linear_backward_weight(const LinearShape& s, const float* x, const
   if (db != nullptr) {
     const dim3 block(kBiasCols, kBiasRows);
     const unsigned blocks = cuda_detail::blocks_for(s.out, kBiasCols);
-    bias_grad_kernel<<<blocks, block, 0, cuda_detail::stream()>>>(s.n, s.out, dy, db);
+    cuda_detail::launch(bias_grad_kernel, blocks, block, 0, s.n, s.out, dy, db);
     AULENS_CHECK_LAUNCH("bias_grad_kernel");
   }
 }

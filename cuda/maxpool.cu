@@ -30,8 +30,8 @@ void CudaOps::maxpool2x2_forward(const PoolShape& s, const float* x, float* y,
   if (total == 0) return;
   AULENS_CHECK(x != nullptr && y != nullptr && switches != nullptr,
                "maxpool2x2_forward: null pointer");
-  maxpool2x2_forward_kernel<<<cuda_detail::blocks_for(total, kThreads), kThreads, 0,
-                              cuda_detail::stream()>>>(planes, s.h, s.w, x, y, switches);
+  cuda_detail::launch(maxpool2x2_forward_kernel, cuda_detail::blocks_for(total, kThreads), kThreads,
+                      0, planes, s.h, s.w, x, y, switches);
   AULENS_CHECK_LAUNCH("maxpool2x2_forward_kernel");
 }
 
@@ -44,8 +44,8 @@ void CudaOps::max_unpool2x2(const PoolShape& s, const float* dy, const std::int3
   AULENS_CHECK(dx != nullptr, "max_unpool2x2: null dx");
   AULENS_CHECK((dy != nullptr && switches != nullptr) || s.out_h() * s.out_w() == 0,
                "max_unpool2x2: null dy or switches");
-  max_unpool2x2_kernel<<<cuda_detail::blocks_for(total, kThreads), kThreads, 0,
-                         cuda_detail::stream()>>>(planes, s.h, s.w, dy, switches, dx);
+  cuda_detail::launch(max_unpool2x2_kernel, cuda_detail::blocks_for(total, kThreads), kThreads, 0,
+                      planes, s.h, s.w, dy, switches, dx);
   AULENS_CHECK_LAUNCH("max_unpool2x2_kernel");
 }
 

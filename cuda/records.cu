@@ -18,8 +18,8 @@ void CudaOps::max_records(int n, int k, int hw, const float* y, float* value,
   if (rows == 0) return;
   AULENS_CHECK(y != nullptr && value != nullptr && position != nullptr,
                "max_records: null pointer");
-  max_records_kernel<<<cuda_detail::blocks_for(rows * kWarp, kThreads), kThreads, 0,
-                       cuda_detail::stream()>>>(rows, hw, y, value, position);
+  cuda_detail::launch(max_records_kernel, cuda_detail::blocks_for(rows * kWarp, kThreads), kThreads,
+                      0, rows, hw, y, value, position);
   AULENS_CHECK_LAUNCH("max_records_kernel");
 }
 

@@ -26,12 +26,11 @@ void CudaOps::relu_forward(std::int64_t count, const float* x, float* y) {
   AULENS_CHECK(x != nullptr && y != nullptr, "relu_forward: null pointer");
   if (aligned16(x) && aligned16(y)) {
     // The tail (< 4 values) is handled by the first threads of the grid, so ≥ 4 threads exist.
-    relu_forward_vec4_kernel<<<grid_for(count / 4 + 4), kThreads, 0, cuda_detail::stream()>>>(
-        count, reinterpret_cast<const float4*>(x), reinterpret_cast<float4*>(y));
+    cuda_detail::launch(relu_forward_vec4_kernel, grid_for(count / 4 + 4), kThreads, 0, count,
+                        reinterpret_cast<const float4*>(x), reinterpret_cast<float4*>(y));
     AULENS_CHECK_LAUNCH("relu_forward_vec4_kernel");
   } else {
-    relu_forward_scalar_kernel<<<grid_for(count), kThreads, 0, cuda_detail::stream()>>>(count, x,
-                                                                                        y);
+    cuda_detail::launch(relu_forward_scalar_kernel, grid_for(count), kThreads, 0, count, x, y);
     AULENS_CHECK_LAUNCH("relu_forward_scalar_kernel");
   }
 }
@@ -41,13 +40,13 @@ void CudaOps::relu_backward(std::int64_t count, const float* y, const float* dy,
   if (count == 0) return;
   AULENS_CHECK(y != nullptr && dy != nullptr && dx != nullptr, "relu_backward: null pointer");
   if (aligned16(y) && aligned16(dy) && aligned16(dx)) {
-    relu_backward_vec4_kernel<<<grid_for(count / 4 + 4), kThreads, 0, cuda_detail::stream()>>>(
-        count, reinterpret_cast<const float4*>(y), reinterpret_cast<const float4*>(dy),
-        reinterpret_cast<float4*>(dx));
+    cuda_detail::launch(relu_backward_vec4_kernel, grid_for(count / 4 + 4), kThreads, 0, count,
+                        reinterpret_cast<const float4*>(y), reinterpret_cast<const float4*>(dy),
+                        reinterpret_cast<float4*>(dx));
     AULENS_CHECK_LAUNCH("relu_backward_vec4_kernel");
   } else {
-    relu_backward_scalar_kernel<<<grid_for(count), kThreads, 0, cuda_detail::stream()>>>(count, y,
-                                                                                         dy, dx);
+    cuda_detail::launch(relu_backward_scalar_kernel, grid_for(count), kThreads, 0, count, y, dy,
+                        dx);
     AULENS_CHECK_LAUNCH("relu_backward_scalar_kernel");
   }
 }

@@ -14,8 +14,8 @@ void CudaOps::sgd_update(std::int64_t count, const SgdConfig& cfg, float* w, con
   const std::int64_t max_blocks = 132 * 32;
   std::int64_t blocks = (count + kThreads - 1) / kThreads;
   if (blocks > max_blocks) blocks = max_blocks;
-  sgd_update_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, cuda_detail::stream()>>>(
-      count, cfg.lr, cfg.momentum, cfg.weight_decay, w, g, v);
+  cuda_detail::launch(sgd_update_kernel, static_cast<unsigned>(blocks), kThreads, 0, count, cfg.lr,
+                      cfg.momentum, cfg.weight_decay, w, g, v);
   AULENS_CHECK_LAUNCH("sgd_update_kernel");
 }
 

@@ -21,11 +21,11 @@ void CudaOps::softmax_cross_entropy(int n, int classes, const float* logits,
   double* row_loss = static_cast<double*>(scratch);
   const int rows_per_block = kRowThreads / kWarp;
   const unsigned blocks = static_cast<unsigned>((n + rows_per_block - 1) / rows_per_block);
-  softmax_xent_rows_kernel<<<blocks, kRowThreads, 0, stream>>>(n, classes, logits, labels, row_loss,
-                                                               dlogits);
+  cuda_detail::launch(softmax_xent_rows_kernel, blocks, kRowThreads, 0, n, classes, logits, labels,
+                      row_loss, dlogits);
   const cudaError_t launch_rows = cudaGetLastError();
   if (launch_rows == cudaSuccess)
-    mean_loss_kernel<<<1, kSumThreads, 0, stream>>>(n, row_loss, loss);
+    cuda_detail::launch(mean_loss_kernel, 1, kSumThreads, 0, n, row_loss, loss);
   const cudaError_t launch_sum = cudaGetLastError();
   cudaFreeAsync(scratch, stream);  // always, even when a launch failed
   AULENS_CUDA_CHECK(launch_rows);

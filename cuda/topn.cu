@@ -18,8 +18,8 @@ void CudaOps::topn_select(int images, int maps, int n, const float* values,
   if (maps == 0) return;
   AULENS_CHECK(values != nullptr && top_images != nullptr && top_values != nullptr,
                "topn_select: null pointer");
-  topn_select_kernel<<<maps, kThreads, 0, cuda_detail::stream()>>>(images, maps, n, values,
-                                                                   top_images, top_values);
+  cuda_detail::launch(topn_select_kernel, maps, kThreads, 0, images, maps, n, values, top_images,
+                      top_values);
   AULENS_CHECK_LAUNCH("topn_select_kernel");
 }
 

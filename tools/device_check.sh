@@ -69,9 +69,10 @@ cat "$WORK/machine.txt"
 # 1. configure + build (keep going past failures so that what builds can still run)
 step configure configure.log 120 \
   cmake -S . -B "$BUILD" -G Ninja -DAULENS_OPENCV=OFF -DAULENS_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90
-# Only what runs here: the CLI, the GPU tests and the benchmarks (the CPU suites run in CI).
+# Only what runs here: the CLI, the GPU tests and the benchmarks (the CPU suites run in CI, and so
+# do the GPU suites' emulated builds, test_*_gpu_emulated).
 GPU_TARGETS=$(ninja -C "$BUILD" -t targets all 2>/dev/null |
-  sed -n -E 's/^(aulens|aulens_bench[a-z_]*|test_[a-z_]*gpu[a-z_]*): .*/\1/p' | sort -u | tr '\n' ' ')
+  sed -n -E 's/^(aulens|aulens_bench[a-z_]*|test_[a-z_]*_gpu): .*/\1/p' | sort -u | tr '\n' ' ')
 echo "targets: $GPU_TARGETS"
 step build build.log 300 cmake --build "$BUILD" -j "$JOBS" --target $GPU_TARGETS -- -k 0
 

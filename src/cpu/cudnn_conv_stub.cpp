@@ -1,6 +1,7 @@
-// aulens/cudnn_conv.h when aulens is built without CUDA: every call throws a clear error, so a
-// CPU-only build still links code that names CudnnOps (cuda/conv2d_cudnn.cu is the real one).
-#ifndef AULENS_HAVE_CUDA
+// aulens/cudnn_conv.h when aulens is built without CUDA, and in the emulated CUDA build of the
+// tests (AULENS_CUDNN_STUB, CMake target aulens_emulated_lib): every call throws a clear error, so
+// these builds still link code that names CudnnOps (cuda/conv2d_cudnn.cu is the real one).
+#if !defined(AULENS_HAVE_CUDA) || defined(AULENS_CUDNN_STUB)
 
 #include "aulens/check.h"
 #include "aulens/cudnn_conv.h"
@@ -9,7 +10,11 @@ namespace aulens {
 
 namespace {
 [[noreturn]] void no_cudnn() {
+#if defined(AULENS_CUDNN_STUB)
+  throw Error("the cuDNN convolution backend is not part of the emulated CUDA build");
+#else
   throw Error("the cuDNN convolution backend needs an aulens built with CUDA (AULENS_CUDA=ON)");
+#endif
 }
 bool g_allow_tf32 = false;
 }  // namespace
@@ -36,4 +41,4 @@ bool cudnn_math_tf32() {
 
 }  // namespace aulens
 
-#endif  // AULENS_HAVE_CUDA
+#endif  // !AULENS_HAVE_CUDA || AULENS_CUDNN_STUB

@@ -13,6 +13,17 @@
 
 namespace aulens::testing {
 
+// The GPU suites also build against the emulated CUDA build (AULENS_EMULATED_CUDA; CMake's
+// <suite>_emulated targets, tests/emu/runtime), which has the hand-written kernels but not cuDNN,
+// and runs them thousands of times slower: there the largest cases shrink (kEmulated) to shapes
+// that take the same kernel paths.
+#if defined(AULENS_EMULATED_CUDA)
+inline constexpr bool kEmulated = true;
+#else
+inline constexpr bool kEmulated = false;
+#endif
+inline constexpr bool kCudnnBuilt = !kEmulated;
+
 inline bool gpu_required() {
   const char* required = std::getenv("AULENS_REQUIRE_GPU");
   return required != nullptr && std::string(required) == "1";

@@ -88,9 +88,11 @@ TEST(SweepGpu, RankMatchesCpuWithTies) {
 TEST(SweepGpu, FullSweepMatchesCpu) {
   AULENS_SKIP_WITHOUT_GPU();
   const std::uint32_t seed = std::random_device{}();
-  const auto p = make_planted(4000, 256, 117, seed);
+  // Emulated: fewer images and permutations, the same kernels and chunking.
+  const auto p =
+      make_planted(testing::kEmulated ? 600 : 4000, testing::kEmulated ? 128 : 256, 117, seed);
   SweepConfig cfg;
-  cfg.permutations = 300;
+  cfg.permutations = testing::kEmulated ? 20 : 300;
   cfg.seed = seed;
   const SweepResult cpu = run_sweep<CpuOps>(p.values, p.aus, p.au_ids, cfg);
   const SweepResult gpu = run_sweep<CudaOps>(p.values, p.aus, p.au_ids, cfg);
