@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -26,8 +27,8 @@ struct Result {
   std::string output;  // stdout and stderr
 };
 
-Result aulens(const std::string& args) {
-  const std::string command = std::string(AULENS_BINARY) + " " + args + " 2>&1";
+Result run_binary(const std::string& binary, const std::string& args) {
+  const std::string command = binary + " " + args + " 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return {};
   Result result;
@@ -37,6 +38,10 @@ Result aulens(const std::string& args) {
   const int raw = pclose(pipe);
   result.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
   return result;
+}
+
+Result aulens(const std::string& args) {
+  return run_binary(AULENS_BINARY, args);
 }
 
 bool has(const Result& r, const std::string& text) {
@@ -587,5 +592,95 @@ TEST_F(Cli, OutOfRangeOptionsAreRefused) {
   }
   EXPECT_FALSE(fs::exists(dir_ / "s"));
 }
+
+#ifdef AULENS_EMULATED_BINARY
+// The whole `aulens run` on the GPU code path, in the emulated CUDA build (aulens_emulated: the
+// launchers as written, every kernel through the host emulator; docs/architecture.md): training on
+// the device, records, top-n and projections, the sweep and the report, against the same run on
+// the CPU. Same data and seeds, so only summation order differs: losses within 1e-3, records and
+// projections within 1e-4 of the largest value, the top-n lists and the best maps the same
+// (a near-tie could swap two, so nearly all, not all).
+TEST_F(Cli, AGpuRunAgreesWithTheCpuRun) {
+  const std::string cpu_cfg = config("cpu.yaml");
+  const Result cpu = aulens("run " + cpu_cfg);
+  ASSERT_EQ(cpu.status, 0) << cpu.output;
+  const fs::path gpu_cfg = dir_ / "gpu.yaml";
+  const fs::path gpu_out = dir_ / "run_gpu";
+  std::ofstream(gpu_cfg) << replaced(
+      replaced(read_text(cpu_cfg), "output: " + (dir_ / "run").string(),
+               "output: " + gpu_out.string()),
+      "device: cpu", "device: cuda");
+  const Result gpu = run_binary(AULENS_EMULATED_BINARY, "run " + gpu_cfg.string());
+  ASSERT_EQ(gpu.status, 0) << gpu.output;
+  for (const char* stage : {"training on cuda", "visualize on cuda", "sweep on cuda"})
+    EXPECT_TRUE(has(gpu, stage)) << gpu.output;
+  EXPECT_TRUE(fs::exists(gpu_out / "report" / "index.html"));
+
+  const auto metrics = [](const fs::path& folder) { return read_text(folder / "metrics.json"); };
+  EXPECT_NE(metrics(gpu_out).find("\"device\": \"cuda (handwritten, ffma)\""), std::string::npos)
+      << metrics(gpu_out);
+  // max |a − b| / max |b| over a tensor of each run's file.
+  const auto relative = [&](const std::string& file, const std::string& tensor) {
+    const auto a = aulens::load_safetensors(gpu_out / file).tensors.at(tensor).to_vector<float>();
+    const auto b =
+        aulens::load_safetensors(dir_ / "run" / file).tensors.at(tensor).to_vector<float>();
+    EXPECT_EQ(a.size(), b.size()) << file << " " << tensor;
+    double diff = 0.0, scale = 0.0;
+    for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
+      diff = std::max(diff, std::abs(static_cast<double>(a[i]) - b[i]));
+      scale = std::max(scale, std::abs(static_cast<double>(b[i])));
+    }
+    return std::isnan(diff) ? INFINITY : diff / std::max(scale, 1e-30);
+  };
+  EXPECT_LE(relative("checkpoints/last.safetensors", "fc2.weight"), 1e-4);
+  EXPECT_LE(relative("records.safetensors", "conv3_value"), 1e-4);
+  EXPECT_LE(relative("projections.safetensors", "top_values"), 1e-4);
+  EXPECT_LE(relative("sweep.safetensors", "auc"), 1e-3);
+
+  const auto ints = [](const fs::path& path, const std::string& tensor) {
+    return aulens::load_safetensors(path).tensors.at(tensor).to_vector<std::int32_t>();
+  };
+  const auto top_gpu = ints(gpu_out / "projections.safetensors", "top_images");
+  const auto top_cpu = ints(dir_ / "run" / "projections.safetensors", "top_images");
+  ASSERT_EQ(top_gpu.size(), top_cpu.size());
+  std::size_t same = 0;
+  for (std::size_t i = 0; i < top_cpu.size(); ++i) same += top_gpu[i] == top_cpu[i];
+  EXPECT_GE(same * 10, top_cpu.size() * 9) << "top-n images: " << same << " of " << top_cpu.size();
+  // Projections of the (map, rank) entries whose image is the same on both.
+  const auto windows_gpu = aulens::load_safetensors(gpu_out / "projections.safetensors")
+                               .tensors.at("projections")
+                               .to_vector<float>();
+  const auto windows_cpu = aulens::load_safetensors(dir_ / "run" / "projections.safetensors")
+                               .tensors.at("projections")
+                               .to_vector<float>();
+  ASSERT_EQ(windows_gpu.size(), windows_cpu.size());
+  const std::size_t tile = windows_cpu.size() / top_cpu.size();
+  double diff = 0.0, scale = 0.0;
+  for (std::size_t e = 0; e < top_cpu.size(); ++e) {
+    if (top_gpu[e] != top_cpu[e]) continue;
+    for (std::size_t p = e * tile; p < (e + 1) * tile; ++p) {
+      diff = std::max(diff, std::abs(static_cast<double>(windows_gpu[p]) - windows_cpu[p]));
+      scale = std::max(scale, std::abs(static_cast<double>(windows_cpu[p])));
+    }
+  }
+  EXPECT_GT(scale, 0.0) << "every compared projection is zero";
+  EXPECT_LE(diff, 1e-4 * scale) << "projections differ beyond summation order";
+  // The best map of each AU: the first three fields (au, name, best map) of best_maps.csv.
+  const auto best_maps = [](const fs::path& path) {
+    std::vector<std::string> rows;
+    std::ifstream in(path);
+    for (std::string line; std::getline(in, line);) {
+      std::size_t end = 0;
+      for (int field = 0; field < 3 && end != std::string::npos; ++field)
+        end = line.find(',', end == 0 ? 0 : end + 1);
+      rows.push_back(line.substr(0, end));
+    }
+    return rows;
+  };
+  const auto best_gpu = best_maps(gpu_out / "best_maps.csv");
+  EXPECT_GT(best_gpu.size(), 1u) << "no AU analysed";
+  EXPECT_EQ(best_gpu, best_maps(dir_ / "run" / "best_maps.csv"));
+}
+#endif  // AULENS_EMULATED_BINARY
 
 }  // namespace

@@ -1,0 +1,216 @@
+// Training on the GPU against the same training on the CPU (DESIGN §1.2), above the single ops of
+// test_ops_gpu.cpp and test_conv_gpu.cpp:
+//  * Network<CudaOps> against Network<CpuOps>: the same batch through forward, backward and three
+//    SGD steps in each hand-written conv math, the dropout masks identical, losses, gradients and
+//    weights within the math's tolerance; the conv3 activation records of forward_records (the
+//    fused epilogue at a 12×12 conv3) within it too;
+//  * train_network on device "cuda" against device "cpu" on the trainer's toy problem
+//    (tests/toy_training.h): the same epochs, losses and held-out accuracy within tolerance, the
+//    outputs written, and a run resumed from its last checkpoint ending on the same weights, bit
+//    for bit, as an uninterrupted one (fixed conv math is deterministic on one card).
+// Tolerances, relative to the largest |value| of each tensor: fp32-accurate maths (FFMA, 3×TF32)
+// 1e-4 for gradients and 1e-5 for weights (what differs is summation order; the host emulator
+// measured about 1e-6 and 4e-7); TF32 0.25 and 1e-2, each step from the CPU's weights: a gradient
+// is a sum over the batch and pixels that largely cancels, so TF32's 2⁻¹¹ relative rounding of
+// every product leaves up to 9e-2 of the largest element at batch 4 (emulator, TF32 operands
+// truncated as the hardware reads them; weights after the steps up to 3e-3 on some seeds); the
+// ops' own TF32 bars are in test_conv_gpu.cpp.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "aulens/checkpoint.h"
+#include "aulens/cuda_math.h"
+#include "aulens/device.h"
+#include "aulens/net.h"
+#include "aulens/trainer.h"
+#include "conv_math_scope.h"
+#include "gpu_skip.h"
+#include "toy_training.h"
+
+namespace aulens {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Bars {
+  double grads, weights;
+};
+constexpr Bars kFp32Bars{1e-4, 1e-5};
+constexpr Bars kTf32Bars{0.25, 1e-2};
+
+// max |got − want| / max |want| over one tensor (0 when both are all zeros).
+double relative_error(const Tensor& got, const Tensor& want) {
+  const std::vector<float> g = got.to(Device::cpu).to_vector<float>();
+  const std::vector<float> w = want.to(Device::cpu).to_vector<float>();
+  EXPECT_EQ(g.size(), w.size());
+  double diff = 0.0, scale = 0.0;
+  for (std::size_t i = 0; i < std::min(g.size(), w.size()); ++i) {
+    diff = std::max(diff, std::fabs(static_cast<double>(g[i]) - w[i]));
+    scale = std::max(scale, std::fabs(static_cast<double>(w[i])));
+  }
+  if (std::isnan(diff)) return INFINITY;
+  return scale > 0.0 ? diff / scale : diff;
+}
+
+// Each tensor within `bar` (relative_error); returns the worst.
+double expect_params_close(const Params& got, const Params& want, double bar,
+                           const std::string& what) {
+  const auto g = got.named();
+  const auto w = want.named();
+  double worst = 0.0;
+  for (std::size_t t = 0; t < w.size(); ++t) {
+    const double error = relative_error(*g[t].second, *w[t].second);
+    EXPECT_LE(error, bar) << what << " " << w[t].first
+                          << ": max |gpu − cpu| / max |cpu| = " << error;
+    worst = std::max(worst, error);
+  }
+  return worst;
+}
+
+std::vector<ConvMath> maths() {
+  std::vector<ConvMath> all{ConvMath::ffma};
+  if (conv_tensor_cores_available()) all.insert(all.end(), {ConvMath::tf32x3, ConvMath::tf32});
+  return all;
+}
+
+TEST(TrainGpu, NetworkStepsMatchCpuInEachConvMath) {
+  AULENS_SKIP_WITHOUT_GPU();
+  const std::uint32_t seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  // conv3 at 12×12 = 144 pixels per map takes the fused records epilogue (≥ 128).
+  const NetConfig cfg{48, 8, 16, 32, 32, 7, 0.5f};
+  const int n = 4;
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> pixels(static_cast<std::size_t>(n) * cfg.input_size * cfg.input_size);
+  for (float& v : pixels) v = normal(rng);
+  std::vector<std::int32_t> label_values(n);
+  for (int i = 0; i < n; ++i) label_values[i] = static_cast<std::int32_t>(rng() % cfg.classes);
+  const Tensor x_cpu = Tensor::from_vector<float>({n, 1, cfg.input_size, cfg.input_size}, pixels);
+  const Tensor labels_cpu = Tensor::from_vector<std::int32_t>({n}, label_values);
+  const Tensor x_gpu = x_cpu.to(Device::cuda), labels_gpu = labels_cpu.to(Device::cuda);
+  const SgdConfig sgd{0.01f, 0.9f, 1e-4f};
+
+  for (ConvMath math : maths()) {
+    SCOPED_TRACE(conv_math_name(math));
+    const testing::ConvMathScope scope(math);
+    // TF32's errors compound over steps; its steps each start from the CPU's weights and momentum.
+    const bool tf32 = math == ConvMath::tf32;
+    const Bars bars = tf32 ? kTf32Bars : kFp32Bars;
+    Network<CpuOps> cpu(cfg);
+    Network<CudaOps> gpu(cfg);
+    Params p_cpu = init_params(cfg, seed, Device::cpu),
+           p_gpu = init_params(cfg, seed, Device::cuda);
+    Params m_cpu = Params::zeros(cfg, Device::cpu), m_gpu = Params::zeros(cfg, Device::cuda);
+    Params g_cpu, g_gpu;
+    Activations a_cpu, a_gpu;
+    double worst_grads = 0.0;
+    for (int step = 0; step < 3; ++step) {
+      SCOPED_TRACE("step " + std::to_string(step));
+      if (tf32) {
+        p_gpu = p_cpu.to(Device::cuda);
+        m_gpu = m_cpu.to(Device::cuda);
+      }
+      const DropoutDraw draw{seed, static_cast<std::uint64_t>(step) * n * cfg.fc};
+      cpu.forward(p_cpu, x_cpu, true, draw, a_cpu);
+      gpu.forward(p_gpu, x_gpu, true, draw, a_gpu);
+      EXPECT_EQ(a_gpu.dropout_mask.to(Device::cpu).to_vector<std::uint8_t>(),
+                a_cpu.dropout_mask.to_vector<std::uint8_t>())
+          << "dropout masks differ";
+      EXPECT_LE(relative_error(a_gpu.logits, a_cpu.logits), bars.grads) << "logits";
+      const float loss_cpu = cpu.backward(p_cpu, a_cpu, labels_cpu, g_cpu);
+      const float loss_gpu = gpu.backward(p_gpu, a_gpu, labels_gpu, g_gpu);
+      EXPECT_NEAR(loss_gpu, loss_cpu, bars.grads * (1.0 + std::fabs(loss_cpu))) << "loss";
+      worst_grads =
+          std::max(worst_grads, expect_params_close(g_gpu, g_cpu, bars.grads, "gradient of"));
+      cpu.sgd_step(p_cpu, g_cpu, m_cpu, sgd);
+      gpu.sgd_step(p_gpu, g_gpu, m_gpu, sgd);
+    }
+    const double worst_weights = expect_params_close(p_gpu, p_cpu, bars.weights, "after 3 steps,");
+    std::printf("%s: worst relative difference of gradients %.2e, of weights after 3 steps %.2e\n",
+                conv_math_name(math), worst_grads, worst_weights);
+
+    // The activation records of the analysis, from the same (CPU-trained) weights on both.
+    const Params weights = p_cpu.to(Device::cuda);
+    Tensor value_cpu({n, cfg.conv3}, DType::f32), position_cpu({n, cfg.conv3}, DType::i32);
+    Tensor value_gpu({n, cfg.conv3}, DType::f32, Device::cuda),
+        position_gpu({n, cfg.conv3}, DType::i32, Device::cuda);
+    cpu.forward_records(p_cpu, x_cpu, a_cpu, value_cpu.data<float>(),
+                        position_cpu.data<std::int32_t>());
+    gpu.forward_records(weights, x_gpu, a_gpu, value_gpu.data<float>(),
+                        position_gpu.data<std::int32_t>());
+    EXPECT_LE(relative_error(value_gpu, value_cpu), bars.grads) << "conv3 records";
+    const std::vector<std::int32_t> pos_gpu =
+        position_gpu.to(Device::cpu).to_vector<std::int32_t>();
+    const std::vector<std::int32_t> pos_cpu = position_cpu.to_vector<std::int32_t>();
+    int same = 0;
+    for (std::size_t i = 0; i < pos_cpu.size(); ++i) same += pos_gpu[i] == pos_cpu[i];
+    // A position may move only between near-equal maxima: nearly all agree.
+    EXPECT_GE(same, static_cast<int>(pos_cpu.size()) * 9 / 10) << "conv3 record positions";
+  }
+}
+
+fs::path fresh_dir(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("aulens_train_gpu_" + name);
+  fs::remove_all(dir);
+  return dir;
+}
+
+TEST(TrainGpu, TrainerOnTheGpuFollowsTheCpuRunAndResumes) {
+  AULENS_SKIP_WITHOUT_GPU();
+  RunConfig cpu_cfg = toy_config(fresh_dir("cpu"));
+  cpu_cfg.train.max_epochs = 3;
+  RunConfig gpu_cfg = cpu_cfg;
+  gpu_cfg.output = fresh_dir("gpu");
+  gpu_cfg.train.device = "cuda";
+  const TrainReport cpu = train_toy(cpu_cfg);
+  const TrainReport gpu = train_toy(gpu_cfg);
+  EXPECT_EQ(gpu.device, "cuda (handwritten, ffma)");
+  ASSERT_EQ(gpu.history.size(), cpu.history.size());
+  for (std::size_t e = 0; e < cpu.history.size(); ++e) {
+    SCOPED_TRACE("epoch " + std::to_string(e + 1));
+    const EpochMetrics &c = cpu.history[e], &g = gpu.history[e];
+    EXPECT_NEAR(g.train_loss, c.train_loss, 1e-3 * (1.0 + c.train_loss));
+    EXPECT_NEAR(g.test.loss, c.test.loss, 1e-3 * (1.0 + c.test.loss));
+    // One held-out image of 32 may fall on the other side of the boundary.
+    EXPECT_NEAR(g.test.accuracy, c.test.accuracy, 1.0 / 32 + 1e-9);
+    EXPECT_EQ(g.test.images, 32);
+  }
+  EXPECT_GE(gpu.best_accuracy, 0.9) << "held-out accuracy on a separable toy set";
+  for (const char* file : {"checkpoints/last.safetensors", "checkpoints/best.safetensors",
+                           "metrics.json", "train_config.yaml"})
+    EXPECT_TRUE(fs::exists(gpu_cfg.output / file)) << file;
+  const TrainState cpu_state =
+      load_checkpoint(cpu_cfg.output / "checkpoints/last.safetensors", cpu_cfg.model, Device::cpu);
+  const TrainState gpu_state =
+      load_checkpoint(gpu_cfg.output / "checkpoints/last.safetensors", gpu_cfg.model, Device::cpu);
+  expect_params_close(gpu_state.params, cpu_state.params, 1e-3, "last checkpoint,");
+
+  // Killed after two epochs, resumed to three: the same weights as the uninterrupted GPU run.
+  RunConfig part = gpu_cfg;
+  part.output = fresh_dir("gpu_part");
+  part.train.max_epochs = 2;
+  train_toy(part);
+  part.train.max_epochs = 3;
+  const TrainReport resumed = train_toy(part, /*resume=*/true);
+  EXPECT_EQ(resumed.history.size(), 3u);
+  const TrainState resumed_state =
+      load_checkpoint(part.output / "checkpoints/last.safetensors", part.model, Device::cpu);
+  const auto want = gpu_state.params.named();
+  const auto got = resumed_state.params.named();
+  for (std::size_t t = 0; t < want.size(); ++t) {
+    EXPECT_EQ(got[t].second->to_vector<float>(), want[t].second->to_vector<float>())
+        << want[t].first << ": the resumed GPU run differs from the uninterrupted one";
+  }
+}
+
+}  // namespace
+}  // namespace aulens
