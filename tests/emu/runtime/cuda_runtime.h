@@ -1,17 +1,20 @@
 // The CUDA runtime API, as far as aulens' launchers (cuda/*.cu) use it, on the host: the emulated
 // CUDA build (CMake target aulens_emulated_lib) compiles the launchers with this directory ahead
 // of the toolkit's headers, so CudaOps, aulens/device.h and the engine run in CI without a GPU,
-// every kernel through tests/emu/block_emu.h. What a GPU would refuse is refused here too, with
-// the error the runtime gives: a launch with no blocks, more than 1,024 threads or a grid too high
+// every kernel through tests/emu/block_emu.h. Some launches a GPU refuses are refused here too,
+// with the error the runtime gives: no blocks, more than 1,024 threads or a grid too high
 // (cudaErrorInvalidConfiguration), and dynamic shared memory above 48 KiB without a
-// cudaFuncSetAttribute that allows it, or above the card's 227 KiB (cudaErrorInvalidValue).
+// cudaFuncSetAttribute that allows it, or above the card's 227 KiB (cudaErrorInvalidValue). Not
+// checked: a kernel's __launch_bounds__, its registers, and static shared memory toward those
+// limits (tools/kernel_resources.sh reports the last two from ptxas).
 // "Device" memory is host memory from posix_memalign, 256-byte aligned as cudaMalloc's is, and
 // filled with 0xFF bytes (NaN as floats): code that reads memory it never wrote shows. The device
 // reported is an H200's shape (132 multiprocessors, compute capability 9.0), so the tensor-core
 // modes run (through the emulator's WMMA).
 //
 // Not modelled: asynchrony (a launch runs to completion before it returns, so a missing
-// synchronisation cannot show), streams other than one, speed, and the cuDNN convolutions
+// synchronisation cannot show), streams other than one, host versus device pointers (a host
+// pointer handed to a kernel, or a wrong cudaMemcpyKind, passes), speed, and the cuDNN convolutions
 // (cudnn.h here only lets memory.cu compile; CudnnOps throws in this build).
 #pragma once
 
@@ -21,6 +24,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <type_traits>
 #include <utility>
 
 #include "emu/block_emu.h"
@@ -134,6 +138,13 @@ inline cudaError_t check_launch_configuration(const void* kernel, dim3 grid, dim
   return cudaSuccess;
 }
 
+// `value` as a P by implicit conversion only, as a kernel launch converts its arguments (an
+// explicit conversion here would compile launches that nvcc refuses).
+template <class P>
+P implicitly(std::type_identity_t<P> value) {
+  return value;
+}
+
 // kernel<<<grid, block, shared_bytes>>>(args...): checked as a GPU would, then run on the host.
 template <class... Params, class... Args>
 void launch(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t shared_bytes,
@@ -141,8 +152,7 @@ void launch(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t shared
   const cudaError_t status =
       check_launch_configuration(reinterpret_cast<const void*>(kernel), grid, block, shared_bytes);
   if (record(status) != cudaSuccess) return;
-  ::emu::launch(grid, block, shared_bytes, kernel,
-                static_cast<Params>(std::forward<Args>(args))...);
+  ::emu::launch(grid, block, shared_bytes, kernel, implicitly<Params>(std::forward<Args>(args))...);
 }
 
 }  // namespace emu::runtime
@@ -223,9 +233,14 @@ inline cudaError_t cudaFree(void* ptr) {
 inline cudaError_t cudaFreeAsync(void* ptr, cudaStream_t) {
   return cudaFree(ptr);
 }
+// Overlapping ranges are an error here (undefined for cudaMemcpy).
 inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind,
                                    cudaStream_t) {
-  if (bytes > 0) std::memmove(dst, src, bytes);
+  if (bytes == 0) return cudaSuccess;
+  const auto* d = static_cast<const char*>(dst);
+  const auto* s = static_cast<const char*>(src);
+  if (d < s + bytes && s < d + bytes) return emu::runtime::record(cudaErrorInvalidValue);
+  std::memcpy(dst, src, bytes);
   return cudaSuccess;
 }
 inline cudaError_t cudaMemsetAsync(void* ptr, int value, std::size_t bytes, cudaStream_t) {

@@ -2,8 +2,8 @@
 // (cuda_runtime.h two folders up). Same contract: the first call (no temporary storage) only
 // reports how many bytes it needs; the second sorts each segment [begin[s], end[s]) by key,
 // descending and stable, in the radix order of the key's bits begin_bit … end_bit − 1 (floats as
-// CUB orders them: their bits with the sign bit flipped, or all bits flipped when negative, so −0
-// sorts below +0 and NaN above +∞), the values following their keys.
+// CUB orders them: −0 taken as +0, then their bits with the sign bit flipped, or all bits flipped
+// when negative, so NaN sorts above +∞), the values following their keys.
 #pragma once
 
 #include <algorithm>
@@ -36,9 +36,10 @@ struct DeviceSegmentedRadixSort {
     const auto radix = [&](Key key) {
       std::uint32_t bits;
       std::memcpy(&bits, &key, 4);
-      if constexpr (std::is_floating_point_v<Key>)
+      if constexpr (std::is_floating_point_v<Key>) {
+        if (bits == 0x80000000u) bits = 0;  // −0 equals +0 in CUB's radix order
         bits = (bits & 0x80000000u) ? ~bits : bits | 0x80000000u;
-      else if constexpr (std::is_signed_v<Key>)
+      } else if constexpr (std::is_signed_v<Key>)
         bits ^= 0x80000000u;
       const std::uint32_t width = static_cast<std::uint32_t>(end_bit - begin_bit);
       return (bits >> begin_bit) & (width == 32 ? 0xFFFFFFFFu : (1u << width) - 1u);
