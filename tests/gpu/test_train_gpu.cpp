@@ -35,6 +35,7 @@
 #include "aulens/trainer.h"
 #include "conv_math_scope.h"
 #include "gpu_skip.h"
+#include "relative_difference.h"
 #include "toy_training.h"
 
 namespace aulens {
@@ -49,19 +50,10 @@ struct Bars {
 constexpr Bars kFp32Bars{1e-4, 1e-5, true};
 constexpr Bars kTf32Bars{0.25, 1e-2, false};
 
-// max |got − want| / max |want| over one tensor (0 when both are all zeros).
+// testing::relative_difference of two tensors on any device.
 double relative_error(const Tensor& got, const Tensor& want) {
-  const std::vector<float> g = got.to(Device::cpu).to_vector<float>();
-  const std::vector<float> w = want.to(Device::cpu).to_vector<float>();
-  EXPECT_EQ(g.size(), w.size());
-  double diff = 0.0, scale = 0.0;
-  for (std::size_t i = 0; i < std::min(g.size(), w.size()); ++i) {
-    if (std::isnan(g[i]) != std::isnan(w[i])) return INFINITY;  // NaN matches only NaN
-    if (std::isnan(w[i])) continue;
-    diff = std::max(diff, std::fabs(static_cast<double>(g[i]) - w[i]));
-    scale = std::max(scale, std::fabs(static_cast<double>(w[i])));
-  }
-  return scale > 0.0 ? diff / scale : diff;
+  return testing::relative_difference(got.to(Device::cpu).to_vector<float>(),
+                                      want.to(Device::cpu).to_vector<float>());
 }
 
 // The worst relative_error over the tensors; with `judge`, each must be within `bar`.
