@@ -129,6 +129,23 @@ TEST_F(Cli, RunSkipsWhatIsUpToDateAndRedoesARewrittenSyntheticSet) {
   EXPECT_NE(text.find("subjects: 6"), std::string::npos) << text;
 }
 
+TEST_F(Cli, RunOutputMovesTheWholeRunOverTheCpuSectionsOutput) {
+  const std::string cfg = config("tiny.yaml", "", "device: cpu, batch: 16, max_epochs: 1",
+                                 "cpu: {output: " + (dir_ / "cpu_run").string() + "}\n");
+  const fs::path elsewhere = dir_ / "elsewhere";
+  const Result first = aulens("run " + cfg + " --output " + elsewhere.string());
+  ASSERT_EQ(first.status, 0) << first.output;
+  EXPECT_TRUE(fs::exists(elsewhere / "synthetic" / "README.txt"));  // the set follows the run
+  EXPECT_TRUE(fs::exists(elsewhere / "report" / "index.html"));
+  EXPECT_FALSE(fs::exists(dir_ / "run"));
+  EXPECT_FALSE(fs::exists(dir_ / "cpu_run"));
+
+  const Result again = aulens("run " + cfg + " --output " + elsewhere.string());
+  ASSERT_EQ(again.status, 0) << again.output;
+  for (const char* stage : {"synth", "prepare", "train", "visualize", "sweep", "report"})
+    EXPECT_TRUE(has(again, std::string("== ") + stage + ": up to date, skipped")) << again.output;
+}
+
 TEST_F(Cli, AStageRefusesADatasetCachePreparedWithOtherSettings) {
   const std::string cfg = config("tiny.yaml");
   ASSERT_EQ(aulens("run " + cfg).status, 0);

@@ -377,7 +377,6 @@ TEST_F(ConfigTest, ShippedDefaultConfig) {
   RunConfig expected;
   expected.output = "runs/default";
   expected.dataset.source = "synthetic";
-  expected.dataset.path = "runs/default/synthetic";
   expect_same(loaded, expected);
 }
 

@@ -95,6 +95,7 @@ struct LoadOptions {
   std::string device;                  // overrides train.device when not empty (cuda | cpu | auto)
   bool apply_cpu_overrides = true;     // apply `cpu:` when the resolved device is the CPU
   std::filesystem::path dataset_path;  // overrides dataset.path when not empty
+  std::filesystem::path output;        // overrides output (also a cpu: section's) when not empty
   // False for the stages that read the prepared dataset cache, not the dataset itself (train,
   // visualize, sweep): a CK+ or manifest config need not name its dataset there.
   bool dataset_path_needed = true;

@@ -426,6 +426,7 @@ RunConfig load_config(const std::filesystem::path& path, const LoadOptions& opti
       cfg = with_cpu;
     }
   }
+  if (!options.output.empty()) cfg.output = options.output;
   check_cross_key_rules(r, cfg, options.dataset_path_needed);
   return cfg;
 }

@@ -24,9 +24,8 @@ const aulens::cli::CommandRegistrar kPrepare(aulens::cli::CommandPlace::prepare,
     aulens::LoadOptions options;
     options.dataset_path = args->dataset;
     options.device = args->device;
-    aulens::RunConfig cfg = aulens::cli::load_stage_config(args->config_file, options);
-    if (!args->output.empty()) cfg.output = args->output;
-    aulens::cli::prepare_stage(cfg);
+    options.output = args->output;
+    aulens::cli::prepare_stage(aulens::cli::load_stage_config(args->config_file, options));
   });
 });
 

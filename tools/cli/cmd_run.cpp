@@ -24,9 +24,7 @@ namespace fs = std::filesystem;
 namespace aulens::cli {
 namespace {
 
-struct RunArgs {
-  std::string config_file;
-  std::string device;
+struct RunArgs : RunFolderArgs {
   std::string dataset;
   bool force = false;
 };
@@ -99,6 +97,7 @@ void run_all(const RunArgs& args) {
   LoadOptions options;
   options.device = args.device;
   options.dataset_path = args.dataset;
+  options.output = args.output;
   const RunConfig cfg = load_stage_config(args.config_file, options);
   const fs::path run_dir = cfg.output;
   // A dataset, or a model to analyse, that is not there is refused before anything is written
@@ -253,13 +252,13 @@ const CommandRegistrar kRun(CommandPlace::run, [](CLI::App& app) {
   auto args = std::make_shared<RunArgs>();
   auto* cmd = app.add_subcommand(
       "run", "Run every stage (synth, prepare, train, visualize, sweep, report) of a config");
-  cmd->add_option("config", args->config_file, "the run configuration (YAML)")->required();
-  add_device_option(cmd, args->device);
+  add_run_folder_options(cmd, *args);
   cmd->add_option("--dataset", args->dataset,
                   "the CK+ folder or manifest CSV (overrides dataset.path)");
   cmd->add_flag("--force", args->force, "rerun every stage, even those that are up to date");
   cmd->footer(
-      "Writes into the config's output folder and skips each stage whose inputs have not changed "
+      "Writes into the config's output folder (or --output) and skips each stage whose inputs have "
+      "not changed "
       "since it last ran there. When visualize.checkpoint names a model trained elsewhere, "
       "training is not needed and is skipped.");
   cmd->callback([args] { run_all(*args); });

@@ -60,10 +60,9 @@ RunConfig load_stage_config(const std::string& file, const LoadOptions& options)
 RunConfig load_run_folder_config(const RunFolderArgs& args) {
   LoadOptions options;
   options.device = args.device;
+  options.output = args.output;
   options.dataset_path_needed = false;
-  RunConfig cfg = load_stage_config(args.config_file, options);
-  if (!args.output.empty()) cfg.output = args.output;
-  return cfg;
+  return load_stage_config(args.config_file, options);
 }
 
 std::string gpu_settings_note(const RunConfig& cfg) {
