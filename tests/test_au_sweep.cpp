@@ -19,6 +19,7 @@
 
 #include "aulens/ops.h"
 #include "aulens/sweep_shuffle.h"
+#include "fresh_seed.h"
 
 namespace aulens {
 namespace {
@@ -94,7 +95,7 @@ Ranked rank(const Problem& p) {
 
 class AuSweepOps : public ::testing::Test {
  protected:
-  std::uint32_t seed_ = std::random_device{}();
+  std::uint32_t seed_ = testing::fresh_seed();
   void SetUp() override { RecordProperty("seed", std::to_string(seed_)); }
   std::string where() const { return "seed " + std::to_string(seed_); }
 };

@@ -23,6 +23,7 @@
 
 #include "aulens/ops.h"
 #include "aulens/rng.h"
+#include "fresh_seed.h"
 
 namespace aulens {
 namespace {
@@ -32,7 +33,7 @@ constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 // A fresh generator per test; the seed goes into the failure message.
 class Random {
  public:
-  Random() : seed_(std::random_device{}()), gen_(seed_) {}
+  Random() : seed_(testing::fresh_seed()), gen_(seed_) {}
   unsigned seed() const { return seed_; }
   std::vector<float> uniform(std::int64_t count, float lo = -1.0f, float hi = 1.0f) {
     std::uniform_real_distribution<float> dist(lo, hi);

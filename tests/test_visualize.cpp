@@ -22,6 +22,7 @@
 #include "aulens/render.h"
 #include "aulens/safetensors.h"
 #include "aulens/visualize.h"
+#include "fresh_seed.h"
 #ifdef AULENS_HAVE_OPENCV
 #include <opencv2/imgcodecs.hpp>
 #endif
@@ -114,7 +115,7 @@ std::vector<std::string> csv_fields(const std::string& line) {
 class VisualizeStage : public ::testing::Test {
  protected:
   void SetUp() override {
-    seed_ = std::random_device{}();
+    seed_ = aulens::testing::fresh_seed();
     dir_ = fs::temp_directory_path() /
            ("aulens_visualize_" + std::to_string(::getpid()) + "_" + std::to_string(seed_));
     fs::remove_all(dir_);

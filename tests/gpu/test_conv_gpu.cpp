@@ -31,6 +31,7 @@
 #include "aulens/cudnn_conv.h"
 #include "aulens/device.h"
 #include "aulens/ops.h"
+#include "fresh_seed.h"
 #include "gpu_skip.h"
 
 namespace aulens {
@@ -261,7 +262,7 @@ class ConvGpu : public ::testing::TestWithParam<ConvCase> {
   void SetUp() override {
     AULENS_SKIP_WITHOUT_GPU();
     const ConvShape& s = GetParam().shape;
-    seed_ = std::random_device{}();
+    seed_ = testing::fresh_seed();
     std::mt19937 rng(seed_);
     x_ = random_values(count(s.n, s.c), rng);
     w_ = random_values(static_cast<std::size_t>(s.k) * s.c * s.r * s.r, rng);
@@ -478,7 +479,7 @@ TEST(ConvGpuShapes, FastestModeListsItsChoices) {
 TEST(ConvGpuShapes, EveryFastestCandidateEqualsCpu) {
   AULENS_SKIP_WITHOUT_GPU();
   const ConvShape s{4, 32, 12, 12, 128, 5};
-  const unsigned seed = std::random_device{}();
+  const unsigned seed = testing::fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
   const auto x_values = random_values(static_cast<std::size_t>(s.n) * s.c * s.h * s.w, rng);

@@ -23,6 +23,7 @@
 #include "aulens/cuda_math.h"
 #include "aulens/device.h"
 #include "aulens/ops.h"
+#include "fresh_seed.h"
 #include "gpu_skip.h"
 
 namespace aulens {
@@ -63,9 +64,7 @@ class DeviceBuffer {
   T* ptr_;
 };
 
-std::uint32_t fresh_seed() {
-  return std::random_device{}();
-}
+using testing::fresh_seed;
 
 std::vector<float> uniform_values(std::size_t count, float lo, float hi, std::mt19937& rng) {
   std::uniform_real_distribution<float> dist(lo, hi);

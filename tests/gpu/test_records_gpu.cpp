@@ -27,15 +27,14 @@
 #include "aulens/ops.h"
 #include "conv_math_scope.h"
 #include "dyadic_net.h"
+#include "fresh_seed.h"
 #include "gpu_skip.h"
 #include "window_compare.h"
 
 namespace aulens {
 namespace {
 
-std::uint32_t fresh_seed() {
-  return std::random_device{}();
-}
+using testing::fresh_seed;
 
 bool same(float a, float b) {
   return (std::isnan(a) && std::isnan(b)) || a == b;

@@ -18,6 +18,7 @@
 #include "aulens/device.h"
 #include "aulens/ops.h"
 #include "aulens/sweep.h"
+#include "fresh_seed.h"
 #include "gpu_skip.h"
 #include "sweep_planted.h"
 
@@ -53,7 +54,7 @@ using testing_sweep::make_planted;
 
 TEST(SweepGpu, RankMatchesCpuWithTies) {
   AULENS_SKIP_WITHOUT_GPU();
-  const std::uint32_t seed = std::random_device{}();
+  const std::uint32_t seed = testing::fresh_seed();
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> u(0.0f, 1.0f);
   const int m = 3001, k = 37;
@@ -87,7 +88,7 @@ TEST(SweepGpu, RankMatchesCpuWithTies) {
 
 TEST(SweepGpu, FullSweepMatchesCpu) {
   AULENS_SKIP_WITHOUT_GPU();
-  const std::uint32_t seed = std::random_device{}();
+  const std::uint32_t seed = testing::fresh_seed();
   // Emulated: fewer images and permutations, the same kernels and chunking.
   const auto p =
       make_planted(testing::kEmulated ? 600 : 4000, testing::kEmulated ? 128 : 256, 117, seed);

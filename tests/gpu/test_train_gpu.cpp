@@ -16,6 +16,10 @@
 // every product leaves from 3e-2 to beyond 0.25 of the largest element at batch 4, depending on
 // the draw, and a bias (zero at the start) after three steps is made of gradients alone. The
 // ops' own TF32 bars, backward included, are in test_conv_gpu.cpp.
+// Rounding may flip a ReLU or a max-pool switch where the two sides are within rounding of a tie
+// (about one draw in ten at these sizes); the gradients of that step then legitimately differ. The
+// test checks that every flip is at such a near-tie, skips that step's gradients and carries on
+// from the CPU's weights. Inputs are fresh each run; AULENS_TEST_SEED repeats a printed seed.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -34,6 +38,7 @@
 #include "aulens/net.h"
 #include "aulens/trainer.h"
 #include "conv_math_scope.h"
+#include "fresh_seed.h"
 #include "gpu_skip.h"
 #include "relative_difference.h"
 #include "toy_training.h"
@@ -73,6 +78,60 @@ double expect_params_close(const Params& got, const Params& want, double bar,
   return worst;
 }
 
+// Where the GPU's forward pass decided otherwise than the CPU's: a ReLU that let a value through on
+// one side only, or a 2×2 max-pool switch that chose another pixel. Rounding may do that only at a
+// near-tie: a value within rounding of 0, two maxima within rounding of each other. `widest` is the
+// largest such margin, relative to the largest value of its tensor (on the CPU).
+struct Decisions {
+  int flips = 0;
+  double widest = 0.0;
+};
+
+Decisions compare_decisions(const Activations& gpu, const Activations& cpu) {
+  Decisions d;
+  const auto note = [&d](double margin) {
+    ++d.flips;
+    d.widest = std::max(d.widest, margin);
+  };
+  const auto largest = [](const std::vector<float>& v) {
+    float m = 0.0f;
+    for (float x : v) m = std::max(m, std::fabs(x));
+    return m > 0.0f ? m : 1.0f;
+  };
+  const auto relu = [&](const Tensor& g, const Tensor& c) {
+    const std::vector<float> gv = g.to(Device::cpu).to_vector<float>(), cv = c.to_vector<float>();
+    const float scale = largest(cv);
+    for (std::size_t i = 0; i < cv.size(); ++i)
+      if ((gv[i] > 0.0f) != (cv[i] > 0.0f)) note(std::max(gv[i], cv[i]) / scale);
+  };
+  // switches index the pre-pool plane (row·W + col); the gap is between the CPU's values there.
+  const auto pool = [&](const Tensor& g_switches, const Tensor& c_switches, const Tensor& c_in) {
+    const std::vector<std::int32_t> gs = g_switches.to(Device::cpu).to_vector<std::int32_t>(),
+                                    cs = c_switches.to_vector<std::int32_t>();
+    const std::vector<float> x = c_in.to_vector<float>();
+    const float scale = largest(x);
+    const std::int64_t plane = c_in.shape()[2] * c_in.shape()[3];
+    const std::int64_t out_plane = c_switches.shape()[2] * c_switches.shape()[3];
+    for (std::size_t i = 0; i < cs.size(); ++i) {
+      if (gs[i] == cs[i]) continue;
+      const std::int64_t base = static_cast<std::int64_t>(i) / out_plane * plane;
+      if (gs[i] < 0 || gs[i] >= plane) {
+        note(1.0);  // outside the plane: no tie explains it
+        continue;
+      }
+      note(std::fabs(x[base + cs[i]] - x[base + gs[i]]) / scale);
+    }
+  };
+  relu(gpu.conv1, cpu.conv1);
+  pool(gpu.switches1, cpu.switches1, cpu.conv1);
+  relu(gpu.conv2, cpu.conv2);
+  pool(gpu.switches2, cpu.switches2, cpu.conv2);
+  relu(gpu.conv3, cpu.conv3);
+  pool(gpu.switches3, cpu.switches3, cpu.conv3);
+  relu(gpu.fc1, cpu.fc1);
+  return d;
+}
+
 std::vector<ConvMath> maths() {
   std::vector<ConvMath> all{ConvMath::ffma};
   if (conv_tensor_cores_available()) all.insert(all.end(), {ConvMath::tf32x3, ConvMath::tf32});
@@ -81,7 +140,7 @@ std::vector<ConvMath> maths() {
 
 TEST(TrainGpu, NetworkStepsMatchCpuInEachConvMath) {
   AULENS_SKIP_WITHOUT_GPU();
-  const std::uint32_t seed = std::random_device{}();
+  const std::uint32_t seed = testing::fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   // conv3 at 12×12 = 144 pixels per map takes the fused records epilogue (≥ 128).
   const NetConfig cfg{48, 8, 16, 32, 32, 7, 0.5f};
@@ -124,13 +183,31 @@ TEST(TrainGpu, NetworkStepsMatchCpuInEachConvMath) {
                 a_cpu.dropout_mask.to_vector<std::uint8_t>())
           << "dropout masks differ";
       EXPECT_LE(relative_error(a_gpu.logits, a_cpu.logits), bars.grads) << "logits";
+      // A decision flipped at a near-tie sends a gradient through another pixel or unit, so this
+      // step's gradients differ by far more than rounding, legitimately: they are not judged, and
+      // the GPU takes the CPU's weights and momentum after the step, for the next to be judged.
+      const Decisions decisions = compare_decisions(a_gpu, a_cpu);
+      EXPECT_LE(decisions.widest, bars.grads)
+          << decisions.flips << " ReLU or max-pool decisions differ, not all at near-ties";
+      const bool flipped = decisions.flips > 0 && bars.judge_backward;
+      if (flipped) {
+        std::printf(
+            "%s, step %d: %d decision(s) flipped at near-ties (widest margin %.1e): this "
+            "step's gradients not judged\n",
+            conv_math_name(math), step, decisions.flips, decisions.widest);
+      }
       const float loss_cpu = cpu.backward(p_cpu, a_cpu, labels_cpu, g_cpu);
       const float loss_gpu = gpu.backward(p_gpu, a_gpu, labels_gpu, g_gpu);
       EXPECT_NEAR(loss_gpu, loss_cpu, bars.grads * (1.0 + std::fabs(loss_cpu))) << "loss";
-      worst_grads = std::max(worst_grads, expect_params_close(g_gpu, g_cpu, bars.grads,
-                                                              "gradient of", bars.judge_backward));
+      const double grads_error = expect_params_close(g_gpu, g_cpu, bars.grads, "gradient of",
+                                                     bars.judge_backward && !flipped);
+      if (!flipped) worst_grads = std::max(worst_grads, grads_error);
       cpu.sgd_step(p_cpu, g_cpu, m_cpu, sgd);
       gpu.sgd_step(p_gpu, g_gpu, m_gpu, sgd);
+      if (flipped) {
+        p_gpu = p_cpu.to(Device::cuda);
+        m_gpu = m_cpu.to(Device::cuda);
+      }
     }
     const double worst_weights =
         expect_params_close(p_gpu, p_cpu, bars.weights, "after 3 steps,", bars.judge_backward);
