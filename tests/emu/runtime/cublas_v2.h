@@ -1,6 +1,7 @@
 // cuBLAS, as far as cuda/linear.cu uses it (one handle, column-major SGEMM), on the host for the
 // emulated CUDA build (cuda_runtime.h here says what that is). cublasSgemm checks its arguments
-// as cuBLAS does (CUBLAS_STATUS_INVALID_VALUE) and multiplies with OpenBLAS; in
+// as cuBLAS does (CUBLAS_STATUS_INVALID_VALUE), fails on operands outside device memory
+// (CUBLAS_STATUS_EXECUTION_FAILED, cudaErrorIllegalAddress) and multiplies with OpenBLAS; in
 // CUBLAS_TF32_TENSOR_OP_MATH both operands are first rounded to TF32 (10 mantissa bits, to
 // nearest, ties to even: an approximation; cuBLAS does not document its conversion rule).
 #pragma once
@@ -77,6 +78,16 @@ inline cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t trans
       ldb < (b_rows > 1 ? b_rows : 1) || ldc < (m > 1 ? m : 1))
     return CUBLAS_STATUS_INVALID_VALUE;
   if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
+  const auto span = [](int rows, int cols, int ld) {  // bytes of a column-major operand
+    return rows == 0 || cols == 0 ? std::size_t{0}
+                                  : sizeof(float) * (static_cast<std::size_t>(ld) * (cols - 1) + rows);
+  };
+  if (!emu::runtime::on_device(a, span(a_rows, a_cols, lda)) ||
+      !emu::runtime::on_device(b, span(b_rows, b_cols, ldb)) ||
+      !emu::runtime::on_device(c, span(m, n, ldc))) {
+    emu::runtime::record(cudaErrorIllegalAddress);  // what the GEMM kernel would meet
+    return CUBLAS_STATUS_EXECUTION_FAILED;
+  }
   std::vector<float> a_tf32, b_tf32;
   if (handle->math == CUBLAS_TF32_TENSOR_OP_MATH) {
     a_tf32 = emu::runtime::tf32_copy(a, a_rows, a_cols, lda);

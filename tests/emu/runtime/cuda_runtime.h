@@ -8,18 +8,24 @@
 // checked: a kernel's __launch_bounds__, its registers, and static shared memory toward those
 // limits (tools/kernel_resources.sh reports the last two from ptxas).
 // "Device" memory is host memory from posix_memalign, 256-byte aligned as cudaMalloc's is, and
-// filled with 0xFF bytes (NaN as floats): code that reads memory it never wrote shows. The device
+// filled with 0xFF bytes (NaN as floats): code that reads memory it never wrote shows. The runtime
+// keeps a registry of the live allocations, so that what a GPU refuses for want of device memory is
+// refused here too: a pointer argument of a kernel that is neither null nor inside (or one past)
+// an allocation (cudaErrorIllegalAddress, the kernel not run; a GPU faults only when the kernel
+// dereferences it), a copy whose ends do not lie where its cudaMemcpyKind says, a memset outside an
+// allocation, and a cudaFree of what cudaMalloc did not return (cudaErrorInvalidValue). The device
 // reported is an H200's shape (132 multiprocessors, compute capability 9.0), so the tensor-core
 // modes run (through the emulator's WMMA).
 //
 // Not modelled: asynchrony (a launch runs to completion before it returns, so a missing
-// synchronisation cannot show), streams other than one, host versus device pointers (a host
-// pointer handed to a kernel, or a wrong cudaMemcpyKind, passes), speed, and the cuDNN convolutions
+// synchronisation cannot show), streams other than one, pointers inside a kernel's struct
+// arguments (only the arguments that are pointers are checked), speed, and the cuDNN convolutions
 // (cudnn.h here only lets memory.cu compile; CudnnOps throws in this build).
 #pragma once
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -35,6 +41,7 @@ enum cudaError_t {
   cudaErrorMemoryAllocation = 2,
   cudaErrorInvalidConfiguration = 9,
   cudaErrorInvalidDevice = 101,
+  cudaErrorIllegalAddress = 700,
   cudaErrorStreamCaptureUnsupported = 900,
 };
 
@@ -50,6 +57,8 @@ inline const char* cudaGetErrorString(cudaError_t error) {
       return "invalid configuration argument";
     case cudaErrorInvalidDevice:
       return "invalid device ordinal";
+    case cudaErrorIllegalAddress:
+      return "an illegal memory access was encountered";
     default:
       return "unknown error";
   }
@@ -106,6 +115,7 @@ struct State {
   std::mutex mutex;
   cudaError_t last_error = cudaSuccess;
   std::map<const void*, int> max_dynamic_shared;  // per kernel, from cudaFuncSetAttribute
+  std::map<std::uintptr_t, std::size_t> allocations;  // live cudaMalloc blocks: start, bytes
 };
 inline State& state() {
   static State s;
@@ -118,6 +128,55 @@ inline cudaError_t record(cudaError_t error) {
     state().last_error = error;
   }
   return error;
+}
+
+// True when [p, p + bytes) lies inside one live allocation; a pointer one past its end holds 0
+// bytes.
+inline bool on_device(const void* p, std::size_t bytes) {
+  const auto at = reinterpret_cast<std::uintptr_t>(p);
+  std::lock_guard lock(state().mutex);
+  auto block = state().allocations.upper_bound(at);
+  if (block == state().allocations.begin()) return false;
+  --block;
+  const std::size_t offset = at - block->first;
+  return offset <= block->second && bytes <= block->second - offset;
+}
+
+// True when [p, p + bytes) touches no live allocation: host memory as far as a copy can tell.
+inline bool off_device(const void* p, std::size_t bytes) {
+  const auto at = reinterpret_cast<std::uintptr_t>(p);
+  std::lock_guard lock(state().mutex);
+  auto block = state().allocations.lower_bound(at + bytes);  // the first starting at or after the end
+  if (block == state().allocations.begin()) return true;
+  --block;
+  return block->first + block->second <= at;
+}
+
+// Whether the ends of a copy lie where `kind` says (cudaMemcpyDefault: anywhere).
+inline bool copy_kind_holds(cudaMemcpyKind kind, const void* dst, const void* src,
+                            std::size_t bytes) {
+  switch (kind) {
+    case cudaMemcpyHostToHost:
+      return off_device(dst, bytes) && off_device(src, bytes);
+    case cudaMemcpyHostToDevice:
+      return on_device(dst, bytes) && off_device(src, bytes);
+    case cudaMemcpyDeviceToHost:
+      return off_device(dst, bytes) && on_device(src, bytes);
+    case cudaMemcpyDeviceToDevice:
+      return on_device(dst, bytes) && on_device(src, bytes);
+    default:
+      return true;
+  }
+}
+
+// A kernel argument a GPU can use: a pointer must be null or point into device memory.
+template <class P>
+bool usable_on_device(const P& value) {
+  if constexpr (std::is_pointer_v<P> && std::is_object_v<std::remove_pointer_t<P>>)
+    return value == nullptr ||
+           on_device(const_cast<const void*>(static_cast<const volatile void*>(value)), 0);
+  else
+    return true;
 }
 
 // What cudaLaunchKernel checks before a kernel runs; cudaSuccess when the launch may go ahead.
@@ -152,6 +211,10 @@ void launch(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t shared
   const cudaError_t status =
       check_launch_configuration(reinterpret_cast<const void*>(kernel), grid, block, shared_bytes);
   if (record(status) != cudaSuccess) return;
+  if (!(usable_on_device<Params>(implicitly<Params>(args)) && ...)) {
+    record(cudaErrorIllegalAddress);
+    return;
+  }
   ::emu::launch(grid, block, shared_bytes, kernel, implicitly<Params>(std::forward<Args>(args))...);
 }
 
@@ -221,22 +284,34 @@ inline cudaError_t cudaMalloc(void** ptr, std::size_t bytes) {
     return emu::runtime::record(cudaErrorMemoryAllocation);
   }
   std::memset(*ptr, 0xFF, bytes);
+  std::lock_guard lock(emu::runtime::state().mutex);
+  emu::runtime::state().allocations[reinterpret_cast<std::uintptr_t>(*ptr)] = bytes;
   return cudaSuccess;
 }
 inline cudaError_t cudaMallocAsync(void** ptr, std::size_t bytes, cudaStream_t) {
   return cudaMalloc(ptr, bytes);
 }
 inline cudaError_t cudaFree(void* ptr) {
+  if (ptr == nullptr) return cudaSuccess;
+  std::size_t erased = 0;
+  {
+    std::lock_guard lock(emu::runtime::state().mutex);
+    erased = emu::runtime::state().allocations.erase(reinterpret_cast<std::uintptr_t>(ptr));
+  }
+  if (erased == 0) return emu::runtime::record(cudaErrorInvalidValue);
   std::free(ptr);
   return cudaSuccess;
 }
 inline cudaError_t cudaFreeAsync(void* ptr, cudaStream_t) {
   return cudaFree(ptr);
 }
-// Overlapping ranges are an error here (undefined for cudaMemcpy).
-inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind,
-                                   cudaStream_t) {
+// Overlapping ranges are an error here (undefined for cudaMemcpy), and so are ends that do not lie
+// where `kind` says.
+inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t bytes,
+                                   cudaMemcpyKind kind, cudaStream_t) {
   if (bytes == 0) return cudaSuccess;
+  if (!emu::runtime::copy_kind_holds(kind, dst, src, bytes))
+    return emu::runtime::record(cudaErrorInvalidValue);
   const auto* d = static_cast<const char*>(dst);
   const auto* s = static_cast<const char*>(src);
   if (d < s + bytes && s < d + bytes) return emu::runtime::record(cudaErrorInvalidValue);
@@ -244,7 +319,9 @@ inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t bytes
   return cudaSuccess;
 }
 inline cudaError_t cudaMemsetAsync(void* ptr, int value, std::size_t bytes, cudaStream_t) {
-  if (bytes > 0) std::memset(ptr, value, bytes);
+  if (bytes == 0) return cudaSuccess;
+  if (!emu::runtime::on_device(ptr, bytes)) return emu::runtime::record(cudaErrorInvalidValue);
+  std::memset(ptr, value, bytes);
   return cudaSuccess;
 }
 inline cudaError_t cudaStreamSynchronize(cudaStream_t) {

@@ -3,7 +3,8 @@
 // reports how many bytes it needs; the second sorts each segment [begin[s], end[s]) by key,
 // descending and stable, in the radix order of the key's bits begin_bit … end_bit − 1 (floats as
 // CUB orders them: −0 taken as +0, then their bits with the sign bit flipped, or all bits flipped
-// when negative, so NaN sorts above +∞), the values following their keys.
+// when negative, so NaN sorts above +∞), the values following their keys. Every buffer, the
+// temporary storage and pointer offsets included, must be device memory (cudaErrorIllegalAddress).
 #pragma once
 
 #include <algorithm>
@@ -33,6 +34,16 @@ struct DeviceSegmentedRadixSort {
     }
     if (items < 0 || segments < 0 || begin_bit < 0 || end_bit > 32 || begin_bit >= end_bit)
       return cudaErrorInvalidValue;
+    using emu::runtime::on_device;
+    const auto n = static_cast<std::size_t>(items);
+    bool offsets_on_device = true;
+    if constexpr (std::is_pointer_v<Offset>)
+      offsets_on_device = on_device(begin_offsets, sizeof(*begin_offsets) * segments) &&
+                          on_device(end_offsets, sizeof(*end_offsets) * segments);
+    if (!on_device(temp_storage, temp_bytes) || !on_device(keys_in, sizeof(Key) * n) ||
+        !on_device(keys_out, sizeof(Key) * n) || !on_device(values_in, sizeof(Value) * n) ||
+        !on_device(values_out, sizeof(Value) * n) || !offsets_on_device)
+      return emu::runtime::record(cudaErrorIllegalAddress);
     const auto radix = [&](Key key) {
       std::uint32_t bits;
       std::memcpy(&bits, &key, 4);
