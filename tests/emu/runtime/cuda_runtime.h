@@ -117,9 +117,10 @@ struct State {
   std::map<const void*, int> max_dynamic_shared;  // per kernel, from cudaFuncSetAttribute
   std::map<std::uintptr_t, std::size_t> allocations;  // live cudaMalloc blocks: start, bytes
 };
+// Never destroyed: memory held by static objects may be freed during exit, after any static State.
 inline State& state() {
-  static State s;
-  return s;
+  static State* s = new State;
+  return *s;
 }
 
 inline cudaError_t record(cudaError_t error) {
