@@ -8,7 +8,8 @@
 //                CPU reference times only 64 requests)
 //
 //   aulens_bench_records [--images 16384] [--batch 512] [--n 9] [--reps 5] [--cpu-images 32]
-//                        [--peer pytorch_peer.json] [--json PATH]
+//                        [--net 96,64,128,256,1024] [--no-cudnn] [--peer pytorch_peer.json]
+//                        [--json PATH]
 // Times: GPU rows between CUDA events (gpu_timing.h), CPU rows by the host clock, after a warm-up,
 // median of --reps. With --peer (the JSON of tools/bench/pytorch_peer.py run in the same session)
 // ratios to PyTorch are printed. The JSON is rewritten after every row, so a run cut short keeps
@@ -30,6 +31,7 @@
 #include "aulens/device.h"
 #include "aulens/records.h"
 #include "aulens/rng.h"
+#include "bench_net.h"
 #ifdef AULENS_HAVE_CUDA
 #include "gpu_timing.h"
 #endif
@@ -43,6 +45,8 @@ using aulens::Tensor;
 struct Args {
   // batch 512: the PyTorch peer's (tools/bench/pytorch_peer.py); `aulens visualize` uses 256
   int images = 16384, batch = 512, n = 9, reps = 5, cpu_images = 32;
+  aulens::NetConfig net;
+  bool cudnn = true;
   std::string peer, json;
 };
 
@@ -57,6 +61,9 @@ void add_options(CLI::App& app, Args& a) {
       ->check(CLI::Range(1, 1 << 30));
   app.add_option("--cpu-images", a.cpu_images, "crops for the CPU reference's records")
       ->check(CLI::Range(0, 1 << 30));
+  aulens::bench::add_net_option(app, a.net);
+  app.add_flag_callback(
+      "--no-cudnn", [&a] { a.cudnn = false; }, "skip the cuDNN rows");
   app.add_option("--peer", a.peer, "tools/bench/pytorch_peer.py's JSON of this session: ratios");
   app.add_option("--json", a.json, "write the results as JSON here too");
 }
@@ -92,9 +99,10 @@ Tensor random_crops(int m, int size, Device device) {
 template <class Ops>
 nlohmann::json bench_backend(const std::string& name, const Args& a, int images, int reps,
                              int max_requests) {
-  const aulens::NetConfig cfg;
+  const aulens::NetConfig& cfg = a.net;
   const aulens::Params params = aulens::init_params(cfg, 1, Ops::device);
-  const Tensor crops = random_crops(images, 99, Ops::device);
+  // crops 3 pixels larger than the input, as the default 99 to 96
+  const Tensor crops = random_crops(images, cfg.input_size + 3, Ops::device);
   std::vector<std::int32_t> ids(images);
   for (int i = 0; i < images; ++i) ids[i] = i;
   aulens::RecordsOptions options;
@@ -111,6 +119,7 @@ nlohmann::json bench_backend(const std::string& name, const Args& a, int images,
                      top_images.template data<std::int32_t>(), top_values.template data<float>());
   });
   // 256·n requests: map m, rank k → image (m·n + k) mod images at a pseudo-random position.
+  const int conv3_size = cfg.input_size / 4;
   const int p = std::min(cfg.conv3 * n, max_requests), distinct = std::min(p, images);
   std::vector<std::int32_t> window_ids(distinct), req(static_cast<std::size_t>(p) * 4);
   for (int i = 0; i < distinct; ++i) window_ids[i] = i;
@@ -118,8 +127,8 @@ nlohmann::json bench_backend(const std::string& name, const Args& a, int images,
     const std::uint64_t bits = aulens::random_bits(11, e);
     req[4 * e] = e % distinct;
     req[4 * e + 1] = e / n;
-    req[4 * e + 2] = static_cast<std::int32_t>(bits % 24);
-    req[4 * e + 3] = static_cast<std::int32_t>((bits >> 8) % 24);
+    req[4 * e + 2] = static_cast<std::int32_t>(bits % conv3_size);
+    req[4 * e + 3] = static_cast<std::int32_t>((bits >> 8) % conv3_size);
   }
   const Tensor inputs = aulens::centre_inputs<Ops>(cfg.input_size, crops, window_ids);
   const Tensor requests = Tensor::from_vector<std::int32_t>({p, 4}, req).to(Ops::device);
@@ -149,6 +158,7 @@ int main(int argc, char** argv) try {
   CLI11_PARSE(app, argc, argv);
   nlohmann::json out;
   out["gpu"] = aulens::device::describe();
+  out["net"] = aulens::bench::net_text(a.net);
   out["results"] = nlohmann::json::array();
   const auto save = [&] {  // after every row: a run cut short keeps what it measured
     if (!a.json.empty()) aulens::write_file_atomically(a.json, out.dump(1));
@@ -157,6 +167,7 @@ int main(int argc, char** argv) try {
     out["results"].push_back(std::move(row));
     save();
   };
+  std::printf("network %s\n", aulens::bench::net_text(a.net).c_str());
   std::printf("%-20s %7s %14s %10s %8s %12s\n", "backend", "images", "records img/s", "topn ms",
               "proj", "proj ms");
 #ifdef AULENS_HAVE_CUDA
@@ -170,6 +181,7 @@ int main(int argc, char** argv) try {
     }
     aulens::set_conv_math(aulens::ConvMath::ffma);
     for (bool tf32 : {false, true}) {
+      if (!a.cudnn) break;
       aulens::set_cudnn_math(tf32);
       add(bench_backend<aulens::CudnnOps>(tf32 ? "cuda cudnn tf32" : "cuda cudnn fp32", a, a.images,
                                           a.reps, 1 << 30));

@@ -3,7 +3,8 @@
 // 3×TF32 or TF32 convolutions, cuDNN convolutions), fp32-accurate and TF32, at the given batch
 // sizes. Also the peak device memory of a step.
 //
-//   aulens_bench_train [--batches 64,256] [--steps 30] [--cpu-steps 2] [--json PATH]
+//   aulens_bench_train [--batches 64,256] [--steps 30] [--cpu-steps 2] [--net 96,64,128,256,1024]
+//                      [--no-cudnn] [--json PATH]
 //
 // GPU times: device synchronize around `steps` steps after a warm-up, median of 5 such rounds.
 // At each batch size the hand-written rows run before the cuDNN ones, so at the first batch size
@@ -27,6 +28,7 @@
 #include "aulens/device.h"
 #include "aulens/net.h"
 #include "aulens/rng.h"
+#include "bench_net.h"
 
 namespace {
 
@@ -38,6 +40,8 @@ struct Args {
   std::vector<int> batches = {64, 256};
   int steps = 30;
   int cpu_steps = 2;
+  aulens::NetConfig net;
+  bool cudnn = true;
   std::string json;
 };
 
@@ -51,6 +55,9 @@ void add_options(CLI::App& app, Args& a) {
       ->check(CLI::Range(1, 1 << 30));
   app.add_option("--cpu-steps", a.cpu_steps, "steps of the CPU reference at the first batch size")
       ->check(CLI::Range(0, 1 << 30));
+  aulens::bench::add_net_option(app, a.net);
+  app.add_flag_callback(
+      "--no-cudnn", [&a] { a.cudnn = false; }, "skip the cuDNN rows");
   app.add_option("--json", a.json, "write the results as JSON here too");
 }
 
@@ -81,9 +88,8 @@ struct StepTimes {
 // timed by the host clock with a device synchronize at its end; the PyTorch peer times its rounds
 // of 30 steps between two CUDA events, which comes to the same.
 template <class Ops>
-StepTimes time_steps(int batch, int steps, int rounds) {
+StepTimes time_steps(const aulens::NetConfig& cfg, int batch, int steps, int rounds) {
   const std::size_t resident_before = aulens::device::allocated_bytes();
-  const aulens::NetConfig cfg;
   const aulens::Network<Ops> net(cfg);
   aulens::Params params = aulens::init_params(cfg, 1, Ops::device);
   aulens::Params momentum = aulens::Params::zeros(cfg, Ops::device);
@@ -127,7 +133,9 @@ int main(int argc, char** argv) try {
   CLI11_PARSE(app, argc, argv);
   nlohmann::json out;
   out["gpu"] = aulens::device::describe();
+  out["net"] = aulens::bench::net_text(args.net);
   out["results"] = nlohmann::json::array();
+  std::printf("network %s\n", aulens::bench::net_text(args.net).c_str());
   std::printf("%-24s %6s %12s %12s %10s %12s\n", "backend", "batch", "ms/step", "images/s",
               "peak MiB", "before MiB");
   auto record = [&](const std::string& backend, int batch, const StepTimes& r) {
@@ -162,12 +170,13 @@ int main(int argc, char** argv) try {
           {"cuda cudnn tf32", aulens::ConvMath::ffma, true, true},
       };
       for (const Row& row : rows) {
+        if (row.cudnn && !args.cudnn) continue;
         aulens::set_conv_math(row.math);
         aulens::set_cublas_tf32(row.tf32);
         aulens::set_cudnn_math(row.tf32);
         record(row.name, batch,
-               row.cudnn ? time_steps<aulens::CudnnOps>(batch, args.steps, 5)
-                         : time_steps<aulens::CudaOps>(batch, args.steps, 5));
+               row.cudnn ? time_steps<aulens::CudnnOps>(args.net, batch, args.steps, 5)
+                         : time_steps<aulens::CudaOps>(args.net, batch, args.steps, 5));
       }
       aulens::set_conv_math(aulens::ConvMath::ffma);
       aulens::set_cublas_tf32(false);
@@ -175,7 +184,8 @@ int main(int argc, char** argv) try {
     }
 #endif
     if (args.cpu_steps > 0 && batch == args.batches.front()) {
-      record("cpu reference", batch, time_steps<aulens::CpuOps>(batch, args.cpu_steps, 1));
+      record("cpu reference", batch,
+             time_steps<aulens::CpuOps>(args.net, batch, args.cpu_steps, 1));
     }
   }
   // What the "fastest" rows ran with (aulens/cuda_math.h).
