@@ -81,7 +81,6 @@ TEST(EmulatedRuntime, KernelPointerArgumentsMustBeDeviceMemory) {
   void* freed = nullptr;
   ASSERT_EQ(cudaMalloc(&freed, sizeof(float) * 8), cudaSuccess);
   ASSERT_EQ(cudaFree(freed), cudaSuccess);
-  std::vector<float> spare(8);  // whatever now lives there is not the kernel's
   EXPECT_EQ(fill(static_cast<float*>(freed), 8, 5.0f), cudaErrorIllegalAddress);
 }
 
