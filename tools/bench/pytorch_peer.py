@@ -1,18 +1,25 @@
 #!/usr/bin/env python3
 """The PyTorch peer for aulens' benchmarks, run on the same GPU in the same device session.
 
-Measures, for the DESIGN §1.1 network (96×96 grey input, 64/128/256 conv, fc 1024, 7 classes):
+With --device cpu it runs the same sections on the CPU (the TF32 rows are GPU-only and left out),
+as the peer of the benchmarks' "cpu reference" rows on the same machine (tools/bench/cpu_peer.sh).
+
+Measures, for the network of --net (default DESIGN §1.1's: 96×96 grey input, 64/128/256 conv,
+fc 1024, 7 classes):
   * training steps (forward, cross-entropy, backward, SGD momentum 0.9 wd 1e-4) at batch 64 and 256,
     eager with TF32 off (the fp32-accurate peer) and on, and torch.compile'd with --compile;
   * conv3 activation records (forward to conv3+ReLU, max over positions) over 16,384 images;
+  * the AU sweep (16,384 images × 30 AUs × 256 maps, torch.topk on masked values) and its
+    permutations;
   * deconvnet projections of 256×9 conv3 neurons (autograd with every ReLU's backward replaced by
     ReLU of the gradient, DESIGN §1.5): batched (one image row per neuron) and one neuron per call
     (64 calls timed, scaled to 2,304).
 Prints one JSON object (and writes it to --json, rewritten after every section, so a run cut short
-keeps what it measured). Timings: CUDA events, warm-up, median of repeats; training: rounds of 30
-steps between two events, as aulens_bench_train times its steps.
+keeps what it measured). Timings: CUDA events (the host clock on the CPU), warm-up, median of
+repeats; training: rounds of 30 steps between two events, as aulens_bench_train times its steps.
 
-    python3 tools/bench/pytorch_peer.py --json out.json [--quick]
+    python3 tools/bench/pytorch_peer.py --json out.json [--quick] [--compile]
+    python3 tools/bench/pytorch_peer.py --device cpu --batches 64 --steps 5 --records-images 512
 """
 import argparse
 import json
@@ -26,13 +33,13 @@ import torch.nn.functional as F
 
 
 class Net(nn.Module):
-    def __init__(self, classes=7, size=96):
+    def __init__(self, classes=7, size=96, c1=64, c2=128, c3=256, fc=1024):
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 64, 5, padding=2)
-        self.conv2 = nn.Conv2d(64, 128, 5, padding=2)
-        self.conv3 = nn.Conv2d(128, 256, 5, padding=2)
-        self.fc1 = nn.Linear(256 * (size // 8) ** 2, 1024)
-        self.fc2 = nn.Linear(1024, classes)
+        self.conv1 = nn.Conv2d(1, c1, 5, padding=2)
+        self.conv2 = nn.Conv2d(c1, c2, 5, padding=2)
+        self.conv3 = nn.Conv2d(c2, c3, 5, padding=2)
+        self.fc1 = nn.Linear(c3 * (size // 8) ** 2, fc)
+        self.fc2 = nn.Linear(fc, classes)
 
     def conv3_relu(self, x):
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)
@@ -45,9 +52,30 @@ class Net(nn.Module):
         return self.fc2(x)
 
 
-def time_cuda(fn, warmup, repeats):
+NET = {"size": 96, "c1": 64, "c2": 128, "c3": 256, "fc": 1024}  # set from --net in main()
+
+
+def make_net():
+    return Net(**NET).to(DEVICE)
+
+
+DEVICE = "cuda"  # set from --device in main()
+
+
+def time_ms(fn, warmup, repeats):
+    """Median milliseconds of fn() after `warmup` calls: CUDA events on the GPU, the host clock on
+    the CPU (where every op has finished when it returns; one warm-up call is enough there)."""
+    if DEVICE == "cpu":
+        warmup = min(warmup, 1)
     for _ in range(warmup):
         fn()
+    if DEVICE == "cpu":
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - start) * 1e3)
+        return statistics.median(times)
     torch.cuda.synchronize()
     times = []
     for _ in range(repeats):
@@ -60,14 +88,18 @@ def time_cuda(fn, warmup, repeats):
     return statistics.median(times)
 
 
-def bench_training(batch, tf32, compiled, repeats):
+def set_tf32(tf32):
     torch.backends.cuda.matmul.allow_tf32 = tf32
     torch.backends.cudnn.allow_tf32 = tf32
+
+
+def bench_training(batch, tf32, compiled, repeats, steps=30):
+    set_tf32(tf32)
     torch.manual_seed(0)
-    net = Net().cuda().train()
+    net = make_net().train()
     opt = torch.optim.SGD(net.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-4)
-    x = torch.randn(batch, 1, 96, 96, device="cuda")
-    y = torch.randint(0, 7, (batch,), device="cuda")
+    x = torch.randn(batch, 1, NET["size"], NET["size"], device=DEVICE)
+    y = torch.randint(0, 7, (batch,), device=DEVICE)
     model = torch.compile(net) if compiled else net
 
     def step():
@@ -75,26 +107,23 @@ def bench_training(batch, tf32, compiled, repeats):
         F.cross_entropy(model(x), y).backward()
         opt.step()
 
-    # As aulens_bench_train times its steps: rounds of 30 steps between two events, the median
-    # round divided by 30 (no synchronisation between the steps of a round).
-    steps = 30
-
+    # As aulens_bench_train times its steps: rounds of `steps` (30) steps between two events, the
+    # median round divided by `steps` (no synchronisation between the steps of a round).
     def round_of_steps():
         for _ in range(steps):
             step()
 
-    for _ in range(10):
+    for _ in range(10 if DEVICE == "cuda" else 2):
         step()
-    ms = time_cuda(round_of_steps, 0, max(3, repeats // 6)) / steps
+    ms = time_ms(round_of_steps, 0, max(3, repeats // 6)) / steps
     return {"batch": batch, "tf32": tf32, "compiled": compiled, "ms_per_step": ms,
             "images_per_s": batch / ms * 1e3}
 
 
 def bench_records(images, batch, tf32, repeats):
-    torch.backends.cuda.matmul.allow_tf32 = tf32
-    torch.backends.cudnn.allow_tf32 = tf32
-    net = Net().cuda().eval()
-    data = torch.randn(images, 1, 96, 96, device="cuda")
+    set_tf32(tf32)
+    net = make_net().eval()
+    data = torch.randn(images, 1, NET["size"], NET["size"], device=DEVICE)
 
     @torch.no_grad()
     def run():
@@ -102,7 +131,7 @@ def bench_records(images, batch, tf32, repeats):
             a = net.conv3_relu(data[i:i + batch])
             a.flatten(2).max(dim=2)
 
-    ms = time_cuda(run, 2, repeats)
+    ms = time_ms(run, 2, repeats)
     return {"images": images, "batch": batch, "tf32": tf32, "ms": ms,
             "images_per_s": images / ms * 1e3}
 
@@ -110,12 +139,12 @@ def bench_records(images, batch, tf32, repeats):
 def bench_sweep(images, maps, aus, n, repeats, eps=1e-6):
     """The AU sweep peer: per (AU, map) torch.topk of the masked values over S and Sᶜ, the distance
     sum((R-Q)·log(R/Q)) with R, Q floored at eps; one permutation = the same on shuffled AU rows."""
-    g = torch.Generator(device="cuda").manual_seed(1)
-    values = torch.rand(images, maps, device="cuda", generator=g) * 5
-    rates = torch.linspace(0.02, 0.4, aus, device="cuda")
-    mask = torch.rand(images, aus, device="cuda", generator=g) < rates
+    g = torch.Generator(device=DEVICE).manual_seed(1)
+    values = torch.rand(images, maps, device=DEVICE, generator=g) * 5
+    rates = torch.linspace(0.02, 0.4, aus, device=DEVICE)
+    mask = torch.rand(images, aus, device=DEVICE, generator=g) < rates
 
-    neg_inf = torch.tensor(float("-inf"), device="cuda")  # made once, outside the timed region
+    neg_inf = torch.tensor(float("-inf"), device=DEVICE)  # made once, outside the timed region
 
     def distances(m):
         masked = values.unsqueeze(0).expand(aus, -1, -1)  # (A, M, K)
@@ -123,9 +152,9 @@ def bench_sweep(images, maps, aus, n, repeats, eps=1e-6):
         q = torch.where(~m.T.unsqueeze(2), masked, neg_inf).topk(n, dim=1).values.clamp_min(eps)
         return ((r - q) * torch.log(r / q)).sum(1)  # (A, K)
 
-    sweep_ms = time_cuda(lambda: distances(mask), 3, repeats)
+    sweep_ms = time_ms(lambda: distances(mask), 3, repeats)
     perms = 10
-    perm_ms = time_cuda(lambda: [distances(mask[torch.randperm(images, device="cuda")]).amax(1)
+    perm_ms = time_ms(lambda: [distances(mask[torch.randperm(images, device=DEVICE)]).amax(1)
                                  for _ in range(perms)], 1, 3) / perms
     return {"images": images, "maps": maps, "aus": aus, "top_n": n, "sweep_ms": sweep_ms,
             "permutation_ms": perm_ms, "permutations_1000_ms_scaled": perm_ms * 1000}
@@ -150,15 +179,15 @@ def deconv_conv3(net, x):
 
 
 def bench_projections(maps, n, tf32, repeats):
-    torch.backends.cuda.matmul.allow_tf32 = tf32
-    torch.backends.cudnn.allow_tf32 = tf32
-    net = Net().cuda().eval()
+    set_tf32(tf32)
+    net = make_net().eval()
     p = maps * n
-    images = torch.randn(p, 1, 96, 96, device="cuda")
-    idx = torch.arange(p, device="cuda")
+    images = torch.randn(p, 1, NET["size"], NET["size"], device=DEVICE)
+    idx = torch.arange(p, device=DEVICE)
     mp = idx // n
-    yy = torch.randint(0, 24, (p,), device="cuda")
-    xx = torch.randint(0, 24, (p,), device="cuda")
+    side = NET["size"] // 4  # conv3's map
+    yy = torch.randint(0, side, (p,), device=DEVICE)
+    xx = torch.randint(0, side, (p,), device=DEVICE)
 
     def batched():
         x = images.clone().requires_grad_(True)
@@ -167,7 +196,7 @@ def bench_projections(maps, n, tf32, repeats):
         seed[idx, mp, yy, xx] = a[idx, mp, yy, xx].detach()
         return torch.autograd.grad(a, x, seed)[0]
 
-    calls = 64
+    calls = min(64, p)
 
     def one_per_call():
         for i in range(calls):
@@ -178,24 +207,54 @@ def bench_projections(maps, n, tf32, repeats):
             torch.autograd.grad(a, x, seed)
 
     return [{"mode": "batched", "tf32": tf32, "projections": p,
-             "ms": time_cuda(batched, 2, repeats)},
+             "ms": time_ms(batched, 2, repeats)},
             {"mode": "one per call", "tf32": tf32, "projections": p,
-             "ms": time_cuda(one_per_call, 1, 3) * p / calls,
+             "ms": time_ms(one_per_call, 1, 3) * p / calls,
              "note": f"{calls} calls timed, scaled to {p}"}]
 
 
 def main():
+    global DEVICE  # NET is updated in place
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", help="write the results here too")
     ap.add_argument("--quick", action="store_true", help="fewer repeats")
     ap.add_argument("--compile", action="store_true",
                     help="also time torch.compile'd steps at batch 64 (takes minutes to compile)")
+    ap.add_argument("--device", choices=("cuda", "cpu"), default="cuda",
+                    help="where to run (default cuda); on the CPU the TF32 rows are left out")
+    ap.add_argument("--threads", type=int, default=os.cpu_count(),
+                    help="CPU threads (torch.set_num_threads; default: every core)")
+    ap.add_argument("--net", default="96,64,128,256,1024",
+                    help="SIZE,CONV1,CONV2,CONV3,FC as the aulens benchmarks' --net (default "
+                         "DESIGN §1.1's network, which the targets are for)")
+    ap.add_argument("--projection-maps", type=int,
+                    help="conv3 maps projected, 9 neurons each (default: all of CONV3)")
+    ap.add_argument("--batches", default="64,256", help="training batch sizes (default 64,256)")
+    ap.add_argument("--steps", type=int, default=30,
+                    help="training steps per timed round (default 30)")
+    ap.add_argument("--records-images", type=int, default=16384,
+                    help="images of the records section (default 16384)")
+    ap.add_argument("--sweep-images", type=int, default=16384,
+                    help="images of the AU sweep section, 30 AUs x 256 maps (default 16384)")
     args = ap.parse_args()
-    torch.backends.cudnn.benchmark = True
+    DEVICE = args.device
+    net = [int(v) for v in args.net.split(",")]
+    if len(net) != 5 or net[0] % 8 or min(net) < 1:
+        ap.error("--net needs 5 positive values SIZE,CONV1,CONV2,CONV3,FC, SIZE divisible by 8")
+    NET.update(zip(("size", "c1", "c2", "c3", "fc"), net))
+    batches = [int(b) for b in args.batches.split(",")]
+    if args.device == "cuda":
+        torch.backends.cudnn.benchmark = True
+        device_name = torch.cuda.get_device_name(0)
+        tf32_modes = (False, True)
+    else:
+        torch.set_num_threads(args.threads)
+        device_name = f"cpu ({torch.get_num_threads()} threads)"
+        tf32_modes = (False,)
     repeats = 10 if args.quick else 30
-    result = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__,
-              "cudnn": torch.backends.cudnn.version(), "training": [], "records": [],
-              "projections": []}
+    result = {"device": device_name, "torch": torch.__version__, "net": args.net,
+              "cudnn": torch.backends.cudnn.version() if args.device == "cuda" else None,
+              "training": [], "records": [], "projections": []}
 
     def save():
         if args.json:
@@ -203,22 +262,25 @@ def main():
                 f.write(json.dumps(result, indent=1))
             os.replace(args.json + ".tmp", args.json)
 
-    for batch in (64, 256):
-        for tf32 in (False, True):
-            result["training"].append(bench_training(batch, tf32, False, repeats))
+    for batch in batches:
+        for tf32 in tf32_modes:
+            result["training"].append(bench_training(batch, tf32, False, repeats, args.steps))
             save()
             if args.compile and batch == 64:
                 try:
-                    result["training"].append(bench_training(batch, tf32, True, repeats))
+                    result["training"].append(bench_training(batch, tf32, True, repeats,
+                                                             args.steps))
                 except Exception as e:  # compile is optional: record why it failed
                     result["training"].append({"batch": batch, "tf32": tf32, "compiled": True,
                                                "error": str(e)[:200]})
-    for tf32 in (False, True):
-        result["records"].append(bench_records(16384, 512, tf32, 3 if args.quick else 5))
+    for tf32 in tf32_modes:
+        result["records"].append(bench_records(args.records_images, 512, tf32,
+                                               3 if args.quick else 5))
         save()
-    result["sweep"] = bench_sweep(16384, 256, 30, 9, repeats)
+    result["sweep"] = bench_sweep(args.sweep_images, 256, 30, 9, repeats)
     save()
-    result["projections"] = bench_projections(256, 9, False, 3 if args.quick else 10)
+    result["projections"] = bench_projections(args.projection_maps or NET["c3"], 9, False,
+                                              3 if args.quick else 10)
     save()
     print(json.dumps(result, indent=1))
 
