@@ -1,25 +1,26 @@
 // Training on the GPU against the same training on the CPU (DESIGN §1.2), above the single ops of
 // test_ops_gpu.cpp and test_conv_gpu.cpp:
 //  * Network<CudaOps> against Network<CpuOps>: the same batch through forward, backward and three
-//    SGD steps in each hand-written conv math, the dropout masks identical, losses, gradients and
-//    weights within the math's tolerance; the conv3 activation records of forward_records (the
+//    SGD steps in each hand-written conv math, each step from the CPU's weights and momentum, the
+//    dropout masks identical, losses, gradients, updated weights and momentum within the math's
+//    tolerance; the conv3 activation records of forward_records (the
 //    fused epilogue at a 12×12 conv3) within it too;
 //  * train_network on device "cuda" against device "cpu" on the trainer's toy problem
 //    (tests/toy_training.h): the same epochs, losses and held-out accuracy within tolerance, the
 //    outputs written, and a run resumed from its last checkpoint ending on the same weights, bit
 //    for bit, as an uninterrupted one (fixed conv math is deterministic on one card).
 // Tolerances, relative to the largest |value| of each tensor: fp32-accurate maths (FFMA, 3×TF32)
-// 1e-4 for logits, loss, gradients and records and 1e-5 for weights (what differs is summation
-// order; the host emulator measured about 5e-6 and 8e-7). TF32, each step from the CPU's weights:
-// 0.25 for logits, loss and records; its gradients and updated weights are printed, not judged: a
+// 1e-4 for logits, loss, gradients, momentum, biases and records and 1e-5 for the other weights
+// (what differs is summation order; the host emulator measured about 5e-6 and 8e-7). TF32: 0.25
+// for logits, loss and records; its gradients and updated weights are printed, not judged: a
 // gradient is a sum over the batch and pixels that largely cancels, so TF32's 2⁻¹¹ rounding of
 // every product leaves from 3e-2 to beyond 0.25 of the largest element at batch 4, depending on
 // the draw, and a bias (zero at the start) after three steps is made of gradients alone. The
 // ops' own TF32 bars, backward included, are in test_conv_gpu.cpp.
 // Rounding may flip a ReLU or a max-pool switch where the two sides are within rounding of a tie
 // (one of the six draws run on 2026-12-03, a ReLU at 3.2e-8 in 3×TF32); the gradients of that step
-// then legitimately differ. The test checks that every flip is at such a near-tie, skips that
-// step's gradients and carries on from the CPU's weights. Inputs are fresh each run;
+// then legitimately differ. The test checks that every flip is at such a near-tie and skips that
+// step's gradients and update. Inputs are fresh each run;
 // AULENS_TEST_SEED repeats a printed seed.
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -62,17 +63,20 @@ double relative_error(const Tensor& got, const Tensor& want) {
                                       want.to(Device::cpu).to_vector<float>());
 }
 
-// The worst relative_error over the tensors; with `judge`, each must be within `bar`.
+// The worst relative_error over the tensors; with `judge`, each must be within `bar`, the biases
+// within `bias_bar` (default `bar`).
 double expect_params_close(const Params& got, const Params& want, double bar,
-                           const std::string& what, bool judge = true) {
+                           const std::string& what, bool judge = true, double bias_bar = -1.0) {
   const auto g = got.named();
   const auto w = want.named();
   double worst = 0.0;
   for (std::size_t t = 0; t < w.size(); ++t) {
     const double error = relative_error(*g[t].second, *w[t].second);
+    const bool bias = w[t].first.ends_with("bias");
     if (judge) {
-      EXPECT_LE(error, bar) << what << " " << w[t].first
-                            << ": max |gpu − cpu| / max |cpu| = " << error;
+      const double bar_here = bias && bias_bar >= 0.0 ? bias_bar : bar;
+      EXPECT_LE(error, bar_here) << what << " " << w[t].first
+                                 << ": max |gpu − cpu| / max |cpu| = " << error;
     }
     worst = std::max(worst, error);
   }
@@ -160,7 +164,6 @@ TEST(TrainGpu, NetworkStepsMatchCpuInEachConvMath) {
   for (ConvMath math : maths()) {
     SCOPED_TRACE(conv_math_name(math));
     const testing::ConvMathScope scope(math);
-    // TF32's errors compound over steps; its steps each start from the CPU's weights and momentum.
     const bool tf32 = math == ConvMath::tf32;
     const Bars bars = tf32 ? kTf32Bars : kFp32Bars;
     Network<CpuOps> cpu(cfg);
@@ -170,13 +173,16 @@ TEST(TrainGpu, NetworkStepsMatchCpuInEachConvMath) {
     Params m_cpu = Params::zeros(cfg, Device::cpu), m_gpu = Params::zeros(cfg, Device::cuda);
     Params g_cpu, g_gpu;
     Activations a_cpu, a_gpu;
-    double worst_grads = 0.0;
+    double worst_grads = 0.0, worst_weights = 0.0;
     for (int step = 0; step < 3; ++step) {
       SCOPED_TRACE("step " + std::to_string(step));
-      if (tf32) {
-        p_gpu = p_cpu.to(Device::cuda);
-        m_gpu = m_cpu.to(Device::cuda);
-      }
+      // Every step starts from the CPU's weights and momentum, so that what is judged is one
+      // step's rounding. Left to drift, the two sides' weights part by a few ulps a step, and a
+      // gradient that is a largely cancelling sum (a bias's, over batch and pixels) amplifies
+      // that: at seed 3259018006 conv3.bias's gradient at step 2 differed by 1.16e-4 in FFMA,
+      // though each step alone stays within the bar.
+      p_gpu = p_cpu.to(Device::cuda);
+      m_gpu = m_cpu.to(Device::cuda);
       const DropoutDraw draw{seed, static_cast<std::uint64_t>(step) * n * cfg.fc};
       cpu.forward(p_cpu, x_cpu, true, draw, a_cpu);
       gpu.forward(p_gpu, x_gpu, true, draw, a_gpu);
@@ -185,8 +191,8 @@ TEST(TrainGpu, NetworkStepsMatchCpuInEachConvMath) {
           << "dropout masks differ";
       EXPECT_LE(relative_error(a_gpu.logits, a_cpu.logits), bars.grads) << "logits";
       // A decision flipped at a near-tie sends a gradient through another pixel or unit, so this
-      // step's gradients differ by far more than rounding, legitimately: they are not judged, and
-      // the GPU takes the CPU's weights and momentum after the step, for the next to be judged.
+      // step's gradients differ by far more than rounding, legitimately: they are not judged (the
+      // next step starts again from the CPU's weights).
       const Decisions decisions = compare_decisions(a_gpu, a_cpu);
       EXPECT_LE(decisions.widest, bars.grads)
           << decisions.flips << " ReLU or max-pool decisions differ, not all at near-ties";
@@ -205,14 +211,15 @@ TEST(TrainGpu, NetworkStepsMatchCpuInEachConvMath) {
       if (!flipped) worst_grads = std::max(worst_grads, grads_error);
       cpu.sgd_step(p_cpu, g_cpu, m_cpu, sgd);
       gpu.sgd_step(p_gpu, g_gpu, m_gpu, sgd);
-      if (flipped) {
-        p_gpu = p_cpu.to(Device::cuda);
-        m_gpu = m_cpu.to(Device::cuda);
-      }
+      // The updated weights and momentum. A bias starts at zero and is made of its gradients
+      // alone, so it is held to the gradients' bar, the other weights to the weights' bar.
+      const bool judge = bars.judge_backward && !flipped;
+      const double weights_error =
+          expect_params_close(p_gpu, p_cpu, bars.weights, "updated", judge, bars.grads);
+      expect_params_close(m_gpu, m_cpu, bars.grads, "momentum of", judge);
+      if (!flipped) worst_weights = std::max(worst_weights, weights_error);
     }
-    const double worst_weights =
-        expect_params_close(p_gpu, p_cpu, bars.weights, "after 3 steps,", bars.judge_backward);
-    std::printf("%s: worst relative difference of gradients %.2e, of weights after 3 steps %.2e\n",
+    std::printf("%s: worst relative difference of gradients %.2e, of updated weights %.2e\n",
                 conv_math_name(math), worst_grads, worst_weights);
 
     // The activation records of the analysis, from the same (CPU-trained) weights on both.
