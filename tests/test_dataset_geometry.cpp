@@ -11,6 +11,7 @@
 
 #include "aulens/augment.h"
 #include "aulens/dataset.h"
+#include "fresh_seed.h"
 
 namespace fs = std::filesystem;
 using namespace aulens;
@@ -66,7 +67,9 @@ std::set<std::int32_t> subjects_of(const Dataset& d, const std::vector<std::int3
 }  // namespace
 
 TEST(DatasetSplits, SubjectKfoldIsSubjectIndependentAndCoversEachLabelledImageOnce) {
-  const Dataset d = make_dataset(600, 23, std::random_device{}());
+  const std::uint32_t seed = aulens::testing::fresh_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  const Dataset d = make_dataset(600, 23, seed);
   const int folds = 5;
   std::vector<int> times_in_test(d.size(), 0);
   for (int f = 0; f < folds; ++f) {
@@ -98,7 +101,9 @@ TEST(DatasetSplits, SubjectKfoldIsSubjectIndependentAndCoversEachLabelledImageOn
 }
 
 TEST(DatasetSplits, Random200HasTwoHundredTestImagesAndIsFlagged) {
-  const Dataset d = make_dataset(500, 10, std::random_device{}());
+  const std::uint32_t seed = aulens::testing::fresh_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  const Dataset d = make_dataset(500, 10, seed);
   DatasetConfig cfg;
   cfg.split = "random_200";
   const Split split = make_split(d, cfg);
@@ -115,7 +120,9 @@ TEST(DatasetSplits, Random200HasTwoHundredTestImagesAndIsFlagged) {
 }
 
 TEST(DatasetCache, SaveLoadRoundTripIsExact) {
-  const Dataset d = make_dataset(37, 4, std::random_device{}());
+  const std::uint32_t seed = aulens::testing::fresh_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  const Dataset d = make_dataset(37, 4, seed);
   const Split split = make_random_split(d, 5, 3);
   const fs::path path =
       fs::temp_directory_path() / ("aulens_cache_" + std::to_string(::getpid()) + ".safetensors");
@@ -205,7 +212,9 @@ TEST(DatasetFlip, MirrorIndicesArePairedInvolutions) {
 // and inside the flipped box that held it.
 TEST(DatasetFlip, ImageFlippedByTheRuleMatchesFlippedLandmarksAndBoxes) {
   const int s = 99;
-  std::mt19937 rng(std::random_device{}());
+  const std::uint32_t seed = aulens::testing::fresh_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
   std::uniform_int_distribution<int> coord(5, s - 6);
   for (int trial = 0; trial < 20; ++trial) {
     std::vector<float> landmarks(2 * kLandmarkCount);

@@ -16,6 +16,7 @@
 
 #include "aulens/atomic_file.h"
 #include "aulens/safetensors.h"
+#include "fresh_seed.h"
 
 namespace aulens {
 namespace {
@@ -36,9 +37,9 @@ class SafetensorsTest : public ::testing::Test {
   fs::path dir_;
 };
 
+// A new seed each run, AULENS_TEST_SEED's value when it is set (tests/fresh_seed.h).
 std::uint64_t fresh_seed() {
-  std::random_device device;
-  return (static_cast<std::uint64_t>(device()) << 32) | device();
+  return testing::fresh_seed();
 }
 
 // A tensor of `shape` and `dtype` whose bytes are random (NaN patterns included for floats, which
@@ -339,7 +340,9 @@ TEST_F(SafetensorsTest, LoadIntoMismatchesNameFileTensorExpectedAndFound) {
 
 TEST_F(SafetensorsTest, LoadIntoLeavesEveryDestinationUntouchedOnFailure) {
   const fs::path path = dir_ / "ckpt.safetensors";
-  std::mt19937_64 rng(fresh_seed());
+  const std::uint64_t seed = fresh_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937_64 rng(seed);
   // Names sort a < b < c, so c is checked (and would be written) last.
   save_safetensors(path, {{"a", random_tensor({8}, DType::f32, rng)},
                           {"b", random_tensor({2, 2}, DType::i32, rng)},

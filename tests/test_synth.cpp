@@ -23,15 +23,16 @@
 #include "aulens/check.h"
 #include "aulens/synth.h"
 #include "data/synth_face.h"
+#include "fresh_seed.h"
 
 namespace aulens {
 namespace {
 
 namespace fs = std::filesystem;
 
+// A new seed each run, AULENS_TEST_SEED's value when it is set (tests/fresh_seed.h).
 std::uint64_t fresh_seed() {
-  std::random_device device;
-  return (static_cast<std::uint64_t>(device()) << 32) | device();
+  return testing::fresh_seed();
 }
 
 class SynthTest : public ::testing::Test {

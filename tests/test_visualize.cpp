@@ -455,7 +455,9 @@ TEST_F(VisualizeStage, AnalysesAGivenCheckpointWithoutAulensMetadata) {
 }
 
 TEST(VisualizeTiles, ProjectionTileIsNormalisedPerTile) {
-  std::mt19937 rng(std::random_device{}());
+  const std::uint32_t seed = aulens::testing::fresh_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
   std::normal_distribution<float> normal(0.3f, 2.0f);
   std::vector<float> w(1024);
   for (auto& v : w) v = normal(rng);
