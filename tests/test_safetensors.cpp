@@ -37,11 +37,6 @@ class SafetensorsTest : public ::testing::Test {
   fs::path dir_;
 };
 
-// A new seed each run, AULENS_TEST_SEED's value when it is set (tests/fresh_seed.h).
-std::uint64_t fresh_seed() {
-  return testing::fresh_seed();
-}
-
 // A tensor of `shape` and `dtype` whose bytes are random (NaN patterns included for floats, which
 // is fine: comparisons are bitwise).
 Tensor random_tensor(Shape shape, DType dtype, std::mt19937_64& rng) {
@@ -109,7 +104,7 @@ std::map<std::string, Tensor> every_dtype(std::mt19937_64& rng) {
 }
 
 TEST_F(SafetensorsTest, RoundTripIsBitExactForEveryDtype) {
-  const std::uint64_t seed = fresh_seed();
+  const std::uint64_t seed = testing::fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937_64 rng(seed);
   const std::map<std::string, Tensor> tensors = every_dtype(rng);
@@ -155,7 +150,7 @@ TEST_F(SafetensorsTest, EmptyFileWithoutMetadataRoundTrips) {
 
 // Reads the file with nothing but the format's definition: u64 LE length, JSON, raw bytes.
 TEST_F(SafetensorsTest, IndependentMinimalReaderAgrees) {
-  const std::uint64_t seed = fresh_seed();
+  const std::uint64_t seed = testing::fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937_64 rng(seed);
   const std::map<std::string, Tensor> tensors = every_dtype(rng);
@@ -300,7 +295,7 @@ TEST_F(SafetensorsTest, MetadataValueNotAString) {
 // ---- load_into ----
 
 TEST_F(SafetensorsTest, LoadIntoFillsDestinations) {
-  const std::uint64_t seed = fresh_seed();
+  const std::uint64_t seed = testing::fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937_64 rng(seed);
   const Tensor weight = random_tensor({3, 2}, DType::f32, rng);
@@ -340,7 +335,7 @@ TEST_F(SafetensorsTest, LoadIntoMismatchesNameFileTensorExpectedAndFound) {
 
 TEST_F(SafetensorsTest, LoadIntoLeavesEveryDestinationUntouchedOnFailure) {
   const fs::path path = dir_ / "ckpt.safetensors";
-  const std::uint64_t seed = fresh_seed();
+  const std::uint64_t seed = testing::fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937_64 rng(seed);
   // Names sort a < b < c, so c is checked (and would be written) last.

@@ -30,11 +30,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A new seed each run, AULENS_TEST_SEED's value when it is set (tests/fresh_seed.h).
-std::uint64_t fresh_seed() {
-  return testing::fresh_seed();
-}
-
 class SynthTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -120,7 +115,7 @@ bool is_au(int au) {
 }
 
 TEST_F(SynthTest, TinySetHasTheCkPlusLayoutAndFormats) {
-  const std::uint64_t seed = fresh_seed();
+  const std::uint64_t seed = testing::fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   const SynthConfig cfg = tiny_config(seed);
   const fs::path root = dir_ / "synth";
@@ -227,7 +222,7 @@ TEST_F(SynthTest, TinySetHasTheCkPlusLayoutAndFormats) {
 }
 
 TEST_F(SynthTest, SameSeedSameBytesOtherSeedOtherImages) {
-  const std::uint64_t seed = fresh_seed();
+  const std::uint64_t seed = testing::fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   SynthConfig cfg = tiny_config(seed);
   cfg.subjects = 2;
@@ -255,7 +250,9 @@ TEST_F(SynthTest, SameSeedSameBytesOtherSeedOtherImages) {
 }
 
 TEST_F(SynthTest, ReplacesOnlyEarlierSyntheticSets) {
-  SynthConfig cfg = tiny_config(fresh_seed());
+  const std::uint64_t seed = testing::fresh_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  SynthConfig cfg = tiny_config(seed);
   cfg.subjects = 1;
   cfg.sequences_per_subject = 1;
   generate_synthetic(cfg, dir_ / "set");
@@ -274,7 +271,7 @@ TEST_F(SynthTest, ReplacesOnlyEarlierSyntheticSets) {
 // Each AU alone at full intensity, for several subjects and poses: the change lies inside its
 // recorded box, and it is large enough to survive the 99×99 face crop.
 TEST(SynthAus, EachAuChangesMostlyItsOwnRegion) {
-  const std::uint64_t seed = fresh_seed();
+  const std::uint64_t seed = testing::fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   for (int subject = 0; subject < 3; ++subject) {
     const synth::Identity id = synth::draw_identity(seed, subject);
@@ -321,7 +318,7 @@ TEST(SynthAus, EachAuChangesMostlyItsOwnRegion) {
 
 // In every sequence of a written set, peak − first frame lies inside the peak's region boxes.
 TEST_F(SynthTest, SequenceChangeLiesInsideRecordedRegions) {
-  const std::uint64_t seed = fresh_seed();
+  const std::uint64_t seed = testing::fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   const fs::path root = dir_ / "synth";
   generate_synthetic(tiny_config(seed), root);
