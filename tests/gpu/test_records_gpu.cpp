@@ -251,13 +251,23 @@ TEST(RecordsGpu, WindowedProjectionsEqualCpu) {
       EXPECT_GE(cosines[cosines.size() / 2], 0.9) << "median cosine of TF32 vs CPU windows";
       continue;
     }
+    // A window is linear in its seed (given the switches, every step after the seed is linear or
+    // a ReLU, and ReLU commutes with a positive scale), so it carries the seed's relative error.
+    // The seed, a sum of O(1) terms, is held to an absolute bar; a small one (a largely cancelling
+    // sum) may be off by more than the windows' relative bar of itself (seed 3438103491, request
+    // 21: seed 0.0083506 on the CPU, 0.0083523 in 3×TF32, 2.0e-4 apart). So each window is judged
+    // against the CPU's scaled to the GPU's seed: the bar measures the projection's own rounding
+    // (emulated, at four seeds: the worst pixel then used at most 0.3 % of the bar, not 102 %).
     int nonzero_requests = 0;
+    std::vector<float> scaled(32 * 32);
     for (int r = 0; r < p; ++r) {
       SCOPED_TRACE(trace(r));
       const float ws = want.seeds.data<float>()[r], gs = got.seeds.data<float>()[r];
       EXPECT_NEAR(gs, ws, 1e-5f * std::max(1.0f, std::fabs(ws)));
+      const double scale = ws > 0.0f && gs > 0.0f ? static_cast<double>(gs) / ws : 1.0;
+      for (int e = 0; e < 32 * 32; ++e) scaled[e] = static_cast<float>(scale * ww[r * 1024 + e]);
       const float window_max =
-          testing::expect_window_close(gw + r * 1024, ww + r * 1024, 1e-4, 1e-4);
+          testing::expect_window_close(gw + r * 1024, scaled.data(), 1e-4, 1e-4);
       nonzero_requests += window_max > 0.0f;
     }
     EXPECT_GT(nonzero_requests, p / 4) << "too few non-zero projections to mean anything";
