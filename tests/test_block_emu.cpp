@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "emu/block_emu.h"
@@ -164,6 +165,36 @@ TEST(BlockEmu, WarpCollectivesSeeEveryLane) {
       for (unsigned l = 0; l < 32; ++l) want += l + round + t / 32;
     }
     EXPECT_EQ(out[t], want) << "thread " << t;
+  }
+}
+
+// Lanes 16–31 of each warp take part in one ballot (all true, so their exchange slots hold 1) and
+// return; lanes 0–15 then take a ballot, a sum, and shuffles from a live and a returned lane.
+// Block of 40: the second warp has lanes 0–7 only, lanes 8–31 lie beyond the block.
+__global__ void returned_lanes_kernel(unsigned* bits, unsigned* sums, float* live, float* gone) {
+  const unsigned lane = threadIdx.x % 32;
+  (void)__ballot_sync(0xFFFFFFFFu, true);
+  if (lane >= 16) return;
+  bits[threadIdx.x] = __ballot_sync(0xFFFFFFFFu, lane % 2 == 0);
+  sums[threadIdx.x] = __reduce_add_sync(0xFFFFFFFFu, 1u);
+  const float mine = static_cast<float>(threadIdx.x);
+  live[threadIdx.x] = __shfl_sync(0xFFFFFFFFu, mine, static_cast<int>(lane ^ 1u));
+  gone[threadIdx.x] = __shfl_down_sync(0xFFFFFFFFu, mine, 16);
+}
+
+TEST(BlockEmu, LanesThatReturnedTakeNoPartInWarpCollectives) {
+  std::vector<unsigned> bits(40, 0), sums(40, 0);
+  std::vector<float> live(40, -1.0f), gone(40, -1.0f);
+  emu::launch({1}, {40}, 0, returned_lanes_kernel, bits.data(), sums.data(), live.data(),
+              gone.data());
+  for (unsigned t : {0u, 1u, 7u, 15u, 32u, 33u, 39u}) {
+    const unsigned lane = t % 32, live_lanes = t < 32 ? 16 : 8;
+    SCOPED_TRACE("thread " + std::to_string(t));
+    EXPECT_EQ(bits[t], (live_lanes == 16 ? 0x5555u : 0x55u)) << "no bit from a lane not there";
+    EXPECT_EQ(sums[t], live_lanes) << "nothing to the sum from a lane not there";
+    EXPECT_EQ(live[t], static_cast<float>(t ^ 1u));
+    EXPECT_TRUE(std::isnan(gone[t]))
+        << "a returned lane's value is undefined on a GPU: " << gone[t] << " (lane " << lane << ")";
   }
 }
 

@@ -14,9 +14,10 @@
 // multiply-add on the host too), float4, bit casts, atomicMax on 64-bit words; and the TF32 WMMA
 // API (nvcuda::wmma m16n16k8, below).
 // Warp collectives: __ballot_sync, __shfl_sync, __shfl_down_sync, __shfl_xor_sync,
-// __reduce_add_sync (every lane
-// of the warp takes
-// part, whatever the mask), __popc; atomicMax/atomicAdd on int and 64-bit words.
+// __reduce_add_sync (every live lane of the warp takes part, whatever the mask; a lane that has
+// returned, or lies beyond the block, gives no ballot bit and nothing to the sum, and a shuffle
+// reading it gets all one bits, NaN for a float, where a GPU's value is undefined), __popc;
+// atomicMax/atomicAdd on int and 64-bit words.
 // What it does not model: other warp intrinsics (a kernel using one does not compile here), masks
 // naming fewer lanes than call, FMA contraction of a·b + c written out (the host compiler decides;
 // on x86-64 without -mfma there is none), the memory model beyond the barriers, and speed. A kernel
@@ -373,11 +374,23 @@ inline void __syncwarp(unsigned /*mask*/ = 0xFFFFFFFFu) {
 }
 
 namespace emu::detail {
-// Every live lane of the calling warp contributes `v`; each gets all 32 (lanes beyond the block's
-// size: 0, their slots are never written). Two warp barriers: one so that every slot is written,
-// one so that none is overwritten before all have read.
+// What one warp collective saw: every lane's value, and which lanes took part. A lane that has
+// returned from the kernel, or lies beyond the block's size, takes no part; its value is all one
+// bits (NaN for a float or a double, -1 for an integer), since what a GPU returns for it is
+// undefined: a kernel that uses such a value shows it in its results.
 template <class T>
-std::array<T, 32> warp_gather(T v) {
+struct WarpValues {
+  std::array<T, 32> value{};
+  unsigned present = 0;  // bit l: lane l took part
+  T at(unsigned lane) const { return value[lane % 32]; }
+};
+
+// Every live lane of the calling warp contributes `v` and gets what all contributed. Two warp
+// barriers: one so that every slot is written, one so that none is overwritten before all have
+// read. Between the two no lane can return, so the lanes done at the read are the ones that
+// returned before this collective.
+template <class T>
+WarpValues<T> warp_gather(T v) {
   static_assert(sizeof(T) <= sizeof(std::uint64_t) && std::is_trivially_copyable_v<T>);
   Block& b = *running;
   const Fiber& self = b.fibers[b.current];
@@ -386,39 +399,50 @@ std::array<T, 32> warp_gather(T v) {
   slots[lane] = 0;
   std::memcpy(&slots[lane], &v, sizeof(T));
   arrive_and_wait(b.warps[self.warp]);
-  std::array<T, 32> all{};
-  for (int i = 0; i < 32; ++i) std::memcpy(&all[i], &slots[i], sizeof(T));
+  WarpValues<T> all;
+  for (unsigned i = 0; i < 32; ++i) {
+    const std::size_t thread = static_cast<std::size_t>(self.warp) * 32 + i;
+    if (thread < b.fibers.size() && !b.fibers[thread].done) {
+      all.present |= 1u << i;
+      std::memcpy(&all.value[i], &slots[i], sizeof(T));
+    } else {
+      std::memset(&all.value[i], 0xFF, sizeof(T));
+    }
+  }
   arrive_and_wait(b.warps[self.warp]);
   return all;
 }
 }  // namespace emu::detail
 
-// Warp collectives over the whole warp (the masks the kernels here pass are always all lanes).
+// Warp collectives over the whole warp (the masks the kernels here pass are always all lanes);
+// lanes that take no part count as on a GPU: no ballot bit, nothing to the sum, and an undefined
+// value (all one bits here) for a shuffle that reads one.
 inline unsigned __ballot_sync(unsigned /*mask*/, bool predicate) {
   const auto all = emu::detail::warp_gather<std::uint8_t>(predicate ? 1 : 0);
   unsigned bits = 0;
-  for (int i = 0; i < 32; ++i) bits |= static_cast<unsigned>(all[i] != 0) << i;
-  return bits;
+  for (unsigned i = 0; i < 32; ++i) bits |= static_cast<unsigned>(all.value[i] == 1) << i;
+  return bits & all.present;
 }
 template <class T>
 T __shfl_sync(unsigned /*mask*/, T v, int source) {
-  return emu::detail::warp_gather<T>(v)[static_cast<unsigned>(source) % 32];
+  return emu::detail::warp_gather<T>(v).at(static_cast<unsigned>(source));
 }
 template <class T>
 T __shfl_down_sync(unsigned /*mask*/, T v, unsigned delta) {
   const auto all = emu::detail::warp_gather<T>(v);
-  const unsigned lane = threadIdx.x % 32;            // 1-D blocks (the kernels here)
-  return lane + delta < 32 ? all[lane + delta] : v;  // past the warp's end: the caller's own value
+  const unsigned lane = threadIdx.x % 32;  // 1-D blocks (the kernels here)
+  return lane + delta < 32 ? all.at(lane + delta)
+                           : v;  // past the warp's end: the caller's own value
 }
 template <class T>
 T __shfl_xor_sync(unsigned /*mask*/, T v, int lane_mask) {
   const auto all = emu::detail::warp_gather<T>(v);
-  return all[(threadIdx.x % 32) ^ static_cast<unsigned>(lane_mask)];
+  return all.at((threadIdx.x % 32) ^ static_cast<unsigned>(lane_mask));
 }
 inline unsigned __reduce_add_sync(unsigned /*mask*/, unsigned v) {
   const auto all = emu::detail::warp_gather<unsigned>(v);
   unsigned sum = 0;
-  for (unsigned x : all) sum += x;
+  for (unsigned i = 0; i < 32; ++i) sum += (all.present >> i) & 1u ? all.value[i] : 0u;
   return sum;
 }
 inline int __popc(unsigned v) {
