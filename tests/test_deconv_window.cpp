@@ -30,6 +30,7 @@
 #include "aulens/deconv.h"
 #include "aulens/net.h"
 #include "dyadic_net.h"
+#include "window_margins.h"
 
 namespace aulens {
 namespace {
@@ -168,6 +169,18 @@ TEST(DeconvWindow, DyadicWeightsEqualFullImageProjection) {
 
 TEST(DeconvWindow, HeNormalWeightsEqualFullImageProjection) {
   check_windows_equal_full(Fixture(test_seed(202), /*dyadic=*/false), /*exact_seed=*/false, 1e-4);
+}
+
+// The margins by which tests/gpu/test_records_gpu.cpp tells a request near a max-pool tie: three
+// 2×2 cells, relative to the largest |value| (4).
+TEST(DeconvWindow, SwitchMarginsMeasureTheDistanceToAnotherChoice) {
+  const std::vector<float> v = {3.0f, 1.0f, -1.0f,  -2.0f, 0.5f,  -3.0f,   // row 0
+                                2.5f, 0.0f, -0.25f, -4.0f, -1.0f, -2.0f};  // row 1
+  const std::vector<double> m = testing::window_margins_detail::cell_margins(v, 1, 1, 2, 6);
+  ASSERT_EQ(m.size(), 3u);
+  EXPECT_DOUBLE_EQ(m[0], 0.5 / 4) << "3 beats 2.5 by 0.5";
+  EXPECT_DOUBLE_EQ(m[1], 0.25 / 4) << "all at most 0: -0.25 is 0.25 from becoming the one positive";
+  EXPECT_DOUBLE_EQ(m[2], 0.5 / 4) << "0.5 is the one positive: 0.5 from ReLU tying all four at 0";
 }
 
 TEST(DeconvWindow, RejectsRequestsOutsideTheBatch) {

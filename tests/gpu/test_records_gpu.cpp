@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -30,6 +31,7 @@
 #include "fresh_seed.h"
 #include "gpu_skip.h"
 #include "window_compare.h"
+#include "window_margins.h"
 
 namespace aulens {
 namespace {
@@ -199,6 +201,24 @@ TEST(RecordsGpu, WindowedProjectionsEqualCpu) {
   }
   ASSERT_EQ(requests.size(), request_count) << "too few positive conv3 activations to draw from";
   const Projections want = project_windows<CpuOps>(cfg, params, x, requests);
+  // A request whose path passes a max-pool switch within rounding of a tie (margin below
+  // kNearTie, tests/window_margins.h) may see the GPU choose the other pixel, which moves a whole
+  // cell's contribution. A CPU-only stand-in for the GPU's rounding at full width (every weight
+  // moved by up to 16 ulps, which moves conv2's sums about as much as 3×TF32's 8-deep steps are
+  // estimated to) put 4 of 1,920 requests (4 of 20 draws) 24 to 103 times beyond the pixel bar,
+  // all at margins 6.8e-8 to 2.6e-7; moved by up to 64 ulps, 36 of 1,920, all at margins up
+  // to 3.0e-6. Requests below 1e-6: 4 to 15 of 96 per draw. They are held to the seed and to a
+  // window finite and aligned with the CPU's; the dyadic pass below, which has no near-ties,
+  // holds every request to the pixel bar. A pixel failure on a card at a margin just above
+  // kNearTie (printed) means the card's rounding differs more than estimated, not a kernel bug.
+  constexpr double kNearTie = 1e-6;
+  const std::vector<double> margins = testing::window_path_margins(cfg, params, x, requests);
+  // The seeds' absolute bar is relative to their scale: a seed is a sum of c2·25 terms whose
+  // rounding grows with the width, and a small one is as far off as a large one.
+  double seed_rms = 0.0;
+  for (int r = 0; r < static_cast<int>(requests.size()); ++r)
+    seed_rms += static_cast<double>(want.seeds.data<float>()[r]) * want.seeds.data<float>()[r];
+  seed_rms = std::sqrt(seed_rms / static_cast<double>(requests.size()));
   // Phase 3 in each conv math mode the GPU runs (aulens/cuda_math.h): FFMA, and on tensor cores
   // 3×TF32 (fp32-accurate: the same tolerance) and TF32 (seeds within 2e-2, windows by cosine);
   // "fastest" (FFMA or 3×TF32, timed on this first call) is fp32-accurate too, as is each of its
@@ -213,6 +233,20 @@ TEST(RecordsGpu, WindowedProjectionsEqualCpu) {
     return "request " + std::to_string(r) + " (image " + std::to_string(requests[r].image) +
            ", map " + std::to_string(requests[r].map) + ", y " + std::to_string(requests[r].y) +
            ", x " + std::to_string(requests[r].x) + ")";
+  };
+  // The cosine of two windows (NaN when one is all zero); every pixel of `got` must be finite.
+  const auto cosine = [](const float* got_window, const float* want_window) {
+    double dot = 0.0, gg = 0.0, cc = 0.0;
+    int not_finite = 0;
+    for (int e = 0; e < 32 * 32; ++e) {
+      const double a = got_window[e], b = want_window[e];
+      not_finite += !std::isfinite(a);
+      dot += a * b;
+      gg += a * a;
+      cc += b * b;
+    }
+    EXPECT_EQ(not_finite, 0) << "pixels not finite";
+    return cc > 0.0 && gg > 0.0 ? dot / std::sqrt(gg * cc) : std::nan("");
   };
   const auto check_origins = [&](const Projections& got) {
     for (int e = 0; e < 2 * p; ++e)
@@ -236,15 +270,8 @@ TEST(RecordsGpu, WindowedProjectionsEqualCpu) {
       for (int r = 0; r < p; ++r) {
         const float ws = want.seeds.data<float>()[r], gs = got.seeds.data<float>()[r];
         EXPECT_NEAR(gs, ws, 2e-2f * std::max(1.0f, std::fabs(ws))) << trace(r);
-        double dot = 0.0, gg = 0.0, cc = 0.0;
-        for (int e = 0; e < 32 * 32; ++e) {
-          const double a = gw[r * 1024 + e], b = ww[r * 1024 + e];
-          ASSERT_TRUE(std::isfinite(a)) << trace(r) << " pixel " << e;
-          dot += a * b;
-          gg += a * a;
-          cc += b * b;
-        }
-        if (cc > 0.0 && gg > 0.0) cosines.push_back(dot / std::sqrt(gg * cc));
+        const double c = cosine(gw + r * 1024, ww + r * 1024);
+        if (!std::isnan(c)) cosines.push_back(c);
       }
       ASSERT_FALSE(cosines.empty());
       std::sort(cosines.begin(), cosines.end());
@@ -258,19 +285,34 @@ TEST(RecordsGpu, WindowedProjectionsEqualCpu) {
     // 21: seed 0.0083506 on the CPU, 0.0083523 in 3×TF32, 2.0e-4 apart). So each window is judged
     // against the CPU's scaled to the GPU's seed: the bar measures the projection's own rounding
     // (emulated, at four seeds: the worst pixel then used at most 0.3 % of the bar, not 102 %).
-    int nonzero_requests = 0;
+    int nonzero_requests = 0, near_ties = 0;
     std::vector<float> scaled(32 * 32);
     for (int r = 0; r < p; ++r) {
-      SCOPED_TRACE(trace(r));
+      char margin[48];
+      std::snprintf(margin, sizeof margin, ", switch margin %.2g", margins[r]);
+      SCOPED_TRACE(trace(r) + margin);
       const float ws = want.seeds.data<float>()[r], gs = got.seeds.data<float>()[r];
-      EXPECT_NEAR(gs, ws, 1e-5f * std::max(1.0f, std::fabs(ws)));
+      EXPECT_NEAR(gs, ws, 1e-5 * std::max<double>(std::fabs(ws), seed_rms));
       const double scale = ws > 0.0f && gs > 0.0f ? static_cast<double>(gs) / ws : 1.0;
       for (int e = 0; e < 32 * 32; ++e) scaled[e] = static_cast<float>(scale * ww[r * 1024 + e]);
+      if (margins[r] < kNearTie) {
+        ++near_ties;
+        const double c = cosine(gw + r * 1024, scaled.data());
+        EXPECT_TRUE(std::isnan(c) || c >= 0.9)
+            << "near a tie (margin " << margins[r] << "), yet the window's cosine is " << c;
+        continue;
+      }
       const float window_max =
           testing::expect_window_close(gw + r * 1024, scaled.data(), 1e-4, 1e-4);
       nonzero_requests += window_max > 0.0f;
     }
+    EXPECT_LE(near_ties, p / 4) << "too many requests near a tie for the pixel bar to mean much";
     EXPECT_GT(nonzero_requests, p / 4) << "too few non-zero projections to mean anything";
+    if (near_ties > 0)
+      std::printf(
+          "[ note ] %s: %d of %d requests near a max-pool tie (margin < %.0e), held to "
+          "cosine >= 0.9\n",
+          conv_math_name(mode), near_ties, p, kNearTie);
   }
 
   // Dyadic weights and inputs (tests/dyadic_net.h): every forward sum is exact in any order and
