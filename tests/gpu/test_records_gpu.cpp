@@ -204,17 +204,21 @@ TEST(RecordsGpu, WindowedProjectionsEqualCpu) {
   // A request whose path passes a max-pool switch within rounding of a tie (margin below
   // kNearTie, tests/window_margins.h) may see the GPU choose the other pixel, which moves a whole
   // cell's contribution. A CPU-only stand-in for the GPU's rounding at full width (every weight
-  // moved by up to 16 ulps, which moves conv2's sums about as much as 3×TF32's 8-deep steps are
-  // estimated to) put 4 of 1,920 requests (4 of 20 draws) 24 to 103 times beyond the pixel bar,
-  // all at margins 6.8e-8 to 2.6e-7; moved by up to 64 ulps, 36 of 1,920, all at margins up
-  // to 3.0e-6. Requests below 1e-6: 4 to 15 of 96 per draw. They are held to the seed and to a
-  // window finite and aligned with the CPU's; the dyadic pass below, which has no near-ties,
-  // holds every request to the pixel bar. A pixel failure on a card at a margin just above
-  // kNearTie (printed) means the card's rounding differs more than estimated, not a kernel bug.
+  // moved by up to 16 ulps) put 4 of 1,920 requests (4 of 20 draws) 24 to 103 times beyond the
+  // pixel bar, all at margins 6.8e-8 to 2.6e-7; moved by up to 64 ulps, 36 of 1,920, all at
+  // margins up to 3.0e-6. The kernels themselves, emulated at full width (FFMA and 3×TF32),
+  // kept every request within the bar in 6 draws (away from ties, within 0.5 % of it), with 2 to
+  // 16 of 96 requests per draw below 1e-6 (9 draws); the emulator's tensor-core sums are ideal,
+  // a card's are not. Requests near a tie are held to the seed and to a window finite and aligned
+  // with the CPU's (at most half may be); the dyadic pass below, which has no near-ties, holds
+  // every request to the pixel bar. A pixel failure on a card at a margin just above kNearTie
+  // (printed) means the card's rounding differs more than estimated, not a kernel bug.
   constexpr double kNearTie = 1e-6;
   const std::vector<double> margins = testing::window_path_margins(cfg, params, x, requests);
   // The seeds' absolute bar is relative to their scale: a seed is a sum of c2·25 terms whose
-  // rounding grows with the width, and a small one is as far off as a large one.
+  // rounding grows with the width, and a small one is as far off as a large one (emulated at full
+  // width, 3×TF32's worst seed used 33 % of this bar in 6 draws; for a seed below 1 it is the
+  // seeds' RMS times the former 1e-5).
   double seed_rms = 0.0;
   for (int r = 0; r < static_cast<int>(requests.size()); ++r)
     seed_rms += static_cast<double>(want.seeds.data<float>()[r]) * want.seeds.data<float>()[r];
@@ -306,7 +310,7 @@ TEST(RecordsGpu, WindowedProjectionsEqualCpu) {
           testing::expect_window_close(gw + r * 1024, scaled.data(), 1e-4, 1e-4);
       nonzero_requests += window_max > 0.0f;
     }
-    EXPECT_LE(near_ties, p / 4) << "too many requests near a tie for the pixel bar to mean much";
+    EXPECT_LE(near_ties, p / 2) << "too many requests near a tie for the pixel bar to mean much";
     EXPECT_GT(nonzero_requests, p / 4) << "too few non-zero projections to mean anything";
     if (near_ties > 0)
       std::printf(
