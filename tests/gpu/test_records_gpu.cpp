@@ -238,7 +238,8 @@ TEST(RecordsGpu, WindowedProjectionsEqualCpu) {
            ", map " + std::to_string(requests[r].map) + ", y " + std::to_string(requests[r].y) +
            ", x " + std::to_string(requests[r].x) + ")";
   };
-  // The cosine of two windows (NaN when one is all zero); every pixel of `got` must be finite.
+  // The cosine of two windows: NaN when both are all zero, 0 when only one is; every pixel of
+  // `got` must be finite.
   const auto cosine = [](const float* got_window, const float* want_window) {
     double dot = 0.0, gg = 0.0, cc = 0.0;
     int not_finite = 0;
@@ -250,7 +251,8 @@ TEST(RecordsGpu, WindowedProjectionsEqualCpu) {
       cc += b * b;
     }
     EXPECT_EQ(not_finite, 0) << "pixels not finite";
-    return cc > 0.0 && gg > 0.0 ? dot / std::sqrt(gg * cc) : std::nan("");
+    if (cc == 0.0 && gg == 0.0) return std::nan("");
+    return cc > 0.0 && gg > 0.0 ? dot / std::sqrt(gg * cc) : 0.0;
   };
   const auto check_origins = [&](const Projections& got) {
     for (int e = 0; e < 2 * p; ++e)
