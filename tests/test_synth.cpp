@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <map>
+#include <opencv2/core/utility.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <random>
@@ -23,6 +25,7 @@
 #include "aulens/check.h"
 #include "aulens/synth.h"
 #include "data/synth_face.h"
+#include "data/synth_filter.h"
 #include "fresh_seed.h"
 
 namespace aulens {
@@ -247,6 +250,94 @@ TEST_F(SynthTest, SameSeedSameBytesOtherSeedOtherImages) {
   const fs::path first = fs::path("cohn-kanade-images") / "S005" / "001" / "S005_001_00000001.png";
   EXPECT_NE(read_all(dir_ / "a" / first), read_all(dir_ / "c" / first))
       << "another seed drew the same first frame";
+}
+
+// The same bytes whatever vector units the CPU has: `aulens synth` run as it is, and run with
+// OpenCV's AVX2 and AVX-512 code and glibc's FMA/AVX2 maths functions switched off (what a CPU
+// without them would run), writes identical files (on a CPU with AVX2; without it, skipped). With
+// OpenCV's float blur and resize the synthetic renderer failed this on an AVX2 machine: about a
+// quarter of the frames differed.
+TEST_F(SynthTest, SameBytesWhateverTheVectorUnits) {
+  if (!cv::checkHardwareSupport(CV_CPU_AVX2))
+    GTEST_SKIP() << "this CPU has no AVX2: switching it off would change nothing";
+  const std::uint64_t seed = testing::fresh_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  const auto synth = [&](const std::string& env, const char* out) {
+    return env + AULENS_BINARY + " synth --subjects 2 --sequences-per-subject 3 --min-frames 3 " +
+           "--max-frames 5 --seed " + std::to_string(seed) + " --out " + (dir_ / out).string() +
+           " > " + (dir_ / out).string() + ".log 2>&1";
+  };
+  ASSERT_EQ(std::system(synth("", "plain").c_str()), 0) << read_all(dir_ / "plain.log");
+  ASSERT_EQ(std::system(synth("OPENCV_CPU_DISABLE=AVX512-SKX,AVX2,FMA3,AVX "
+                              "GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX512F,-AVX2,-FMA ",
+                              "narrow")
+                            .c_str()),
+            0)
+      << read_all(dir_ / "narrow.log");
+  // OpenCV names a feature it does not know and otherwise carries on with it switched on.
+  EXPECT_EQ(read_all(dir_ / "narrow.log").find("unknown CPU feature"), std::string::npos)
+      << read_all(dir_ / "narrow.log");
+  const auto files = [](const fs::path& root) {
+    std::vector<fs::path> out;
+    for (const auto& entry : fs::recursive_directory_iterator(root))
+      if (entry.is_regular_file()) out.push_back(fs::relative(entry.path(), root));
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  const std::vector<fs::path> plain = files(dir_ / "plain");
+  ASSERT_EQ(plain, files(dir_ / "narrow"));
+  ASSERT_GT(plain.size(), 20u);
+  std::vector<fs::path> differing;
+  for (const fs::path& rel : plain)
+    if (read_all(dir_ / "plain" / rel) != read_all(dir_ / "narrow" / rel)) differing.push_back(rel);
+  EXPECT_TRUE(differing.empty()) << differing.size() << " of " << plain.size()
+                                 << " files differ, the first " << differing.front();
+}
+
+// The renderer's own float filters (data/synth_filter.h) are OpenCV's GaussianBlur and cubic
+// resize, up to float rounding: the same kernel sizes and weights, borders and cubic weights, on
+// random images, the synthetic renderer's shapes and ones smaller than the kernel.
+TEST(SynthFilters, BlurAndCubicResizeAreOpenCvs) {
+  const std::uint64_t seed = testing::fresh_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  cv::RNG rng(seed);
+  const auto random_image = [&](int rows, int cols) {
+    cv::Mat m(rows, cols, CV_32FC1);
+    rng.fill(m, cv::RNG::UNIFORM, -100.0, 100.0);
+    return m;
+  };
+  const auto close = [](const cv::Mat& ours, const cv::Mat& theirs) {
+    if (ours.size() != theirs.size()) return std::string("sizes differ");
+    double worst = 0;
+    cv::minMaxLoc(cv::abs(ours - theirs), nullptr, &worst);
+    return worst <= 1e-4 ? std::string() : "worst difference " + std::to_string(worst);
+  };
+  struct Blur {
+    int rows, cols, ksize;
+    double sigma;
+  };
+  for (const Blur& b : {Blur{490, 640, 3, 0.7}, Blur{37, 23, 0, 0.8}, Blur{40, 61, 0, 2.6},
+                        Blur{9, 12, 0, 3.1}, Blur{1, 7, 0, 1.0}, Blur{2, 3, 0, 1.5}}) {
+    const cv::Mat in = random_image(b.rows, b.cols);
+    cv::Mat theirs;
+    cv::GaussianBlur(in, theirs, cv::Size(b.ksize, b.ksize), b.sigma, b.sigma,
+                     cv::BORDER_REFLECT_101);
+    cv::Mat ours = in.clone();
+    synth::gaussian_blur(ours, b.ksize, b.sigma);
+    EXPECT_EQ(close(ours, theirs), "")
+        << "blur " << b.rows << "x" << b.cols << " ksize " << b.ksize << " sigma " << b.sigma;
+  }
+  struct Resize {
+    int rows, cols, out_rows, out_cols;
+  };
+  for (const Resize& r : {Resize{12, 16, 490, 640}, Resize{60, 80, 490, 640}, Resize{7, 5, 31, 18},
+                          Resize{1, 3, 4, 9}}) {
+    const cv::Mat in = random_image(r.rows, r.cols);
+    cv::Mat theirs;
+    cv::resize(in, theirs, cv::Size(r.out_cols, r.out_rows), 0, 0, cv::INTER_CUBIC);
+    EXPECT_EQ(close(synth::resize_cubic(in, cv::Size(r.out_cols, r.out_rows)), theirs), "")
+        << "resize " << r.rows << "x" << r.cols << " to " << r.out_rows << "x" << r.out_cols;
+  }
 }
 
 TEST_F(SynthTest, ReplacesOnlyEarlierSyntheticSets) {

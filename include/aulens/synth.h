@@ -16,7 +16,9 @@
 //   README.txt                                              says it is synthetic, version, seed
 //
 // Deterministic: every random draw is a counter-based function of (seed, subject, sequence,
-// frame, purpose), so the same configuration writes the same bytes, whatever the thread count.
+// frame, purpose), so the same configuration writes the same bytes, whatever the thread count,
+// and whatever vector units the CPU has: the renderer's float filters are its own
+// (data/synth_filter.h), not OpenCV's run-time-dispatched ones.
 // Needs OpenCV (built only when AULENS_HAVE_OPENCV).
 #pragma once
 
@@ -31,7 +33,7 @@
 namespace aulens {
 
 // Bumped whenever the drawn images or the written files change for the same seed.
-inline constexpr int kSynthVersion = 1;
+inline constexpr int kSynthVersion = 2;
 
 // The Action Units the generator draws (DESIGN §4), ascending.
 inline constexpr std::array<int, 18> kSynthAus = {1,  2,  4,  5,  6,  7,  9,  10, 12,

@@ -2,13 +2,15 @@
 // nose and mouth from the current 68-point shape (painter's order, anti-aliased, 1/16-pixel
 // coordinates so slow AU ramps move edges smoothly), then the texture layer (AU creases, dots,
 // highlights; lid creases and nose shading of the identity), lighting, a light blur and the
-// sequence's fixed skin/sensor noise.
+// sequence's fixed skin/sensor noise. The float filters are our own (data/synth_filter.h), so the
+// bytes do not depend on which vector unit OpenCV picks.
 #include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <opencv2/imgproc.hpp>
 
 #include "data/synth_face.h"
+#include "data/synth_filter.h"
 
 namespace aulens::synth {
 namespace {
@@ -112,7 +114,7 @@ void paint_stroke(cv::Mat& texture, const Stroke& stroke, const Pose& pose) {
   }
   cv::Mat soft;
   patch.convertTo(soft, CV_32F, -stroke.depth / 255.0);
-  cv::GaussianBlur(soft, soft, cv::Size(0, 0), sigma);
+  gaussian_blur(soft, 0, sigma);
   cv::Mat target = texture(box);
   target += soft;
 }
@@ -121,9 +123,7 @@ void paint_stroke(cv::Mat& texture, const Stroke& stroke, const Pose& pose) {
 cv::Mat smooth_noise(std::uint64_t stream, int rows, int cols) {
   cv::Mat coarse(rows, cols, CV_32F);
   for (int i = 0; i < rows * cols; ++i) coarse.at<float>(i) = 2.f * uniform01(stream, i) - 1.f;
-  cv::Mat out;
-  cv::resize(coarse, out, cv::Size(kImageWidth, kImageHeight), 0, 0, cv::INTER_CUBIC);
-  return out;
+  return resize_cubic(coarse, cv::Size(kImageWidth, kImageHeight));
 }
 
 void draw_eye(cv::Mat& image, Painter& paint, const Identity& id, const Shape& s, int base,
@@ -282,7 +282,7 @@ cv::Mat render_face(const Identity& id, const Shape& neutral, const Expression& 
   image.convertTo(lit, CV_32F);
   lit += texture;
   lit = lit.mul(look.shading);
-  cv::GaussianBlur(lit, lit, cv::Size(3, 3), 0.7);
+  gaussian_blur(lit, 3, 0.7);
   lit += look.noise;
   cv::Mat out;
   lit.convertTo(out, CV_8U);  // rounds and saturates

@@ -14,6 +14,7 @@
 #include "aulens/checkpoint.h"
 #include "aulens/config.h"
 #include "aulens/csv.h"
+#include "aulens/synth.h"
 #include "aulens/trainer.h"
 #include "command.h"
 #include "stages.h"
@@ -190,6 +191,8 @@ void run_all(const RunArgs& args) {
       continue;
     }
     std::uint64_t extra = stage.name == "prepare" ? external_input_hash(cfg) : 0;
+    // A new generator version draws other bytes from the same settings: the set is made again.
+    if (stage.name == "synth") extra = kSynthVersion;
     if (stage.name == "visualize" && !trained_here) extra = hash_file(given_model, 2);
     Stamp stamp{stage.name, inputs_hash(cfg, run_dir, stage, extra), stage.outputs, {}};
     for (const fs::path& output : stage.content_checked)
