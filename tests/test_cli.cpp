@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -571,6 +572,21 @@ TEST(CliVersion, PrintsTheVersion) {
   EXPECT_EQ(r.output.rfind("aulens ", 0), 0u) << r.output;
 }
 
+// `aulens info` names the BLAS kernel set the CPU path uses (OpenBLAS picks one per CPU, and CPU
+// runs repeat bit for bit only where it picks the same); a CPU run's metrics.json records it.
+TEST_F(Cli, InfoAndCpuMetricsNameTheBlasKernels) {
+  const Result info = aulens("info");
+  EXPECT_EQ(info.status, 0) << info.output;
+  EXPECT_TRUE(has(info, "CPU BLAS: OpenBLAS ")) << info.output;
+  EXPECT_TRUE(has(info, "(kernels: ")) << info.output;
+  const Result run = aulens("run " + config("tiny.yaml"));
+  ASSERT_EQ(run.status, 0) << run.output;
+  const auto metrics = nlohmann::json::parse(read_text(dir_ / "run" / "metrics.json"));
+  ASSERT_TRUE(metrics.contains("cpu_blas")) << metrics.dump();
+  const std::string line = info.output.substr(info.output.find("CPU BLAS: ") + 10);
+  EXPECT_EQ(metrics["cpu_blas"].get<std::string>(), line.substr(0, line.find('\n')));
+}
+
 // A problem the user can fix is said in words, without the failed condition or a source line.
 TEST_F(Cli, UserErrorsCarryNoAssertionText) {
   ASSERT_EQ(aulens("run " + config("tiny.yaml")).status, 0);
@@ -636,6 +652,7 @@ TEST_F(Cli, AGpuRunAgreesWithTheCpuRun) {
 
   const std::string metrics = read_text(gpu_out / "metrics.json");
   EXPECT_NE(metrics.find("\"device\": \"cuda (handwritten, ffma)\""), std::string::npos) << metrics;
+  EXPECT_EQ(metrics.find("cpu_blas"), std::string::npos) << metrics;  // no BLAS trained it
   // Each output file of the two runs, read once.
   struct Outputs {
     aulens::SafeTensors checkpoint, records, projections, sweep;

@@ -12,12 +12,19 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "aulens/augment.h"
 #include "aulens/cudnn_conv.h"
 #include "aulens/tensor.h"
 
 namespace aulens {
+
+// The BLAS under the CPU twins' convolutions and linear layers, as OpenBLAS describes itself, and
+// the kernel set it chose for this CPU ("... (kernels: Haswell)"; OPENBLAS_CORETYPE overrides the
+// choice). Kernel sets sum in different orders, so CPU training repeats bit for bit only on
+// machines whose OpenBLAS picks the same set.
+std::string cpu_blas_description();
 
 // "Same" 2-D convolution, stride 1, zero padding R/2 (R odd): output is N×K×H×W.
 struct ConvShape {

@@ -45,6 +45,7 @@ struct TrainReport {
   double best_accuracy = 0.0;
   std::string stop_reason;  // "patience", "max_epochs", or "resumed run already finished"
   std::string device;       // "cpu", "cuda (handwritten)", "cuda (cudnn)"
+  std::string cpu_blas;     // on the CPU: cpu_blas_description() (aulens/ops.h)
   bool subject_overlapping = false;
   // With train.fp32_conv: fastest on the GPU, the kernel each conv shape ran with and the times
   // that chose it (aulens/cuda_math.h: conv_tuning_choices); empty otherwise.

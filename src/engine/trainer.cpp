@@ -509,6 +509,7 @@ TrainReport train_network(const RunConfig& cfg, const Dataset& data, const Split
   const Device device = resolve_device(cfg.train.device);
   if (device == Device::cpu) {
     report.device = "cpu";
+    report.cpu_blas = cpu_blas_description();
     return Trainer<CpuOps>(cfg, data, split, options).run(std::move(report));
   }
 #ifdef AULENS_HAVE_CUDA
@@ -532,6 +533,7 @@ TrainReport train_network(const RunConfig& cfg, const Dataset& data, const Split
 std::string metrics_json(const TrainReport& report, const std::vector<std::string>& class_names) {
   nlohmann::json j;
   j["device"] = report.device;
+  if (!report.cpu_blas.empty()) j["cpu_blas"] = report.cpu_blas;
   j["class_names"] = class_names;
   j["best_epoch"] = report.best_epoch;
   j["best_test_accuracy"] = report.best_accuracy;

@@ -1,13 +1,16 @@
-// `aulens info`: what this build is and which GPU it sees.
+// `aulens info`: what this build is, the BLAS kernels the CPU path uses, and which GPU it sees.
 #include <iostream>
 
 #include "aulens/cuda_math.h"
 #include "aulens/device.h"
+#include "aulens/ops.h"
 #include "command.h"
 
 namespace {
 const aulens::cli::CommandRegistrar kInfo(aulens::cli::CommandPlace::info, [](CLI::App& app) {
-  auto* cmd = app.add_subcommand("info", "Print the build configuration and the GPU aulens sees");
+  auto* cmd = app.add_subcommand(
+      "info",
+      "Print the build configuration, the BLAS kernels of the CPU path and the GPU aulens sees");
   cmd->callback([] {
 #ifdef AULENS_HAVE_CUDA
     std::cout << "CUDA: built in\n";
@@ -19,6 +22,7 @@ const aulens::cli::CommandRegistrar kInfo(aulens::cli::CommandPlace::info, [](CL
 #else
     std::cout << "OpenCV: not built (image stages unavailable)\n";
 #endif
+    std::cout << "CPU BLAS: " << aulens::cpu_blas_description() << "\n";
     std::cout << "GPU: " << aulens::device::describe() << "\n";
     std::cout << "hand-written conv math: train.fp32_conv ffma, "
               << (aulens::conv_tensor_cores_available()
