@@ -455,6 +455,17 @@ TEST_F(Cli, AKilledRunResumesWhenTheCheckpointAndTheDataAllowIt) {
   EXPECT_TRUE(has(other, "train.sgd.lr")) << other.output;
   // The interrupted run's checkpoints are dropped, not set aside over the run before them.
   EXPECT_FALSE(fs::exists(dir_ / "run" / "checkpoints" / "previous" / "last.safetensors"));
+
+  // A checkpoint damaged after the kill (cut short) cannot be resumed from: the run says so and
+  // starts afresh instead of stopping.
+  kill(data_key);
+  fs::resize_file(dir_ / "run" / "checkpoints" / "last.safetensors", 1000);
+  const Result damaged =
+      aulens("run " + config("longer4.yaml", "", "device: cpu, batch: 16, max_epochs: 4"));
+  ASSERT_EQ(damaged.status, 0) << damaged.output;
+  EXPECT_TRUE(has(damaged, "== train (starting afresh: ")) << damaged.output;
+  EXPECT_TRUE(has(damaged, "cannot be resumed from")) << damaged.output;
+  EXPECT_TRUE(fs::exists(dir_ / "run" / "report" / "index.html"));
 }
 
 // A manifest's images are inputs too: one replaced under the same name is read again.

@@ -472,7 +472,12 @@ Device resolve_device(const std::string& name) {
 std::string resume_refusal(const std::filesystem::path& path, const RunConfig& cfg) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return "there is no " + path.string();
-  const SafeTensorsHeader file = read_safetensors_header(path);  // the weights are not needed
+  SafeTensorsHeader file;  // the header alone: it also checks that every tensor's bytes are there
+  try {
+    file = read_safetensors_header(path);
+  } catch (const Error& e) {
+    return std::string(e.what()) + ": it cannot be resumed from";
+  }
   if (std::find(file.tensor_names.begin(), file.tensor_names.end(), "momentum.conv1.weight") ==
       file.tensor_names.end())
     return path.string() + " holds no momentum buffers: it cannot be resumed from";
