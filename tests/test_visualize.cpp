@@ -329,6 +329,13 @@ TEST_F(VisualizeStage, PngStripsHaveTheComputedSizesAndTiles) {
   fs::copy_file(dir_ / "deconv" / "map_000.png", dir_ / "deconv" / "map_100.png");
   run_visualize(cfg_, options_);
   EXPECT_FALSE(fs::exists(dir_ / "deconv" / "map_100.png"));
+
+  // A rerun without images leaves none of the earlier run's strips either: they would show
+  // another run's projections beside this run's topk.csv.
+  options_.write_images = false;
+  EXPECT_FALSE(run_visualize(cfg_, options_).images_written);
+  EXPECT_FALSE(fs::exists(dir_ / "deconv"));
+  EXPECT_NE(log_.find("were an earlier run's"), std::string::npos) << log_;
 }
 #else
 TEST_F(VisualizeStage, WithoutOpenCvSaysSoAndWritesTheTensors) {

@@ -304,9 +304,9 @@ VisualizeSummary run_stage(const RunConfig& cfg, const VisualizeOptions& options
 
   // ---- pictures ----
   start = Clock::now();
+  const fs::path dir = cfg.output / "deconv";
 #ifdef AULENS_HAVE_OPENCV
   if (options.write_images) {
-    const fs::path dir = cfg.output / "deconv";
     summary.png_files = render_images(dir, data, net, proj, net.conv3, n);
     summary.images_written = true;
     summary.files.push_back(dir);
@@ -317,6 +317,12 @@ VisualizeSummary run_stage(const RunConfig& cfg, const VisualizeOptions& options
         "builds them); the raw projections are in projections.safetensors");
   }
 #endif
+  // An earlier run's strips show other projections (another model, top-n or image set): they go,
+  // so that neither a user nor the report takes them for this run's.
+  if (!summary.images_written && fs::exists(dir)) {
+    fs::remove_all(dir);
+    log("  removed " + dir.string() + ": its PNG strips were an earlier run's");
+  }
   summary.seconds_render = seconds_since(start);
   return summary;
 }
