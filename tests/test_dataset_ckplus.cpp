@@ -404,6 +404,7 @@ TEST(ManifestReader, HappyPathAndColumnErrors) {
   cv::Mat face(120, 100, CV_8UC1);
   cv::randu(face, 0, 255);
   ASSERT_TRUE(cv::imwrite((dir / "img" / "a.png").string(), face));
+  ASSERT_TRUE(cv::imwrite((dir / "img" / "c.png").string(), face));
   cv::Mat colour;
   cv::cvtColor(face, colour, cv::COLOR_GRAY2BGR);
   ASSERT_TRUE(cv::imwrite((dir / "img" / "b.jpg").string(), colour));
@@ -413,10 +414,12 @@ TEST(ManifestReader, HappyPathAndColumnErrors) {
              "path, subject, expression, AU01_c, AU01_r, AU12_c, AU12_r, AU25_r\n"
              "img/a.png, p1, Happy, 1, 2.5, 0, 1.0, 0\n"
              "img/b.jpg, p2, 6, 1, 0, 1, 3, 0.7\n"
-             "img/a.png, p1, , 0, 0, 0, 0, 0\n"
+             "img/c.png, p1, , 0, 0, 0, 0, 0\n"
              "img/a.png, p2, sadness, 1\n"
              "img/missing.png, p3, anger, 0, 0, 0, 0, 0\n"
-             "img/a.png, p3, joy, 0, 0, 0, 0, 0\n");
+             "img/e.png, p3, joy, 0, 0, 0, 0, 0\n"
+             "./img/a.png, p3, happy, 0, 0, 0, 0, 0\n"
+             "img/c.png, p3, happy, 2, 0, 0, 0, 0\n");
   const Dataset d = read_manifest(dir / "m.csv", config());
   ASSERT_EQ(d.size(), 3) << all_issues(d);
   EXPECT_EQ(labels_of(d), (std::vector<int>{4, 6, kNoLabel}));
@@ -428,11 +431,15 @@ TEST(ManifestReader, HappyPathAndColumnErrors) {
   EXPECT_NEAR(au_value(d, 1, 25), 0.7f, 1e-6f);
   EXPECT_EQ(d.subject_names, (std::vector<std::string>{"p1", "p2"}));
   EXPECT_TRUE(std::isnan(d.landmarks.data<float>()[0]));
-  ASSERT_EQ(d.issues.size(), 3u) << all_issues(d);
+  ASSERT_EQ(d.issues.size(), 5u) << all_issues(d);
   EXPECT_TRUE(has_issue(d, dir / "m.csv", 5, "row has 4 columns, the header has 8", "row"))
       << all_issues(d);
   EXPECT_TRUE(has_issue(d, dir / "m.csv", 6, "cannot read or decode", "row")) << all_issues(d);
   EXPECT_TRUE(has_issue(d, dir / "m.csv", 7, "'joy'", "row")) << all_issues(d);
+  // One image, one row (the path spelt another way is the same image); presence is 0 or 1.
+  EXPECT_TRUE(has_issue(d, dir / "m.csv", 8, "already listed on line 2", "row")) << all_issues(d);
+  EXPECT_TRUE(has_issue(d, dir / "m.csv", 9, "AU01_c: presence must be 0 or 1, found '2'", "row"))
+      << all_issues(d);
   // The crop of an image without landmarks is the whole image resized (compare with OpenCV).
   cv::Mat expected;
   cv::resize(face, expected, cv::Size(99, 99), 0, 0, cv::INTER_AREA);
@@ -468,9 +475,19 @@ TEST(ManifestReader, HappyPathAndColumnErrors) {
   for (int k = 0; k < kLandmarkCount; ++k) header += ",y_" + std::to_string(k);
   for (int k = 0; k < kLandmarkCount; ++k) row += "," + std::to_string(30 + k % 40);
   for (int k = 0; k < kLandmarkCount; ++k) row += "," + std::to_string(40 + k % 50);
-  write_text(dir / "lm.csv", header + "\n" + row + "\n");
+  // Landmarks all zero (a face the tracker lost), or one of them far off, crop no face.
+  std::string collapsed = "img/c.png,s1,anger,1", far_off = "img/b.jpg,s1,anger,1";
+  for (int k = 0; k < 2 * kLandmarkCount; ++k) collapsed += ",0";
+  for (int k = 0; k < kLandmarkCount; ++k)
+    far_off += k == 7 ? ",1e30" : "," + std::to_string(30 + k % 40);
+  for (int k = 0; k < kLandmarkCount; ++k) far_off += "," + std::to_string(40 + k % 50);
+  write_text(dir / "lm.csv", header + "\n" + row + "\n" + collapsed + "\n" + far_off + "\n");
   const Dataset with_landmarks = read_manifest(dir / "lm.csv", config());
   ASSERT_EQ(with_landmarks.size(), 1);
+  EXPECT_TRUE(has_issue(with_landmarks, dir / "lm.csv", 3, "span 0 x 0 px", "row"))
+      << all_issues(with_landmarks);
+  EXPECT_TRUE(has_issue(with_landmarks, dir / "lm.csv", 4, "does not fit the 100x120 image", "row"))
+      << all_issues(with_landmarks);
   for (int k = 0; k < 2 * kLandmarkCount; ++k) {
     const float v = with_landmarks.landmarks.data<float>()[k];
     EXPECT_TRUE(v >= 0 && v < 99) << k << ": " << v;

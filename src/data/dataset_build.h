@@ -41,7 +41,10 @@ struct CropTransform {
 // added on each side, squared around its centre (plus a pixel or so of slack so every landmark
 // lands strictly inside), edge-replicated where it leaves the image, resized to S×S with
 // cv::INTER_AREA. landmarks: (68, 2) image pixels. Without landmarks (nullptr) the whole image is
-// resized to S×S (an aligned face). Throws aulens::Error when the box misses the image.
+// resized to S×S (an aligned face). Throws aulens::Error when a landmark is not finite, when the
+// landmarks span less than kMinLandmarkSpan pixels across or down (collapsed), or when the box
+// misses the image or is more than 16 times its size.
+inline constexpr double kMinLandmarkSpan = 2.0;
 cv::Mat crop_face(const cv::Mat& grey, const float* landmarks, float margin, int crop_size,
                   CropTransform* transform);
 

@@ -7,14 +7,15 @@
 // - expression: a class name (case-insensitive, see class_names_for) or an integer class index
 //   0..C−1; empty or −1 = no expression (kept for the AU analysis, label kNoLabel). "neutral"
 //   without neutral_class is also kNoLabel.
-// - AU columns: AUxx_c presence (0/1), AUxx_r intensity (0–5). With _c: present iff c ≥ 0.5, the
-//   intensity is _r when given and > 0, else kAuIntensityNotCoded. With only _r: present iff r > 0.
+// - AU columns: AUxx_c presence (0 or 1; another value is a bad row), AUxx_r intensity (0–5).
+//   With _c: present iff c = 1, the intensity is _r when given and > 0, else
+//   kAuIntensityNotCoded. With only _r: present iff r > 0.
 //   The AU ids are those of the header's AU columns.
 // - Landmarks: all 136 columns x_0..x_67, y_0..y_67 (image pixels) or none; with them the face is
 //   cropped like CK+; without them the whole image is taken as an aligned face and resized to S×S.
-// A bad row (missing columns, a field that is not a number, an unknown expression, an unreadable
-// image) is skipped and reported with file and line; strict → the first bad row of the
-// file throws.
+// A bad row (missing columns, a field that is not a number, an unknown expression, an image
+// listed on an earlier row, an unreadable image, collapsed landmarks) is skipped and reported with
+// file and line; strict → the first bad row of the file throws.
 #include <algorithm>
 #include <cmath>
 #include <opencv2/imgcodecs.hpp>
@@ -162,6 +163,7 @@ Dataset read_manifest(const fs::path& csv, const DatasetConfig& cfg, const Progr
   // strict: the first row whose text is bad; the rows before it are still read for images, so
   // that the error names the first bad row of the file, whatever its problem.
   std::optional<DatasetIssue> strict_stop;
+  std::map<fs::path, int> first_line_of;  // image → the line that lists it
   int rows_found = 0;
   for (std::size_t i = 1; i < lines.size(); ++i) {
     const int line = static_cast<int>(i) + 1;
@@ -186,8 +188,11 @@ Dataset read_manifest(const fs::path& csv, const DatasetConfig& cfg, const Progr
         if (r < 0.0f || r > 5.0f)
           throw RowProblem{"column " + au_name + "_r: intensity outside 0-5"};
         if (cols.presence >= 0) {
-          if (number_field(fields[cols.presence], au_name + "_c") >= 0.5f)
-            row.aus[au] = r > 0.0f ? r : kAuIntensityNotCoded;
+          const float c = number_field(fields[cols.presence], au_name + "_c");
+          if (c != 0.0f && c != 1.0f)
+            throw RowProblem{"column " + au_name + "_c: presence must be 0 or 1, found '" +
+                             fields[cols.presence] + "'"};
+          if (c == 1.0f) row.aus[au] = r > 0.0f ? r : kAuIntensityNotCoded;
         } else if (r > 0.0f) {
           row.aus[au] = r;
         }
@@ -195,6 +200,13 @@ Dataset read_manifest(const fs::path& csv, const DatasetConfig& cfg, const Progr
       row.has_landmarks = landmark_columns > 0;
       for (int k = 0; row.has_landmarks && k < 2 * kLandmarkCount; ++k)
         row.points[k] = number_field(fields[landmark_index[k]], header[landmark_index[k]]);
+      // One image, one row: a repeat would count the image twice, and under another subject it
+      // could land in both splits. (A row that is bad otherwise does not claim its image.)
+      const fs::path image =
+          fs::path(row.path).is_absolute() ? fs::path(row.path) : csv.parent_path() / row.path;
+      if (const auto [first, added] = first_line_of.emplace(image.lexically_normal(), line); !added)
+        throw RowProblem{"the image '" + row.path + "' is already listed on line " +
+                         std::to_string(first->second)};
       auto [it, added] =
           subject_index.emplace(subject, static_cast<std::int32_t>(subject_names.size()));
       if (added) subject_names.push_back(subject);
