@@ -414,6 +414,14 @@ TEST_F(ConfigTest, CpuSectionKeysAreChecked) {
   expect_error("cpu:\n  model:\n    widht: 8\n", 3, {"unknown key 'cpu.model.widht'"}, on_gpu);
   expect_error("cpu:\n  cpu:\n    model: 1\n", 2, {"unknown key 'cpu.cpu'"}, on_gpu);
   expect_error("cpu:\n  train:\n    batch: 0\n", 3, {"'cpu.train.batch'"}, on_gpu);
+  // A rule over several keys broken by the cpu: section, where it applies, names that section's
+  // line, not the top level's.
+  LoadOptions on_cpu;
+  on_cpu.device = "cpu";
+  expect_error("visualize:\n  top_n: 3\ncpu:\n  visualize:\n    top_n: 100\n", 5,
+               {"'visualize.top_n' must be at most 32"}, on_cpu);
+  expect_error("model:\n  classes: 7\ncpu:\n  model:\n    classes: 5\n", 5,
+               {"'model.classes' must be 7"}, on_cpu);
 }
 
 // What an error tells a user to run: the config file, run folder and device it was given, and

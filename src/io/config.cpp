@@ -92,11 +92,14 @@ class ConfigReader {
   [[noreturn]] void fail(int line, const std::string& what) const {
     throw Error(file_ + (line > 0 ? ":" + std::to_string(line) : "") + ": " + what);
   }
-  // The line of `key` in the file, or 0 when it kept its default.
+  // The line of `key` in the file, or 0 when it kept its default; with the `cpu:` section
+  // applied, where that section sets the key.
   int line_of(const std::string& key) const {
-    auto it = lines_.find(key);
+    auto it = cpu_applied_ ? lines_.find("cpu." + key) : lines_.end();
+    if (it == lines_.end()) it = lines_.find(key);
     return it == lines_.end() ? 0 : it->second;
   }
+  void cpu_section_applied() { cpu_applied_ = true; }
 
   // Reads the mapping `node` whose keys are `fields`; `prefix` is its dotted name ("" on top).
   void read_section(const YAML::Node& node, const std::string& prefix, int line,
@@ -228,6 +231,7 @@ class ConfigReader {
 
   std::string file_;
   std::map<std::string, int> lines_;  // dotted key → 1-based line where it was set
+  bool cpu_applied_ = false;
 };
 
 const FloatRange kNonNegative{0.0, false};
@@ -424,6 +428,7 @@ RunConfig load_config(const std::filesystem::path& path, const LoadOptions& opti
       with_cpu.has_cpu_overrides = true;
       with_cpu.cpu_overrides_applied = true;
       cfg = with_cpu;
+      r.cpu_section_applied();
     }
   }
   if (!options.output.empty()) cfg.output = options.output;
