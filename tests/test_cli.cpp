@@ -577,6 +577,13 @@ TEST_F(Cli, AFolderOrAnEmptyFileAsConfigIsNotSilentlyTheDefaultJob) {
   EXPECT_TRUE(has(empty, "sets nothing: every setting is the built-in default")) << empty.output;
 }
 
+TEST(CliVersion, AMisspeltCommandIsNamed) {
+  const Result r = aulens("vizualize configs/default.yaml");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_TRUE(has(r, "unknown command 'vizualize'")) << r.output;
+  EXPECT_TRUE(has(r, "visualize")) << r.output;
+}
+
 TEST(CliVersion, PrintsTheVersion) {
   const Result r = aulens("--version");
   EXPECT_EQ(r.status, 0) << r.output;

@@ -503,6 +503,14 @@ TEST(ManifestReader, HappyPathAndColumnErrors) {
     EXPECT_NEAR(cropped[2 * k + 1] - cropped[1], (k % 50) * c, 1e-3) << "y_" << k;
   }
 
+  // A folder is not a manifest (a CK+ tree given with the wrong source, say).
+  try {
+    read_manifest(dir / "img", config());
+    ADD_FAILURE() << "a folder was read as a manifest";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("is a folder, not a CSV file"), std::string::npos)
+        << e.what();
+  }
   // A header without a required column is an error naming the file and the column.
   write_text(dir / "bad.csv", "path,expression\nimg/a.png,happy\n");
   try {

@@ -99,7 +99,12 @@ Dataset read_manifest(const fs::path& csv, const DatasetConfig& cfg, const Progr
   AULENS_REQUIRE(cfg.crop_size > 0 && cfg.crop_margin >= 0.0f,
                  "dataset.crop_size must be > 0 and crop_margin >= 0");
   std::error_code ec;
-  if (!fs::is_regular_file(csv, ec)) throw Error("manifest '" + csv.string() + "' does not exist");
+  if (!fs::is_regular_file(csv, ec)) {
+    throw Error("manifest '" + csv.string() + "' " +
+                (fs::is_directory(csv, ec)
+                     ? "is a folder, not a CSV file (a CK+ folder needs dataset.source: ckplus)"
+                     : "does not exist"));
+  }
   const auto lines = data::read_lines(csv);
   if (lines.empty())
     throw Error("manifest '" + csv.string() + "' is empty (expected a header row)");

@@ -33,6 +33,20 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("aulens ") + AULENS_VERSION);
   app.require_subcommand(1);
   for (const auto& setup : aulens::cli::commands()) setup(app);
+  // CLI11 would answer a misspelt command with "A subcommand is required"; name it instead.
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string names;
+    bool known = false;
+    for (const CLI::App* command : app.get_subcommands({})) {
+      known = known || command->get_name() == argv[1];
+      names += (names.empty() ? "" : ", ") + command->get_name();
+    }
+    if (!known) {
+      std::cerr << "aulens: error: unknown command '" << argv[1] << "' (commands: " << names
+                << "; aulens --help says what each does)\n";
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
