@@ -200,6 +200,27 @@ TEST(CkPlusReader, LabelsAndAuFramesAllButFirst) {
   EXPECT_EQ(d.counts.images_with_regions, 3);
 }
 
+// A text file saved with a UTF-8 byte order mark (as some Windows editors do) reads as without.
+TEST(CkPlusReader, TextFilesMayStartWithAByteOrderMark) {
+  CkTree tree;
+  fill_standard(tree);
+  const Dataset plain = read_ckplus(tree.root(), config());
+  for (const fs::path& file : {tree.emotion_file(tree.specs()[0]), tree.facs_file(tree.specs()[0]),
+                               tree.landmark_file(tree.specs()[1], 1)}) {
+    std::ifstream in(file, std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)), {});
+    in.close();
+    write_text(file, "\xEF\xBB\xBF" + text);
+  }
+  const Dataset marked = read_ckplus(tree.root(), config());
+  EXPECT_TRUE(marked.issues.empty()) << all_issues(marked);
+  ASSERT_EQ(marked.size(), plain.size());
+  EXPECT_EQ(labels_of(marked), labels_of(plain));
+  EXPECT_EQ(0, std::memcmp(marked.landmarks.data<float>(), plain.landmarks.data<float>(),
+                           plain.landmarks.nbytes()));
+  EXPECT_EQ(0, std::memcmp(marked.aus.data<float>(), plain.aus.data<float>(), plain.aus.nbytes()));
+}
+
 TEST(CkPlusReader, LabelsAndAuFramesLastThreeAndNeutralClass) {
   CkTree tree;
   fill_standard(tree);
@@ -523,7 +544,11 @@ TEST(ManifestReader, HappyPathAndColumnErrors) {
   // A column read twice would leave one of the two silently unused.
   for (const auto& [header, message] : std::vector<std::pair<std::string, std::string>>{
            {"path,subject,expression,subject", "column 'subject' appears twice (columns 2 and 4)"},
-           {"path,subject,expression,AU01_c,AU1_c", "both give AU1_c"}}) {
+           {"path,subject,expression,AU01_c,AU1_c", "both give AU1_c"},
+           // Nor may an AU column spelt otherwise be ignored as "another column".
+           {"path,subject,expression,AU01_c,au02_c", "column 5 ('au02_c') looks like an AU column"},
+           {"path,subject,expression,AU01c,AU02_r",
+            "column 4 ('AU01c') looks like an AU column"}}) {
     write_text(dir / "twice.csv", header + "\nimg/a.png,s1,happy,1,1\n");
     try {
       read_manifest(dir / "twice.csv", config());

@@ -52,6 +52,8 @@ std::vector<std::string> read_lines(const std::filesystem::path& path) {
   std::string line;
   while (std::getline(in, line)) lines.push_back(line);
   if (in.bad()) throw Error("error while reading '" + path.string() + "'");
+  // A UTF-8 byte order mark (some Windows editors write one) is not part of the first line.
+  if (!lines.empty() && lines.front().rfind("\xEF\xBB\xBF", 0) == 0) lines.front().erase(0, 3);
   return lines;
 }
 

@@ -52,7 +52,8 @@ cv::Mat crop_face(const cv::Mat& grey, const float* landmarks, float margin, int
 std::optional<double> parse_number(std::string_view text);
 // Splits a line into blank-separated fields.
 std::vector<std::string_view> split_blanks(std::string_view line);
-// Reads a text file into lines (an unreadable file throws aulens::Error naming it).
+// Reads a text file into lines, without a UTF-8 byte order mark (an unreadable file throws
+// aulens::Error naming it).
 std::vector<std::string> read_lines(const std::filesystem::path& path);
 
 // Builds the Dataset tensors from items (in the given order); AU ids = every AU present in any

@@ -1,7 +1,8 @@
 // The manifest CSV reader (DESIGN §3) for datasets other than CK+. One row per image:
 //   path,subject,expression[,AU01_c,AU01_r,…][,x_0..x_67,y_0..y_67]
 // - A header row is required; column names are matched after trimming blanks (OpenFace writes
-//   ", AU01_r"); other columns are ignored. Fields may be double-quoted.
+//   ", AU01_r"); other columns are ignored, but one spelt like an AU column otherwise (au01_c,
+//   AU01_C, AU01c) is an error. Fields may be double-quoted.
 // - path: relative to the CSV's folder (absolute paths are used as they are).
 // - subject: any string; subjects are numbered in order of first appearance among used rows.
 // - expression: a class name (case-insensitive, see class_names_for) or an integer class index
@@ -129,8 +130,15 @@ Dataset read_manifest(const fs::path& csv, const DatasetConfig& cfg, const Progr
       throw Error(csv.string() + ":1: missing column '" + required +
                   "' (the header must name path, subject, expression)");
   std::map<int, AuColumns> au_columns;
+  // A column that is an AU column in all but its spelling (au01_c, AU01_C, AU01c) would be
+  // ignored as "another column", and its AU lost without a word.
+  const std::regex near_au(R"(au0*[0-9]+_?[cr])", std::regex::icase);
   for (std::size_t i = 0; i < header.size(); ++i) {
     std::smatch match;
+    if (!std::regex_match(header[i], au_pattern) && std::regex_match(header[i], near_au))
+      throw Error(csv.string() + ":1: column " + std::to_string(i + 1) + " ('" + header[i] +
+                  "') looks like an AU column, which aulens reads only as AUxx_c (presence) or "
+                  "AUxx_r (intensity), e.g. AU01_c");
     if (std::regex_match(header[i], match, au_pattern)) {
       auto& entry = au_columns[std::stoi(match[1].str())];
       int& slot = match[2] == "c" ? entry.presence : entry.intensity;
