@@ -419,7 +419,7 @@ TEST_F(ConfigTest, CpuSectionKeysAreChecked) {
   LoadOptions on_cpu;
   on_cpu.device = "cpu";
   expect_error("visualize:\n  top_n: 3\ncpu:\n  visualize:\n    top_n: 100\n", 5,
-               {"'visualize.top_n' must be at most 32"}, on_cpu);
+               {"'visualize.top_n' must be at most 32", "(set in the cpu: section"}, on_cpu);
   expect_error("model:\n  classes: 7\ncpu:\n  model:\n    classes: 5\n", 5,
                {"'model.classes' must be 7"}, on_cpu);
 }

@@ -90,7 +90,9 @@ class ConfigReader {
 
   // line ≤ 0: the message has no line (a rule about keys that are all defaults).
   [[noreturn]] void fail(int line, const std::string& what) const {
-    throw Error(file_ + (line > 0 ? ":" + std::to_string(line) : "") + ": " + what);
+    const bool from_cpu = cpu_applied_ && line > 0 && cpu_lines_.count(line) > 0;
+    throw Error(file_ + (line > 0 ? ":" + std::to_string(line) : "") + ": " + what +
+                (from_cpu ? " (set in the cpu: section, which applies on the CPU)" : ""));
   }
   // The line of `key` in the file, or 0 when it kept its default; with the `cpu:` section
   // applied, where that section sets the key.
@@ -123,6 +125,7 @@ class ConfigReader {
       }
       if (!seen.insert(key).second) fail(key_line, "duplicate key '" + dotted + "'");
       lines_[dotted] = key_line;
+      if (dotted.rfind("cpu.", 0) == 0) cpu_lines_.insert(key_line);
       field->read(it->second, dotted, key_line);
     }
   }
@@ -232,6 +235,7 @@ class ConfigReader {
   std::string file_;
   std::map<std::string, int> lines_;  // dotted key → 1-based line where it was set
   bool cpu_applied_ = false;
+  std::set<int> cpu_lines_;  // lines of keys inside the cpu: section
 };
 
 const FloatRange kNonNegative{0.0, false};
