@@ -497,6 +497,14 @@ TEST_F(Cli, RunRereadsAReplacedManifestImage) {
   const Result again = aulens("run " + cfg);
   ASSERT_EQ(again.status, 0) << again.output;
   EXPECT_TRUE(has(again, "== prepare\n")) << again.output;
+
+  // An image that has gone is reported once, by aulens, with the manifest's line; OpenCV's own
+  // warning about it is not printed.
+  fs::remove(frames / "S005_001_00000003.png");
+  const Result gone = aulens("run " + cfg);
+  ASSERT_EQ(gone.status, 0) << gone.output;
+  EXPECT_TRUE(has(gone, "S005_001_00000003.png")) << gone.output;
+  EXPECT_FALSE(has(gone, "WARN")) << gone.output;
 }
 
 // A refused resume changes nothing in the run folder.

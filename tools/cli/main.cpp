@@ -4,6 +4,10 @@
 #include <map>
 #include <string>
 
+#ifdef AULENS_HAVE_OPENCV
+#include <opencv2/core/utils/logger.hpp>
+#endif
+
 #include "aulens/check.h"
 #include "command.h"
 
@@ -32,6 +36,11 @@ int main(int argc, char** argv) {
       "Action Units"};
   app.set_version_flag("--version", std::string("aulens ") + AULENS_VERSION);
   app.require_subcommand(1);
+#ifdef AULENS_HAVE_OPENCV
+  // The dataset readers report every image they cannot read, with file and line; OpenCV's own
+  // warnings about the same images would only come first and out of order.
+  cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_ERROR);
+#endif
   for (const auto& setup : aulens::cli::commands()) setup(app);
   // CLI11 would answer a misspelt command with "A subcommand is required"; name it instead.
   if (argc > 1 && argv[1][0] != '-') {
