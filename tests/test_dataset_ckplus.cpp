@@ -18,7 +18,9 @@
 #include <opencv2/imgproc.hpp>
 #include <random>
 
+#include "aulens/check.h"
 #include "aulens/dataset.h"
+#include "data/dataset_build.h"
 
 namespace fs = std::filesystem;
 using namespace aulens;
@@ -558,6 +560,86 @@ TEST(ManifestReader, HappyPathAndColumnErrors) {
       EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
     }
   }
+}
+
+// libjpeg decodes a JPEG cut short without an error, its missing rows grey: the reader checks each
+// PNG and JPEG for its end before decoding, so a truncated file is a reported bad item, not a face
+// half grey. An EXIF thumbnail's end-of-image marker must not pass for the main image's.
+TEST(DatasetImages, TruncatedPngAndJpegAreErrorsNotGreyRows) {
+  CkTree tree;  // only for its temp folder
+  const fs::path dir = tree.root();
+  fs::create_directories(dir);
+  cv::Mat face(120, 100, CV_8UC1);
+  cv::randu(face, 0, 255);
+  const auto encode = [](const std::string& ext, const cv::Mat& m) {
+    std::vector<unsigned char> bytes;
+    EXPECT_TRUE(cv::imencode(ext, m, bytes));
+    return bytes;
+  };
+  const auto write = [&](const std::string& name, const std::vector<unsigned char>& bytes,
+                         std::size_t keep) {
+    std::ofstream(dir / name, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(keep));
+    return dir / name;
+  };
+  const auto png = encode(".png", face), jpeg = encode(".jpg", face);
+  // A JPEG with a 16×16 JPEG thumbnail in an APP1 (EXIF) segment right after its SOI marker.
+  const auto thumb = encode(".jpg", cv::Mat(16, 16, CV_8UC1, cv::Scalar(90)));
+  std::vector<unsigned char> exif = {0xFF, 0xD8, 0xFF, 0xE1, 0, 0, 'E', 'x', 'i', 'f', 0, 0};
+  exif.insert(exif.end(), thumb.begin(), thumb.end());
+  const std::size_t segment = exif.size() - 4;
+  exif[4] = static_cast<unsigned char>(segment >> 8);
+  exif[5] = static_cast<unsigned char>(segment & 0xFF);
+  exif.insert(exif.end(), jpeg.begin() + 2, jpeg.end());
+
+  for (const auto& [name, bytes] : std::vector<std::pair<std::string, std::vector<unsigned char>>>{
+           {"a.png", png}, {"a.jpg", jpeg}, {"exif.jpg", exif}}) {
+    const cv::Mat whole = data::read_grey_image(write(name, bytes, bytes.size()));
+    const cv::Mat expected = cv::imread((dir / name).string(), cv::IMREAD_GRAYSCALE);
+    ASSERT_EQ(whole.size(), face.size()) << name;
+    EXPECT_EQ(0, cv::norm(whole, expected, cv::NORM_INF)) << name;
+    // Bytes after the end marker (some cameras append data) are allowed.
+    auto padded = bytes;
+    padded.insert(padded.end(), {0, 0, 0x12, 0x34});
+    EXPECT_NO_THROW(data::read_grey_image(write("padded_" + name, padded, padded.size()))) << name;
+    for (const std::size_t cut : {bytes.size() - 1, bytes.size() - 12, bytes.size() * 2 / 3}) {
+      const fs::path file = write("cut_" + name, bytes, cut);
+      const bool is_png = name.ends_with(".png");
+      if (!is_png) {  // what the check guards against: OpenCV alone takes the file
+        EXPECT_FALSE(cv::imread(file.string(), cv::IMREAD_GRAYSCALE).empty()) << name << cut;
+      }
+      try {
+        data::read_grey_image(file);
+        ADD_FAILURE() << name << " cut to " << cut << " of " << bytes.size() << " bytes was read";
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find(is_png ? "PNG ends before its IEND chunk"
+                                                    : "JPEG ends before its end-of-image"),
+                  std::string::npos)
+            << e.what();
+      }
+    }
+  }
+  const auto message = [&](const fs::path& file) {
+    try {
+      data::read_grey_image(file);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("read");
+  };
+  EXPECT_EQ(message(dir / "none.png"), "no such file");
+  EXPECT_EQ(message(write("empty.png", png, 0)), "the file is empty");
+  EXPECT_EQ(message(dir), "not a regular file");
+  write_text(dir / "text.png", "not a png at all");
+  EXPECT_NE(message(dir / "text.png").find("not an image format OpenCV decodes"),
+            std::string::npos);
+
+  // Through the manifest reader: the truncated JPEG is a bad row naming the cause.
+  write("cut.jpg", jpeg, jpeg.size() / 2);
+  write_text(dir / "m.csv", "path,subject,expression\na.jpg,p1,happy\ncut.jpg,p2,happy\n");
+  const Dataset d = read_manifest(dir / "m.csv", config());
+  EXPECT_EQ(d.size(), 1);
+  EXPECT_TRUE(has_issue(d, dir / "m.csv", 3, "truncated", "row")) << all_issues(d);
 }
 
 #else

@@ -16,7 +16,6 @@
 #include <cmath>
 #include <limits>
 #include <mutex>
-#include <opencv2/imgcodecs.hpp>
 
 #include "aulens/check.h"
 #include "data/dataset_build.h"
@@ -244,8 +243,12 @@ SequenceResult read_sequence(const fs::path& root, const SequenceJob& job, const
     const fs::path image_file = image_dir / images[i];
     try {
       const auto points = read_landmarks(root / "Landmarks" / rel / (stem + "_landmarks.txt"));
-      const cv::Mat grey = cv::imread(image_file.string(), cv::IMREAD_GRAYSCALE);
-      if (grey.empty()) fail(image_file, 0, "cannot read or decode the image", "image");
+      cv::Mat grey;
+      try {
+        grey = data::read_grey_image(image_file);
+      } catch (const Error& e) {
+        fail(image_file, 0, std::string("cannot read or decode the image: ") + e.what(), "image");
+      }
       std::map<int, std::array<float, 4>> regions;
       const fs::path region_file = root / "Regions" / rel / (stem + "_regions.txt");
       std::error_code ec;

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <opencv2/core.hpp>
 #include <optional>
@@ -55,6 +56,11 @@ std::vector<std::string_view> split_blanks(std::string_view line);
 // Reads a text file into lines, without a UTF-8 byte order mark (an unreadable file throws
 // aulens::Error naming it).
 std::vector<std::string> read_lines(const std::filesystem::path& path);
+
+// Reads an image file as 8-bit grey (cv::imread, IMREAD_GRAYSCALE). Throws aulens::Error saying
+// why it cannot: no such file, an empty file, a PNG or JPEG cut short (libjpeg decodes a
+// truncated JPEG without an error, its missing rows grey), or a file OpenCV does not decode.
+cv::Mat read_grey_image(const std::filesystem::path& file);
 
 // Builds the Dataset tensors from items (in the given order); AU ids = every AU present in any
 // item. Throws aulens::Error when there are no items.

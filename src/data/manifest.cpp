@@ -19,7 +19,6 @@
 // file and line; strict → the first bad row of the file throws.
 #include <algorithm>
 #include <cmath>
-#include <opencv2/imgcodecs.hpp>
 #include <optional>
 #include <regex>
 
@@ -246,9 +245,13 @@ Dataset read_manifest(const fs::path& csv, const DatasetConfig& cfg, const Progr
     const fs::path image_path =
         fs::path(row.path).is_absolute() ? fs::path(row.path) : base / row.path;
     try {
-      const cv::Mat grey = cv::imread(image_path.string(), cv::IMREAD_GRAYSCALE);
-      if (grey.empty())
-        throw RowProblem{"cannot read or decode the image '" + image_path.string() + "'"};
+      cv::Mat grey;
+      try {
+        grey = data::read_grey_image(image_path);
+      } catch (const Error& e) {
+        throw RowProblem{"cannot read or decode the image '" + image_path.string() +
+                         "': " + e.what()};
+      }
       data::CropTransform transform;
       const cv::Mat crop = data::crop_face(grey, row.has_landmarks ? row.points.data() : nullptr,
                                            cfg.crop_margin, cfg.crop_size, &transform);
