@@ -26,6 +26,12 @@ void check_sizes(const char* op, int m, int k, int a, int n) {
   AULENS_REQUIRE(static_cast<std::int64_t>(m) * k <= std::numeric_limits<int>::max(),
                  std::string(op) + ": M·K = " + std::to_string(static_cast<std::int64_t>(m) * k) +
                      " records exceed the 2^31 - 1 a sweep can sort; sweep fewer images or maps");
+  // The transpose's grid has a y dimension of K/32 blocks (at most 65,535); per-(AU, map) work
+  // is counted in int.
+  AULENS_REQUIRE(
+      k <= 65535 * 32 && static_cast<std::int64_t>(a) * k <= std::numeric_limits<int>::max(),
+      std::string(op) + ": " + std::to_string(k) + " maps (of " + std::to_string(a) +
+          " AUs) exceed the 2,097,120 maps a sweep handles on the GPU");
 }
 
 cuda_detail::ScratchBuffer& rows_scratch() {

@@ -27,6 +27,9 @@ void CudaOps::deconv_project_windows(int p, int n, int size, int c1, int c2, int
                    std::to_string(c1) + ", " + std::to_string(c2) + ", " + std::to_string(c3) +
                    "); S must be a multiple of 8");
   if (p == 0) return;
+  // The kernel indexes the (P, 4) requests and (P, 2) origins in int.
+  AULENS_REQUIRE(p <= (1 << 29), "deconv_project_windows: " + std::to_string(p) +
+                                     " projections in one call; at most 2^29");
   AULENS_CHECK(x && w1 && b1 && w2 && b2 && w3 && b3 && requests && windows && origins,
                "deconv_project_windows: null pointer");
   // Phase 3 follows the conv math mode (aulens/cuda_math.h) where the widths allow tensor cores

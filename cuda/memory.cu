@@ -24,10 +24,18 @@ const char* cublas_error_string(cublasStatus_t status) {
 
 void check_launch(const char* kernel, const char* file, int line) {
   cudaError_t status = cudaGetLastError();
-  if (status != cudaSuccess) fail("CUDA", cudaGetErrorString(status), kernel, file, line);
 #ifdef AULENS_SYNC_LAUNCHES
-  status = cudaStreamSynchronize(stream());
+  if (status == cudaSuccess) status = cudaStreamSynchronize(stream());
   if (status != cudaSuccess) fail("CUDA", cudaGetErrorString(status), kernel, file, line);
+#else
+  // Kernels run asynchronously: an execution error (an illegal address, say) of an earlier kernel
+  // can be what this check finds, so the message does not blame this launch alone.
+  if (status != cudaSuccess)
+    fail("CUDA",
+         std::string(cudaGetErrorString(status)) +
+             " (here or in an earlier kernel; configure with -DAULENS_SYNC_LAUNCHES=ON to name "
+             "the kernel that failed)",
+         kernel, file, line);
 #endif
 }
 

@@ -327,7 +327,9 @@ int main(int argc, char** argv) {
   app.add_option("--batch", options.batch, "batch size N")->check(CLI::Range(1, 1 << 30));
   app.add_option("--repeats", options.repeats, "timed calls per measurement (median)")
       ->check(CLI::Range(1, 100000));
-  app.add_option("--warmup", options.warmup, "untimed calls first")->check(CLI::Range(0, 1000));
+  app.add_option("--warmup", options.warmup,
+                 "untimed calls first (at least 1: the first call tunes cuDNN and grows buffers)")
+      ->check(CLI::Range(1, 1000));
   app.add_flag("--cold-l2", options.cold_l2, "overwrite a 256 MiB buffer before each timed call");
   bool no_cpu_check = false;
   app.add_flag("--no-cpu-check", no_cpu_check,
