@@ -52,6 +52,7 @@ TEST(Sweep, PlantedMapWinsWithTheSmallestPValue) {
   EXPECT_EQ(au12.with + au12.without, 1500);
   EXPECT_EQ(au12.auc_map, 29);
   EXPECT_FLOAT_EQ(au12.auc_map_auc, 1.0f);
+  EXPECT_EQ(au12.top_with_au, 9) << "the planted map's strongest images all carry AU 12";
 
   const SweepAu& au25 = r.best[3];
   EXPECT_EQ(au25.au, 25);
@@ -80,6 +81,36 @@ TEST(Sweep, PlantedMapWinsWithTheSmallestPValue) {
       EXPECT_TRUE(here < chosen || (here == chosen && map >= s.auc_map)) << "AU " << s.au;
     }
     EXPECT_EQ(s.auc_map_auc, auc_row[s.auc_map]);
+    // The best map's top-9 over all images, recounted by a stable sort of every row.
+    std::vector<int> order(1500);
+    for (int i = 0; i < 1500; ++i) order[i] = i;
+    const float* v = p.values.data<float>();
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int x, int y) { return v[x * 48 + s.best_map] > v[y * 48 + s.best_map]; });
+    const int column =
+        static_cast<int>(std::find(p.au_ids.begin(), p.au_ids.end(), s.au) - p.au_ids.begin());
+    int carrying = 0;
+    for (int t = 0; t < 9; ++t) carrying += p.aus.data<float>()[order[t] * 5 + column] > 0.0f;
+    EXPECT_EQ(s.top_with_au, carrying) << "AU " << s.au;
+  }
+}
+
+// The top-n counted for top_with_au breaks ties by the earlier row, as aulens visualize's top-n
+// does: with every value equal, the top 9 are rows 0-8.
+TEST(Sweep, TopImagesCarryingTheAuBreakTiesByRow) {
+  for (const bool carriers_first : {true, false}) {
+    Tensor values({30, 2}, DType::f32);
+    Tensor aus = Tensor::zeros({30, 1}, DType::f32);
+    for (int i = 0; i < 30; ++i) {
+      values.data<float>()[i * 2] = 1.0f;
+      values.data<float>()[i * 2 + 1] = 0.5f;
+      aus.data<float>()[i] = (i < 15) == carriers_first ? 1.0f : 0.0f;
+    }
+    SweepConfig cfg = test_config();
+    cfg.permutations = 0;
+    const SweepResult r = run_sweep<CpuOps>(values, aus, {4}, cfg);
+    ASSERT_EQ(r.best.size(), 1u);
+    EXPECT_EQ(r.best[0].top_with_au, carriers_first ? 9 : 0);
   }
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <vector>
 
 #include "aulens/ops.h"
 
@@ -91,6 +92,23 @@ void summarise(SweepResult& r) {
     s.p_value = r.permutations == 0 ? std::nan("") : (1.0 + s.exceed) / (1.0 + r.permutations);
     p_values[j] = s.p_value;
   }
+}
+
+// How many of map `map`'s top-n rows (value descending, ties by the earlier row) carry AU column
+// `c` of the (M,A) mask.
+int top_rows_carrying(const Tensor& values, int map, int n, const Tensor& mask, int c) {
+  const std::int64_t m = values.dim(0), k = values.dim(1), a = mask.dim(1);
+  const float* v = values.data<float>();
+  std::vector<std::int64_t> rows(static_cast<std::size_t>(m));
+  for (std::int64_t i = 0; i < m; ++i) rows[i] = i;
+  const auto top = rows.begin() + std::min<std::int64_t>(n, m);
+  std::partial_sort(rows.begin(), top, rows.end(), [&](std::int64_t x, std::int64_t y) {
+    const float vx = v[x * k + map], vy = v[y * k + map];
+    return vx > vy || (vx == vy && x < y);
+  });
+  int count = 0;
+  for (auto it = rows.begin(); it != top; ++it) count += mask.data<std::uint8_t>()[*it * a + c];
+  return count;
 }
 
 }  // namespace
@@ -180,6 +198,8 @@ SweepResult run_sweep(const Tensor& values, const Tensor& aus,
   r.top_pos.copy_from(top_pos);
   r.top_neg.copy_from(top_neg);
   summarise(r);
+  for (int j = 0; j < a; ++j)
+    r.best[j].top_with_au = top_rows_carrying(values, r.best[j].best_map, n, host_mask, j);
   return r;
 }
 

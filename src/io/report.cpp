@@ -391,6 +391,10 @@ ReportResult write_report(const RunConfig& cfg, const fs::path& run_dir,
     row["p_value"] = number_or_null(b.p_value);
     row["with"] = b.with;
     row["without"] = b.without;
+    if (b.top_with_au >= 0) {
+      row["top_with_au"] = b.top_with_au;
+      row["sweep_top_n"] = cfg.sweep.top_n;
+    }
     int by_auc = -1;  // the map whose AUC is farthest from 0.5
     const auto it = std::find(sweep.au_ids.begin(), sweep.au_ids.end(), b.au);
     if (it != sweep.au_ids.end()) {

@@ -122,6 +122,7 @@ SweepTable read_sweep(const RunConfig& cfg, const fs::path& run_dir,
     const int c_without = column(h, [](const std::string& s) {
       return s == "without" || s == "imageswithout" || s == "nwithout";
     });
+    const int c_top_with = column_named(h, "topnwithau");
     AULENS_REQUIRE(c_au >= 0 && c_map >= 0,
                    best_csv.string() + ": expected columns au and best map in the header");
     for (std::size_t r = 1; r < rows.size(); ++r) {
@@ -141,6 +142,7 @@ SweepTable read_sweep(const RunConfig& cfg, const fs::path& run_dir,
       b.p_value = number(row, c_p, std::nan(""));
       b.with = static_cast<int>(number(row, c_with, -1));
       b.without = static_cast<int>(number(row, c_without, -1));
+      b.top_with_au = static_cast<int>(number(row, c_top_with, -1));
       if (b.map >= 0) table.best.push_back(b);
     }
   } else if (!table.au_ids.empty()) {

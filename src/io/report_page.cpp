@@ -280,7 +280,13 @@ std::string render_page(const json& doc, bool with_charts) {
   for (const auto& au : doc["aus"]) {
     h += "<tr class=\"au\"><td><b>" + esc(au["label"]) + "</b><br>" + esc(au["name"]) + "</td>";
     h += "<td class=\"num\">" + esc(au["with"]) + " / " + esc(au["without"]) + "</td>";
-    h += "<td class=\"num\">" + esc(au["map"]) + "</td>";
+    h += "<td class=\"num\">" + esc(au["map"]) +
+         (au.contains("top_with_au")
+              ? "<br><small title=\"of the map's strongest images over all analysed images\">" +
+                    esc(au["top_with_au"]) + " of top " + esc(au["sweep_top_n"]) +
+                    " carry it</small>"
+              : std::string()) +
+         "</td>";
     h += "<td class=\"num\">" + fixed(au["distance"], 3) + "</td>";
     h += "<td class=\"num\">" + fixed(au["margin"], 3) + "</td>";
     h += "<td class=\"num\">" + p_text(au["p_value"]) + "</td>";

@@ -9,9 +9,11 @@
 //                      when sweep.permutations is 0: not tested), AUC,
 //                      direction (higher|lower: the best map's R above or below Q), the map
 //                      whose AUC is farthest from 0.5 and that AUC (auc_best_map, auc_best_auc),
-//                      images with/without, status ("ok" or "skipped: why", with the counts)
+//                      images with/without, top_n_with_au (how many of the best map's top-n
+//                      images carry the AU), status ("ok" or "skipped: why", with the counts)
 //   sweep.safetensors  distance (A,K), auc (A,K), top_pos R and top_neg Q (A,K,n), p_values (A)
-//                      (NaN when not tested), null_max (P,A), au_ids (A), best_map (A), images
+//                      (NaN when not tested), null_max (P,A), au_ids (A), best_map (A),
+//                      top_n_with_au (A), images
 //                      (M_analysed); metadata also names the model the records are of
 //                      (checkpoint, checkpoint_given, copied from records.safetensors)
 //   sweep_info.json    which images were analysed (visualize.images, the frame rule from the
@@ -111,31 +113,33 @@ std::string sweep_csv(const aulens::SweepResult& r) {
 std::string best_maps_csv(const aulens::SweepResult& r) {
   std::ostringstream out;
   out << "au,au_name,best_map,distance,second_map,margin,p_value,auc,direction,auc_best_map,"
-         "auc_best_auc,images_with,images_without,status\n";
+         "auc_best_auc,images_with,images_without,top_n_with_au,status\n";
   for (const aulens::SweepAu& s : r.best) {
     out << s.au << "," << aulens::csv_field(aulens::facs_au_name(s.au)) << "," << s.best_map << ","
         << number(s.best_distance, 8) << "," << s.second_map << "," << number(s.margin, 8) << ","
         << (std::isnan(s.p_value) ? "" : number(s.p_value, 6)) << "," << number(s.best_auc, 6)
         << "," << (s.higher_with_au ? "higher" : "lower") << "," << s.auc_map << ","
-        << number(s.auc_map_auc, 6) << "," << s.with << "," << s.without << ",ok\n";
+        << number(s.auc_map_auc, 6) << "," << s.with << "," << s.without << "," << s.top_with_au
+        << ",ok\n";
   }
   for (const aulens::SweepSkip& s : r.skipped) {
     out << s.au << "," << aulens::csv_field(aulens::facs_au_name(s.au)) << ",,,,,,,,,," << s.with
-        << "," << s.without << "," << aulens::csv_field("skipped: " + s.reason) << "\n";
+        << "," << s.without << ",," << aulens::csv_field("skipped: " + s.reason) << "\n";
   }
   return out.str();
 }
 
 void print_table(const aulens::SweepResult& r) {
-  std::printf("%-5s %-24s %8s %12s %10s %9s %6s %-6s %8s %6s %7s %7s\n", "AU", "name", "best map",
-              "distance", "margin", "p-value", "AUC", "value", "AUC map", "AUC", "with", "without");
+  std::printf("%-5s %-24s %8s %12s %10s %9s %6s %-6s %8s %6s %7s %7s %7s\n", "AU", "name",
+              "best map", "distance", "margin", "p-value", "AUC", "value", "AUC map", "AUC", "with",
+              "without", "top w/");
   for (const aulens::SweepAu& s : r.best) {
     char p_value[16] = "n/a";  // not tested (sweep.permutations: 0)
     if (!std::isnan(s.p_value)) std::snprintf(p_value, sizeof(p_value), "%.4g", s.p_value);
-    std::printf("%-5d %-24s %8d %12.5g %10.4g %9s %6.3f %-6s %8d %6.3f %7d %7d\n", s.au,
+    std::printf("%-5d %-24s %8d %12.5g %10.4g %9s %6.3f %-6s %8d %6.3f %7d %7d %4d/%-2d\n", s.au,
                 aulens::facs_au_name(s.au).c_str(), s.best_map, s.best_distance, s.margin, p_value,
                 s.best_auc, s.higher_with_au ? "higher" : "lower", s.auc_map, s.auc_map_auc, s.with,
-                s.without);
+                s.without, s.top_with_au, r.top_n);
   }
   for (const aulens::SweepSkip& s : r.skipped) {
     std::printf("%-5d %-24s skipped: %s (with %d, without %d)\n", s.au,
@@ -225,8 +229,11 @@ void run_sweep_command(const SweepArgs& args) {
                        {"reason", s.reason}});
   }
   const int analysed_aus = static_cast<int>(r.au_ids.size());
-  std::vector<std::int32_t> best_map;
-  for (const aulens::SweepAu& s : r.best) best_map.push_back(s.best_map);
+  std::vector<std::int32_t> best_map, top_with_au;
+  for (const aulens::SweepAu& s : r.best) {
+    best_map.push_back(s.best_map);
+    top_with_au.push_back(s.top_with_au);
+  }
   std::vector<std::int32_t> images(rows, rows + analysed);
   aulens::save_safetensors(
       cfg.output / "sweep.safetensors",
@@ -238,6 +245,7 @@ void run_sweep_command(const SweepArgs& args) {
        {"null_max", r.null_max},
        {"au_ids", aulens::Tensor::from_vector<std::int32_t>({analysed_aus}, r.au_ids)},
        {"best_map", aulens::Tensor::from_vector<std::int32_t>({analysed_aus}, best_map)},
+       {"top_n_with_au", aulens::Tensor::from_vector<std::int32_t>({analysed_aus}, top_with_au)},
        {"images", aulens::Tensor::from_vector<std::int32_t>({analysed}, images)}},
       {{"top_n", std::to_string(r.top_n)},
        {"epsilon", number(r.epsilon, 9)},
