@@ -46,7 +46,7 @@ void run_visualize_command(const VisualizeArgs& args) {
       "analysed {} images ({}, split {}{}), {} conv3 maps, top {}\n"
       "seconds: load {:.2f}, records {:.2f}, top-n {:.3f}, projections {:.3f}, write {:.2f}, "
       "pictures {:.2f}, total {:.2f}\n"
-      "projected activations match their records to {:.2g} (relative)\n",
+      "projected activations match their records to {:.2g} (|difference| / max(1, |value|))\n",
       s.image_count, s.images, s.split_protocol,
       s.subject_overlapping ? ", SUBJECT-OVERLAPPING" : "", s.maps, s.top_n, s.seconds_load,
       s.seconds_records, s.seconds_top_n, s.seconds_projections, s.seconds_write, s.seconds_render,
