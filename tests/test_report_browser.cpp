@@ -155,10 +155,11 @@ RunConfig write_fixture_run(const fs::path& dir) {
                (au == 12 && k == 2 ? "0.25" : "0.6") + "\n";
   write_text(dir / "sweep.csv", sweep);
   write_text(dir / "best_maps.csv",
-             "au,name,best_map,distance,margin,p_value,images_with,images_without,top_n_with_au\n"
-             "1,\"Inner Brow Raiser\",0,4.0,1.0,0.004,12,12,7\n"
+             "au,name,best_map,distance,margin,p_value,images_with,images_without,top_n_with_au,"
+             "direction\n"
+             "1,\"Inner Brow Raiser\",0,4.0,1.0,0.004,12,12,7,higher\n"
              "12,\"Lip Corner Puller, " +
-                 kHostile + "\",1,4.0,1.0,0.2,8,16,0\n");
+                 kHostile + "\",1,4.0,1.0,0.2,8,16,0,lower\n");
   return cfg;
 }
 
@@ -228,6 +229,8 @@ TEST_F(ReportTest, EscapesDatasetStringsAndAddsGroundTruthColumns) {
   // best_maps.csv's top_n_with_au under each best map, out of sweep.top_n.
   EXPECT_NE(html.find(">7 of top 9 carry it</small>"), std::string::npos);
   EXPECT_NE(html.find(">0 of top 9 carry it</small>"), std::string::npos);
+  EXPECT_NE(html.find(">R above Q</small>"), std::string::npos);
+  EXPECT_NE(html.find(">R below Q</small>"), std::string::npos);
   EXPECT_NE(html.find("<td class=\"num\">map 2 (0.25)<br>"), std::string::npos);
   EXPECT_EQ(result.scored, 2);
   // AU 1's best map by AUC is its best map (a hit); AU 12's is map 2, scored on its own.

@@ -391,6 +391,7 @@ ReportResult write_report(const RunConfig& cfg, const fs::path& run_dir,
     row["p_value"] = number_or_null(b.p_value);
     row["with"] = b.with;
     row["without"] = b.without;
+    if (!b.direction.empty()) row["direction"] = b.direction;
     if (b.top_with_au >= 0) {
       row["top_with_au"] = b.top_with_au;
       row["sweep_top_n"] = cfg.sweep.top_n;

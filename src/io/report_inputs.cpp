@@ -123,6 +123,7 @@ SweepTable read_sweep(const RunConfig& cfg, const fs::path& run_dir,
       return s == "without" || s == "imageswithout" || s == "nwithout";
     });
     const int c_top_with = column_named(h, "topnwithau");
+    const int c_direction = column_named(h, "direction");
     AULENS_REQUIRE(c_au >= 0 && c_map >= 0,
                    best_csv.string() + ": expected columns au and best map in the header");
     for (std::size_t r = 1; r < rows.size(); ++r) {
@@ -143,6 +144,9 @@ SweepTable read_sweep(const RunConfig& cfg, const fs::path& run_dir,
       b.with = static_cast<int>(number(row, c_with, -1));
       b.without = static_cast<int>(number(row, c_without, -1));
       b.top_with_au = static_cast<int>(number(row, c_top_with, -1));
+      if (c_direction >= 0 && c_direction < static_cast<int>(row.size()) &&
+          (row[c_direction] == "higher" || row[c_direction] == "lower"))
+        b.direction = row[c_direction];
       if (b.map >= 0) table.best.push_back(b);
     }
   } else if (!table.au_ids.empty()) {

@@ -23,7 +23,8 @@ struct BestMap {
   int map = -1;
   double distance = 0.0, margin = 0.0, p_value = 1.0;
   int with = -1, without = -1;
-  int top_with_au = -1;  // of the best map's top-n images, how many carry the AU (-1: no column)
+  int top_with_au = -1;   // of the best map's top-n images, how many carry the AU (-1: no column)
+  std::string direction;  // "higher" | "lower": the best map's R above or below Q ("" unknown)
 };
 struct SweepTable {
   std::vector<std::int32_t> au_ids;  // (A) rows of distance

@@ -290,7 +290,13 @@ std::string render_page(const json& doc, bool with_charts) {
     h += "<td class=\"num\">" + fixed(au["distance"], 3) + "</td>";
     h += "<td class=\"num\">" + fixed(au["margin"], 3) + "</td>";
     h += "<td class=\"num\">" + p_text(au["p_value"]) + "</td>";
-    h += "<td class=\"num\">" + fixed(au.value("auc", json()), 2) + "</td>";
+    h +=
+        "<td class=\"num\">" + fixed(au.value("auc", json()), 2) +
+        (au.contains("direction")
+             ? "<br><small title=\"the best map's top-n with the AU (R) against without it (Q)\">" +
+                   std::string(au["direction"] == "higher" ? "R above Q" : "R below Q") + "</small>"
+             : std::string()) +
+        "</td>";
     h += "<td class=\"num\">" +
          (au.contains("auc_map")
               ? "map " + esc(au["auc_map"]) + " (" + fixed(au["auc_map_auc"], 2) + ")"
