@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <opencv2/imgcodecs.hpp>
+#include <string>
 #include <string_view>
 #include <system_error>
 #include <vector>
@@ -42,18 +42,48 @@ bool png_complete(const Bytes& bytes) {
   return false;
 }
 
-// A JPEG's image data follows its last start-of-scan marker (FF DA) and ends with the
-// end-of-image marker (FF D9). Entropy-coded data cannot hold FF D9 (an FF byte there is
-// followed by 00 or a restart code), so a complete file has an FF D9 after its last FF DA; an
-// embedded EXIF thumbnail's own markers all come before the main image's scans.
+// A JPEG is a sequence of marker segments (FF xx, then a 2-byte length) from SOI (FF D8) to EOI
+// (FF D9); each start-of-scan segment (FF DA) is followed by entropy-coded data, in which an FF
+// byte is followed by 00 (a stuffed FF) or a restart code D0-D7. The walk skips segments by their
+// lengths (so an EXIF thumbnail's markers inside APP1 are never seen) and scans the entropy data
+// for the next marker. Running off the end before EOI means the file was cut short; bytes after
+// EOI are allowed. A structure the walk does not understand is left to the decoder to judge.
 bool jpeg_complete(const Bytes& bytes) {
-  std::size_t last_scan = 0, last_end = 0;
-  for (std::size_t i = 2; i + 1 < bytes.size(); ++i) {
-    if (bytes[i] != 0xFF) continue;
-    if (bytes[i + 1] == 0xDA) last_scan = i;
-    if (bytes[i + 1] == 0xD9) last_end = i;
+  const std::size_t size = bytes.size();
+  std::size_t at = 2;  // after SOI
+  while (true) {
+    if (at >= size) return false;
+    if (bytes[at] != 0xFF) return true;           // not a marker: malformed, not truncated
+    while (at < size && bytes[at] == 0xFF) ++at;  // fill bytes before a marker
+    if (at >= size) return false;
+    const unsigned char marker = bytes[at++];
+    if (marker == 0xD9) return true;                                     // EOI
+    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) continue;  // no length
+    if (size - at < 2) return false;
+    const std::size_t length = std::size_t{bytes[at]} << 8 | bytes[at + 1];
+    if (length < 2) return true;  // malformed
+    if (length > size - at) return false;
+    at += length;
+    if (marker != 0xDA) continue;
+    // Entropy-coded data up to the next marker.
+    while (true) {
+      if (size - at < 2) return false;
+      if (bytes[at] != 0xFF) {
+        ++at;
+        continue;
+      }
+      const unsigned char next = bytes[at + 1];
+      if (next == 0x00 || (next >= 0xD0 && next <= 0xD7)) {
+        at += 2;
+        continue;
+      }
+      if (next == 0xFF) {  // a fill byte before the marker
+        ++at;
+        continue;
+      }
+      break;  // bytes[at] is the FF of the next marker
+    }
   }
-  return last_scan != 0 && last_end > last_scan;
 }
 
 }  // namespace
@@ -63,15 +93,20 @@ cv::Mat read_grey_image(const std::filesystem::path& file) {
   if (!std::filesystem::is_regular_file(file, ec)) {
     throw Error(std::filesystem::exists(file, ec) ? "not a regular file" : "no such file");
   }
+  const std::uintmax_t size = std::filesystem::file_size(file, ec);
+  if (ec) throw Error("cannot read the file's size: " + ec.message());
+  if (size == 0) throw Error("the file is empty");
+  Bytes bytes(static_cast<std::size_t>(size));
   std::ifstream in(file, std::ios::binary);
-  const Bytes bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (!in.good() && !in.eof()) throw Error("cannot read the file");
-  if (bytes.empty()) throw Error("the file is empty");
+  if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size)))
+    throw Error("cannot read the file (" + std::to_string(in.gcount()) + " of " +
+                std::to_string(size) + " bytes read)");
   if (starts_with(bytes, "\x89PNG\r\n\x1a\n") && !png_complete(bytes))
     throw Error("the PNG ends before its IEND chunk (a truncated file)");
   if (starts_with(bytes, "\xFF\xD8\xFF") && !jpeg_complete(bytes))
     throw Error("the JPEG ends before its end-of-image marker (a truncated file)");
-  cv::Mat grey = cv::imread(file.string(), cv::IMREAD_GRAYSCALE);
+  // The bytes checked are the bytes decoded (imdecode applies EXIF orientation as imread does).
+  cv::Mat grey = cv::imdecode(bytes, cv::IMREAD_GRAYSCALE);
   if (grey.empty()) throw Error("not an image format OpenCV decodes, or a corrupt one");
   return grey;
 }
