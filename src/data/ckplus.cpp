@@ -42,11 +42,13 @@ std::vector<std::string> sorted_entries(const fs::path& dir, bool want_dirs) {
   std::vector<std::string> names;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return names;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    const std::string name = entry.path().filename().string();
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
     if (name.empty() || name[0] == '.') continue;
-    if (entry.is_directory() == want_dirs) names.push_back(name);
+    std::error_code type_ec;
+    if (it->is_directory(type_ec) == want_dirs) names.push_back(name);
   }
+  if (ec) throw Error(dir.string() + ": cannot list the folder: " + ec.message());
   std::sort(names.begin(), names.end());
   return names;
 }
@@ -337,7 +339,14 @@ Dataset read_ckplus(const fs::path& root, const DatasetConfig& cfg, const Progre
 #pragma omp parallel for schedule(dynamic, 1)
   for (long j = 0; j < job_count; ++j) {
     if (cfg.strict && j > first_bad.load()) continue;
-    results[j] = read_sequence(root, jobs[j], cfg, neutral_label);
+    try {
+      results[j] = read_sequence(root, jobs[j], cfg, neutral_label);
+    } catch (const std::exception& e) {  // an unlistable folder, say: no exception leaves OpenMP
+      results[j] = {};
+      results[j].issues.push_back(
+          {(root / "cohn-kanade-images" / jobs[j].subject_name / jobs[j].sequence_name).string(), 0,
+           e.what(), "sequence"});
+    }
     if (cfg.strict && !results[j].issues.empty()) {
       long seen = first_bad.load();
       while (j < seen && !first_bad.compare_exchange_weak(seen, j)) {
