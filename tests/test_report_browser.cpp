@@ -154,6 +154,7 @@ RunConfig write_fixture_run(const fs::path& dir) {
                std::to_string(au == 1 ? 4.0 - k : 1.0 + k) + "," + std::to_string(k + 1) + "," +
                (au == 12 && k == 2 ? "0.25" : "0.6") + "\n";
   write_text(dir / "sweep.csv", sweep);
+  write_text(dir / "sweep_info.json", "{\"top_n\": 12}");  // the n of top_n_with_au below
   write_text(dir / "best_maps.csv",
              "au,name,best_map,distance,margin,p_value,images_with,images_without,top_n_with_au,"
              "direction\n"
@@ -226,9 +227,10 @@ TEST_F(ReportTest, EscapesDatasetStringsAndAddsGroundTruthColumns) {
   // The AUC columns: AU 1's best map 0 has AUC 0.6 and every map ties at 0.6, so map 0 (first) is
   // also its best by AUC; AU 12's map 2 (AUC 0.25, farthest from 0.5) is its best by AUC.
   EXPECT_NE(html.find("<td class=\"num\">map 0 (0.60)<br>"), std::string::npos);
-  // best_maps.csv's top_n_with_au under each best map, out of sweep.top_n.
-  EXPECT_NE(html.find(">7 of top 9 carry it</small>"), std::string::npos);
-  EXPECT_NE(html.find(">0 of top 9 carry it</small>"), std::string::npos);
+  // best_maps.csv's top_n_with_au under each best map, out of the n the sweep used (its
+  // sweep_info.json), not the config's sweep.top_n (9).
+  EXPECT_NE(html.find(">7 of top 12 carry it</small>"), std::string::npos);
+  EXPECT_NE(html.find(">0 of top 12 carry it</small>"), std::string::npos);
   EXPECT_NE(html.find(">R above Q</small>"), std::string::npos);
   EXPECT_NE(html.find(">R below Q</small>"), std::string::npos);
   EXPECT_NE(html.find("<td class=\"num\">map 2 (0.25)<br>"), std::string::npos);

@@ -36,9 +36,10 @@ struct SweepAu {
   // this column names the best separating detector by rank instead.
   int auc_map = -1;
   float auc_map_auc = 0.0f;
-  // Of the best map's top-n images over all analysed images (the top-n of `aulens visualize`:
-  // value descending, ties by the earlier row), how many carry the AU. A winner whose strongest
-  // images lack the AU (0 here, often with direction "lower") does not fire on it.
+  // Of the best map's top-n images (n = sweep.top_n) over all analysed images, in the order of
+  // `aulens visualize`'s top-n (value descending, ties by the earlier row; the images its
+  // projections show when visualize.top_n is the same n), how many carry the AU. A winner whose
+  // strongest images lack the AU (0 here, often with direction "lower") does not fire on it.
   int top_with_au = 0;
   int exceed = 0;        // permutations whose best distance ≥ best_distance
   double p_value = 1.0;  // (1 + exceed) / (1 + permutations); NaN (not tested) if permutations = 0

@@ -154,6 +154,17 @@ AnalysedModel analysed_model(const RunConfig& cfg, const fs::path& run_dir,
   return {from_projections.checkpoint, from_projections.given || from_sweep.given};
 }
 
+// The n of the sweep that wrote best_maps.csv (its top_n_with_au counts over that many images),
+// from sweep_info.json; the config's sweep.top_n when the file does not say.
+int swept_top_n(const RunConfig& cfg, const fs::path& run_dir) {
+  std::ifstream in(run_dir / "sweep_info.json");
+  if (!in) return cfg.sweep.top_n;
+  const json info = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  return !info.is_discarded() && info.contains("top_n") && info["top_n"].is_number_integer()
+             ? info["top_n"].get<int>()
+             : cfg.sweep.top_n;
+}
+
 int au_column(const Dataset& data, std::int32_t au) {
   const auto it = std::find(data.au_ids.begin(), data.au_ids.end(), au);
   return it == data.au_ids.end() ? -1 : static_cast<int>(it - data.au_ids.begin());
@@ -380,6 +391,7 @@ ReportResult write_report(const RunConfig& cfg, const fs::path& run_dir,
 #endif
   const bool has_regions = data.au_regions.defined() && data.au_regions.numel() > 0;
   json aus = json::array();
+  const int top_n_swept = swept_top_n(cfg, run_dir);
   for (const report_detail::BestMap& b : sweep.best) {
     json row;
     row["au"] = b.au;
@@ -394,7 +406,7 @@ ReportResult write_report(const RunConfig& cfg, const fs::path& run_dir,
     if (!b.direction.empty()) row["direction"] = b.direction;
     if (b.top_with_au >= 0) {
       row["top_with_au"] = b.top_with_au;
-      row["sweep_top_n"] = cfg.sweep.top_n;
+      row["sweep_top_n"] = top_n_swept;
     }
     int by_auc = -1;  // the map whose AUC is farthest from 0.5
     const auto it = std::find(sweep.au_ids.begin(), sweep.au_ids.end(), b.au);
