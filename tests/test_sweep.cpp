@@ -11,6 +11,7 @@
 #include <random>
 #include <string>
 
+#include "aulens/records.h"
 #include "aulens/sweep.h"
 #include "sweep_planted.h"
 
@@ -96,7 +97,7 @@ TEST(Sweep, PlantedMapWinsWithTheSmallestPValue) {
 }
 
 // The top-n counted for top_with_au breaks ties by the earlier row, as aulens visualize's top-n
-// does: with every value equal, the top 9 are rows 0-8.
+// (top_n of aulens/records.h) does: with every value equal, the top 9 are rows 0-8.
 TEST(Sweep, TopImagesCarryingTheAuBreakTiesByRow) {
   for (const bool carriers_first : {true, false}) {
     Tensor values({30, 2}, DType::f32);
@@ -111,6 +112,19 @@ TEST(Sweep, TopImagesCarryingTheAuBreakTiesByRow) {
     const SweepResult r = run_sweep<CpuOps>(values, aus, {4}, cfg);
     ASSERT_EQ(r.best.size(), 1u);
     EXPECT_EQ(r.best[0].top_with_au, carriers_first ? 9 : 0);
+    // The same count over visualize's own top-n of those records (aulens/records.h).
+    Records records;
+    records.conv3_value = values;
+    records.conv3_position = Tensor::zeros({30, 2}, DType::i32);
+    records.grid3 = 1;
+    for (int i = 0; i < 30; ++i) records.image_ids.push_back(i);
+    const TopN top = top_n<CpuOps>(records, 9);
+    int carrying = 0;
+    for (int t = 0; t < 9; ++t) {
+      const int row = top.rows.data<std::int32_t>()[r.best[0].best_map * 9 + t];
+      carrying += aus.data<float>()[row] > 0.0f;
+    }
+    EXPECT_EQ(r.best[0].top_with_au, carrying);
   }
 }
 
