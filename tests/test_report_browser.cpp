@@ -355,6 +355,10 @@ TEST_F(ReportTest, OpensInHeadlessChromiumWithEveryChartAndImage) {
   // 2 training curves + 2 per-AU distance charts.
   EXPECT_NE(dom.find("data-charts=\"4\""), std::string::npos);
   EXPECT_NE(dom.find("class=\"card\""), std::string::npos) << "the gallery is empty";
+  // Each card names the AU most of its top images carry: maps 0-2 show images 0, 2, 4 (all with
+  // AU 1, carried by half the images), map 3 images 1, 3, 5 (only image 3 carries an AU: AU 12).
+  EXPECT_NE(dom.find("top 3: 3 carry AU1 (50% of images)"), std::string::npos);
+  EXPECT_NE(dom.find("top 3: 1 carry AU12 (33% of images)"), std::string::npos);
   ASSERT_TRUE(fs::exists(shot));
   EXPECT_GT(fs::file_size(shot), 10000u) << "the screenshot is suspiciously small";
 }

@@ -165,6 +165,30 @@ int swept_top_n(const RunConfig& cfg, const fs::path& run_dir) {
              : cfg.sweep.top_n;
 }
 
+// The AU carried by the most of map k's top images (ties: the rarer AU in the dataset), for the
+// gallery: a label from the annotations beside the sweep's distance. column −1 when none carries
+// any.
+struct TopCarried {
+  int column = -1, count = 0;
+  double rate = 0.0;  // share of all dataset images carrying it
+};
+TopCarried most_carried_au(const ProjectionSet& proj, const Dataset& data, int k) {
+  TopCarried best;
+  const std::int64_t m = data.aus.dim(0), a = data.aus.dim(1);
+  const float* aus = data.aus.data<float>();
+  const std::int32_t* top = proj.top_images.data<std::int32_t>() + std::int64_t{k} * proj.n;
+  for (std::int64_t c = 0; c < a; ++c) {
+    int count = 0, with = 0;
+    for (int r = 0; r < proj.n; ++r)
+      count += top[r] >= 0 && top[r] < m && aus[std::int64_t{top[r]} * a + c] > 0.0f;
+    for (std::int64_t i = 0; i < m; ++i) with += aus[i * a + c] > 0.0f;
+    const double rate = static_cast<double>(with) / static_cast<double>(m);
+    if (count > 0 && (count > best.count || (count == best.count && rate < best.rate)))
+      best = {static_cast<int>(c), count, rate};
+  }
+  return best;
+}
+
 int au_column(const Dataset& data, std::int32_t au) {
   const auto it = std::find(data.au_ids.begin(), data.au_ids.end(), au);
   return it == data.au_ids.end() ? -1 : static_cast<int>(it - data.au_ids.begin());
@@ -503,6 +527,15 @@ ReportResult write_report(const RunConfig& cfg, const fs::path& run_dir,
     m["au"] = best_au >= 0 ? json(au_label(best_au)) : json(nullptr);
     if (proj.present && proj.top_values.defined())
       m["top_value"] = proj.top_values.data<float>()[static_cast<std::int64_t>(k) * proj.n];
+    if (proj.present && data.aus.defined() && data.aus.numel() > 0) {
+      const TopCarried carried = most_carried_au(proj, data, k);
+      if (carried.column >= 0) {
+        m["top_au"] = au_label(data.au_ids[carried.column]);
+        m["top_au_count"] = carried.count;
+        m["top_au_rate"] = carried.rate;
+        m["top_n"] = proj.n;
+      }
+    }
 #ifdef AULENS_HAVE_OPENCV
     if (proj.present) {
       char name[32];

@@ -117,6 +117,7 @@ const char* kScript = R"JS(
       var card = document.createElement('div');
       card.className = 'card';
       card.appendChild(text('div', 'map ' + m.map + (m.au ? ' · strongest ' + m.au + ' · D=' + m.score.toFixed(3) : '')));
+      if (m.top_au) card.appendChild(text('div', 'top ' + m.top_n + ': ' + m.top_au_count + ' carry ' + m.top_au + ' (' + Math.round(100 * m.top_au_rate) + '% of images)'));
       if (m.png) { var img = document.createElement('img'); img.src = m.png; img.alt = 'map ' + m.map; card.appendChild(img); }
       gallery.appendChild(card);
     });
@@ -342,7 +343,9 @@ std::string render_page(const json& doc, bool with_charts) {
   h += "</div>\n";
 
   // ---- gallery ----
-  h += "<h2>All maps</h2>\n<p>Each map's top projections (deconvnet, grey = 0). Sort: "
+  h += "<h2>All maps</h2>\n<p>Each map's top projections (deconvnet, grey = 0), its AU of largest "
+       "distance, and the AU most of its top images carry (with that AU's share of all images). "
+       "Sort: "
        "<button id=\"sort-score\">by strongest AU score</button> "
        "<button id=\"sort-index\">by map index</button></p>\n<div id=\"gallery\"></div>\n";
 
