@@ -94,21 +94,22 @@ void summarise(SweepResult& r) {
   }
 }
 
-// How many of map `map`'s top-n rows (value descending, ties by the earlier row) carry AU column
-// `c` of the (M,A) mask.
-int top_rows_carrying(const Tensor& values, int map, int n, const Tensor& mask, int c) {
-  const std::int64_t m = values.dim(0), k = values.dim(1), a = mask.dim(1);
-  const float* v = values.data<float>();
-  std::vector<std::int64_t> rows(static_cast<std::size_t>(m));
-  for (std::int64_t i = 0; i < m; ++i) rows[i] = i;
-  const auto top = rows.begin() + std::min<std::int64_t>(n, m);
-  std::partial_sort(rows.begin(), top, rows.end(), [&](std::int64_t x, std::int64_t y) {
-    const float vx = v[x * k + map], vy = v[y * k + map];
-    return vx > vy || (vx == vy && x < y);
-  });
-  int count = 0;
-  for (auto it = rows.begin(); it != top; ++it) count += mask.data<std::uint8_t>()[*it * a + c];
-  return count;
+// Per analysed AU, how many of its best map's top-n rows carry it (SweepAu::top_with_au). The
+// top-n is CpuOps::topn_select's, the op behind visualize's top-n, so the order (ties by the
+// earlier row) is the same. values: (M,K) host; mask: (M,A) u8, column j = r.best[j].
+void count_top_carriers(SweepResult& r, const Tensor& values, const Tensor& mask) {
+  const int m = static_cast<int>(values.dim(0)), k = static_cast<int>(values.dim(1));
+  const int a = static_cast<int>(mask.dim(1)), n = r.top_n;
+  std::vector<std::int32_t> top_rows(static_cast<std::size_t>(k) * n);
+  std::vector<float> top_values(top_rows.size());
+  CpuOps::topn_select(m, k, n, values.data<float>(), top_rows.data(), top_values.data());
+  const std::uint8_t* carries = mask.data<std::uint8_t>();
+  for (int j = 0; j < a; ++j) {
+    const std::int32_t* rows = top_rows.data() + static_cast<std::size_t>(r.best[j].best_map) * n;
+    r.best[j].top_with_au = 0;
+    for (int t = 0; t < n; ++t)
+      r.best[j].top_with_au += carries[static_cast<std::int64_t>(rows[t]) * a + j];
+  }
 }
 
 }  // namespace
@@ -198,8 +199,7 @@ SweepResult run_sweep(const Tensor& values, const Tensor& aus,
   r.top_pos.copy_from(top_pos);
   r.top_neg.copy_from(top_neg);
   summarise(r);
-  for (int j = 0; j < a; ++j)
-    r.best[j].top_with_au = top_rows_carrying(values, r.best[j].best_map, n, host_mask, j);
+  count_top_carriers(r, values, host_mask);
   return r;
 }
 

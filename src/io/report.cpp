@@ -122,18 +122,24 @@ struct AnalysedModel {
   bool given = false;      // trained elsewhere (visualize.checkpoint or `visualize --checkpoint`)
 };
 
-AnalysedModel analysed_model(const RunConfig& cfg, const fs::path& run_dir,
+// <run_dir>/sweep_info.json (what `aulens sweep` ran on), or null when there is none.
+json read_sweep_info(const fs::path& run_dir) {
+  const fs::path info_file = run_dir / "sweep_info.json";
+  if (!fs::exists(info_file)) return nullptr;
+  std::ifstream in(info_file);
+  const json info = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  AULENS_REQUIRE(!info.is_discarded() && info.is_object(),
+                 info_file.string() + ": not valid JSON (expected an object)");
+  return info;
+}
+
+AnalysedModel analysed_model(const json& sweep_info, const RunConfig& cfg,
                              const ProjectionSet& proj, std::vector<std::string>& notes) {
   AnalysedModel from_projections{proj.checkpoint, proj.checkpoint_given};
   AnalysedModel from_sweep;
-  const fs::path info_file = run_dir / "sweep_info.json";
-  if (fs::exists(info_file)) {
-    std::ifstream in(info_file);
-    const json info = json::parse(in, nullptr, /*allow_exceptions=*/false);
-    AULENS_REQUIRE(!info.is_discarded(), info_file.string() + ": not valid JSON");
-    if (info.contains("checkpoint") && info["checkpoint"].is_string())
-      from_sweep = {info["checkpoint"].get<std::string>(), info.value("checkpoint_given", false)};
-  }
+  if (sweep_info.contains("checkpoint") && sweep_info["checkpoint"].is_string())
+    from_sweep = {sweep_info["checkpoint"].get<std::string>(),
+                  sweep_info.value("checkpoint_given", false)};
   if (from_projections.checkpoint.empty()) {
     if (from_sweep.given && !proj.present)
       notes.push_back("the sweep is of " + from_sweep.checkpoint +
@@ -156,12 +162,9 @@ AnalysedModel analysed_model(const RunConfig& cfg, const fs::path& run_dir,
 
 // The n of the sweep that wrote best_maps.csv (its top_n_with_au counts over that many images),
 // from sweep_info.json; the config's sweep.top_n when the file does not say.
-int swept_top_n(const RunConfig& cfg, const fs::path& run_dir) {
-  std::ifstream in(run_dir / "sweep_info.json");
-  if (!in) return cfg.sweep.top_n;
-  const json info = json::parse(in, nullptr, /*allow_exceptions=*/false);
-  return !info.is_discarded() && info.contains("top_n") && info["top_n"].is_number_integer()
-             ? info["top_n"].get<int>()
+int swept_top_n(const RunConfig& cfg, const json& sweep_info) {
+  return sweep_info.contains("top_n") && sweep_info["top_n"].is_number_integer()
+             ? sweep_info["top_n"].get<int>()
              : cfg.sweep.top_n;
 }
 
@@ -172,21 +175,32 @@ struct TopCarried {
   int column = -1, count = 0;
   double rate = 0.0;  // share of all dataset images carrying it
 };
-TopCarried most_carried_au(const ProjectionSet& proj, const Dataset& data, int k) {
+// au_rates: (A) share of all dataset images carrying each AU column (au_rates()).
+TopCarried most_carried_au(const ProjectionSet& proj, const Dataset& data,
+                           const std::vector<double>& au_rates, int k) {
   TopCarried best;
   const std::int64_t m = data.aus.dim(0), a = data.aus.dim(1);
   const float* aus = data.aus.data<float>();
   const std::int32_t* top = proj.top_images.data<std::int32_t>() + std::int64_t{k} * proj.n;
   for (std::int64_t c = 0; c < a; ++c) {
-    int count = 0, with = 0;
+    int count = 0;
     for (int r = 0; r < proj.n; ++r)
       count += top[r] >= 0 && top[r] < m && aus[std::int64_t{top[r]} * a + c] > 0.0f;
-    for (std::int64_t i = 0; i < m; ++i) with += aus[i * a + c] > 0.0f;
-    const double rate = static_cast<double>(with) / static_cast<double>(m);
-    if (count > 0 && (count > best.count || (count == best.count && rate < best.rate)))
-      best = {static_cast<int>(c), count, rate};
+    if (count > 0 && (count > best.count || (count == best.count && au_rates[c] < best.rate)))
+      best = {static_cast<int>(c), count, au_rates[c]};
   }
   return best;
+}
+
+// Per AU column, the share of all dataset images carrying it.
+std::vector<double> au_rates(const Dataset& data) {
+  const std::int64_t m = data.aus.dim(0), a = data.aus.dim(1);
+  const float* aus = data.aus.data<float>();
+  std::vector<double> rates(static_cast<std::size_t>(a), 0.0);
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t c = 0; c < a; ++c) rates[c] += aus[i * a + c] > 0.0f;
+  for (double& rate : rates) rate /= static_cast<double>(m);
+  return rates;
 }
 
 int au_column(const Dataset& data, std::int32_t au) {
@@ -382,7 +396,8 @@ ReportResult write_report(const RunConfig& cfg, const fs::path& run_dir,
   // ---- sweep, projections, and the training of the analysed model ----
   const report_detail::SweepTable sweep = report_detail::read_sweep(cfg, run_dir, notes);
   const ProjectionSet proj = load_projections(cfg, run_dir, notes);
-  const AnalysedModel model = analysed_model(cfg, run_dir, proj, notes);
+  const json sweep_info = read_sweep_info(run_dir);
+  const AnalysedModel model = analysed_model(sweep_info, cfg, proj, notes);
   if (!model.checkpoint.empty()) doc["model"]["checkpoint"] = model.checkpoint;
   doc["model"]["checkpoint_given"] = model.given;
   const fs::path metrics_file = run_dir / "metrics.json";
@@ -415,7 +430,7 @@ ReportResult write_report(const RunConfig& cfg, const fs::path& run_dir,
 #endif
   const bool has_regions = data.au_regions.defined() && data.au_regions.numel() > 0;
   json aus = json::array();
-  const int top_n_swept = swept_top_n(cfg, run_dir);
+  const int top_n_swept = swept_top_n(cfg, sweep_info);
   for (const report_detail::BestMap& b : sweep.best) {
     json row;
     row["au"] = b.au;
@@ -510,6 +525,8 @@ ReportResult write_report(const RunConfig& cfg, const fs::path& run_dir,
 
   // ---- gallery: every map, with its strongest AU ----
   json maps = json::array();
+  const std::vector<double> rates =
+      data.aus.defined() && data.aus.numel() > 0 ? au_rates(data) : std::vector<double>();
   const int map_count = proj.present ? proj.maps : sweep.maps;
   for (int k = 0; k < map_count; ++k) {
     json m;
@@ -527,8 +544,8 @@ ReportResult write_report(const RunConfig& cfg, const fs::path& run_dir,
     m["au"] = best_au >= 0 ? json(au_label(best_au)) : json(nullptr);
     if (proj.present && proj.top_values.defined())
       m["top_value"] = proj.top_values.data<float>()[static_cast<std::int64_t>(k) * proj.n];
-    if (proj.present && data.aus.defined() && data.aus.numel() > 0) {
-      const TopCarried carried = most_carried_au(proj, data, k);
+    if (proj.present && !rates.empty()) {
+      const TopCarried carried = most_carried_au(proj, data, rates, k);
       if (carried.column >= 0) {
         m["top_au"] = au_label(data.au_ids[carried.column]);
         m["top_au_count"] = carried.count;
