@@ -355,6 +355,27 @@ TEST(CkPlusReader, BrokenFilesAreReportedWithFileAndLineAndSkipped) {
          return f;
        },
        5, "expected two numbers", "image", 17},
+      {"landmark beyond float's range",
+       [](CkTree& t) {
+         auto f = t.landmark_file(t.specs()[2], 1);
+         std::ifstream in(f);
+         std::string all, line;
+         for (int k = 0; std::getline(in, line); ++k)
+           all += (k == 6 ? "   3.1e+02   1e+39" : line) + "\n";
+         in.close();
+         write_text(f, all);
+         return f;
+       },
+       7, "expected two finite numbers", "image", 17},
+      {"collapsed landmarks (the landmark file is named, not the image)",
+       [](CkTree& t) {
+         auto f = t.landmark_file(t.specs()[1], 2);
+         std::string all;
+         for (int k = 0; k < kLandmarkCount; ++k) all += enote(300.0) + enote(200.0) + "\n";
+         write_text(f, all);
+         return f;
+       },
+       0, "span 0 x 0 px", "image", 17},
       {"FACS line that does not parse",
        [](CkTree& t) {
          auto f = t.facs_file(t.specs()[0]);

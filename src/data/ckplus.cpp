@@ -148,6 +148,8 @@ std::array<float, 2 * kLandmarkCount> read_landmarks(const fs::path& file) {
     if (!x || !y) fail(file, line, "expected two numbers, got '" + lines[i] + "'", "image");
     points[2 * count] = static_cast<float>(*x);
     points[2 * count + 1] = static_cast<float>(*y);
+    if (!std::isfinite(points[2 * count]) || !std::isfinite(points[2 * count + 1]))
+      fail(file, line, "expected two finite numbers, got '" + lines[i] + "'", "image");
     ++count;
   }
   if (count != kLandmarkCount)
@@ -243,8 +245,9 @@ SequenceResult read_sequence(const fs::path& root, const SequenceJob& job, const
     }
     const std::string stem = fs::path(images[i]).stem().string();
     const fs::path image_file = image_dir / images[i];
+    const fs::path landmark_file = root / "Landmarks" / rel / (stem + "_landmarks.txt");
     try {
-      const auto points = read_landmarks(root / "Landmarks" / rel / (stem + "_landmarks.txt"));
+      const auto points = read_landmarks(landmark_file);
       cv::Mat grey;
       try {
         grey = data::read_grey_image(image_file);
@@ -266,7 +269,8 @@ SequenceResult read_sequence(const fs::path& root, const SequenceJob& job, const
       try {
         crop = data::crop_face(grey, points.data(), cfg.crop_margin, cfg.crop_size, &transform);
       } catch (const Error& e) {
-        fail(image_file, 0, e.what(), "image");
+        // The landmarks are at fault (collapsed, or a box off the image): name their file.
+        fail(landmark_file, 0, std::string(e.what()) + " (image " + images[i] + ")", "image");
       }
       ImageItem item;
       item.crop.assign(crop.data,
