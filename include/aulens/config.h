@@ -127,8 +127,10 @@ void require_stage_output(const RunConfig& cfg, const std::filesystem::path& fil
 
 // The settings under `section` ("dataset", "train", …) of config YAML written by config_to_yaml,
 // as "dotted.key: value" lines in the file's order: how an output records what it was made with,
-// to be compared with the config at hand.
-std::vector<std::string> config_setting_lines(const std::string& yaml, const std::string& section);
+// to be compared with the config at hand. YAML that does not parse throws aulens::Error naming
+// `origin` (the file that recorded it).
+std::vector<std::string> config_setting_lines(const std::string& yaml, const std::string& section,
+                                              const std::string& origin);
 // Whether a "dataset.…" key decides which images a dataset cache holds and how they are split,
 // for a dataset configured as `d`: not dataset.path (the same data may be reached by another
 // spelling of the path), nor dataset.strict (a prepare that succeeded read the same images either
@@ -136,7 +138,8 @@ std::vector<std::string> config_setting_lines(const std::string& yaml, const std
 // for the random_200 split, dataset.folds and dataset.fold only for subject_kfold.
 bool dataset_setting_applies(const std::string& key, const DatasetConfig& d);
 // config_setting_lines(yaml, "dataset") without the keys that do not apply to `d`.
-std::vector<std::string> dataset_setting_lines(const std::string& yaml, const DatasetConfig& d);
+std::vector<std::string> dataset_setting_lines(const std::string& yaml, const DatasetConfig& d,
+                                               const std::string& origin);
 // "" when `made_with` and `now` (config_setting_lines) are equal, else the first difference as
 // "<line made with>, but the config has <line now>".
 std::string first_setting_difference(const std::vector<std::string>& made_with,

@@ -37,14 +37,14 @@ double seconds_since(Clock::time_point start) {
 // apply to `d` (dataset_setting_lines), the model, and the training settings but the device, the
 // convolution backend and math (numerics only) and the stopping rules (max_epochs and patience may
 // change on resume, to train longer).
-std::vector<std::string> trajectory_settings(const std::string& config_yaml,
-                                             const DatasetConfig& d) {
+std::vector<std::string> trajectory_settings(const std::string& config_yaml, const DatasetConfig& d,
+                                             const std::string& origin) {
   const std::vector<std::string> free_to_change = {"train.device",     "train.conv_backend",
                                                    "train.fp32_conv",  "train.tf32",
                                                    "train.max_epochs", "train.patience"};
-  std::vector<std::string> lines = dataset_setting_lines(config_yaml, d);
+  std::vector<std::string> lines = dataset_setting_lines(config_yaml, d, origin);
   for (const char* section : {"model", "train"}) {
-    for (std::string& line : config_setting_lines(config_yaml, section)) {
+    for (std::string& line : config_setting_lines(config_yaml, section, origin)) {
       const std::string key = line.substr(0, line.find(':'));
       if (std::find(free_to_change.begin(), free_to_change.end(), key) == free_to_change.end())
         lines.push_back(std::move(line));
@@ -484,9 +484,14 @@ std::string resume_refusal(const std::filesystem::path& path, const RunConfig& c
   const auto stored = file.metadata.find("config_yaml");
   if (stored == file.metadata.end())
     return path.string() + " records no training config: it cannot be resumed from";
-  const std::string difference =
-      first_setting_difference(trajectory_settings(stored->second, cfg.dataset),
-                               trajectory_settings(config_to_yaml(cfg), cfg.dataset));
+  std::string difference;
+  try {
+    difference = first_setting_difference(
+        trajectory_settings(stored->second, cfg.dataset, path.string()),
+        trajectory_settings(config_to_yaml(cfg), cfg.dataset, "the config"));
+  } catch (const Error& e) {
+    return std::string(e.what()) + ": it cannot be resumed from";
+  }
   if (!difference.empty())
     return path.string() + " was trained with " + difference +
            ": it cannot be resumed with this config";

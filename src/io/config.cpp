@@ -529,7 +529,8 @@ std::string config_to_yaml(const RunConfig& cfg) {
   return std::string(out.c_str()) + "\n";
 }
 
-std::vector<std::string> config_setting_lines(const std::string& yaml, const std::string& section) {
+std::vector<std::string> config_setting_lines(const std::string& yaml, const std::string& section,
+                                              const std::string& origin) {
   std::vector<std::string> lines;
   std::function<void(const YAML::Node&, const std::string&)> walk = [&](const YAML::Node& node,
                                                                         const std::string& key) {
@@ -539,7 +540,11 @@ std::vector<std::string> config_setting_lines(const std::string& yaml, const std
       lines.push_back(key + ": " + (node.IsScalar() ? node.Scalar() : YAML::Dump(node)));
     }
   };
-  walk(YAML::Load(yaml)[section], section);
+  try {
+    walk(YAML::Load(yaml)[section], section);
+  } catch (const YAML::Exception& e) {
+    throw Error(origin + ": the configuration it records is not readable YAML (" + e.what() + ")");
+  }
   return lines;
 }
 
@@ -553,9 +558,10 @@ bool dataset_setting_applies(const std::string& key, const DatasetConfig& d) {
   return true;
 }
 
-std::vector<std::string> dataset_setting_lines(const std::string& yaml, const DatasetConfig& d) {
+std::vector<std::string> dataset_setting_lines(const std::string& yaml, const DatasetConfig& d,
+                                               const std::string& origin) {
   std::vector<std::string> lines;
-  for (std::string& line : config_setting_lines(yaml, "dataset")) {
+  for (std::string& line : config_setting_lines(yaml, "dataset", origin)) {
     if (dataset_setting_applies(line.substr(0, line.find(':')), d))
       lines.push_back(std::move(line));
   }

@@ -170,15 +170,16 @@ DatasetCache load_dataset_cache(const std::filesystem::path& path) {
 
 DatasetCache load_dataset_cache(const std::filesystem::path& path, const RunConfig& cfg) {
   DatasetCache cache = load_dataset_cache(path);
-  const std::string difference =
-      first_setting_difference(dataset_setting_lines(cache.config_yaml, cfg.dataset),
-                               dataset_setting_lines(config_to_yaml(cfg), cfg.dataset));
+  const std::string difference = first_setting_difference(
+      dataset_setting_lines(cache.config_yaml, cfg.dataset, path.string()),
+      dataset_setting_lines(config_to_yaml(cfg), cfg.dataset, "the config"));
   // The cpu: section may change dataset settings: prepare must resolve the device the same way.
   if (!difference.empty()) {
     RunConfig prepare = cfg;  // a stage after prepare may leave the dataset path out
     if (prepare.dataset.path.empty()) {
       const std::string key = "dataset.path: ";
-      for (const std::string& line : config_setting_lines(cache.config_yaml, "dataset"))
+      for (const std::string& line :
+           config_setting_lines(cache.config_yaml, "dataset", path.string()))
         if (line.rfind(key, 0) == 0) prepare.dataset.path = line.substr(key.size());
     }
     throw Error(path.string() + " was prepared with " + difference +
