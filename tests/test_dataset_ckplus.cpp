@@ -570,8 +570,11 @@ TEST(ManifestReader, HappyPathAndColumnErrors) {
            {"path,subject,expression,AU01_c,AU1_c", "both give AU1_c"},
            // Nor may an AU column spelt otherwise be ignored as "another column".
            {"path,subject,expression,AU01_c,au02_c", "column 5 ('au02_c') looks like an AU column"},
-           {"path,subject,expression,AU01c,AU02_r",
-            "column 4 ('AU01c') looks like an AU column"}}) {
+           {"path,subject,expression,AU01c,AU02_r", "column 4 ('AU01c') looks like an AU column"},
+           // AU numbers are 1-99 (an int cannot hold every run of digits).
+           {"path,subject,expression,AU01_c,AU99999999999999999999_r",
+            "column 5 ('AU99999999999999999999_r') names AU 99999999999999999999, outside 1-99"},
+           {"path,subject,expression,AU00_c,AU02_r", "column 4 ('AU00_c') names AU 0, outside"}}) {
     write_text(dir / "twice.csv", header + "\nimg/a.png,s1,happy,1,1\n");
     try {
       read_manifest(dir / "twice.csv", config());

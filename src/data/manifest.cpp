@@ -139,7 +139,12 @@ Dataset read_manifest(const fs::path& csv, const DatasetConfig& cfg, const Progr
                   "') looks like an AU column, which aulens reads only as AUxx_c (presence) or "
                   "AUxx_r (intensity), e.g. AU01_c");
     if (std::regex_match(header[i], match, au_pattern)) {
-      auto& entry = au_columns[std::stoi(match[1].str())];
+      // AU numbers 1-99, as in CK+'s FACS files (the digits may be too many for an int).
+      const std::string digits = match[1].str();
+      if (digits.size() > 2 || digits == "0")
+        throw Error(csv.string() + ":1: column " + std::to_string(i + 1) + " ('" + header[i] +
+                    "') names AU " + digits + ", outside 1-99");
+      auto& entry = au_columns[std::stoi(digits)];
       int& slot = match[2] == "c" ? entry.presence : entry.intensity;
       if (slot >= 0)
         throw Error(csv.string() + ":1: columns " + std::to_string(slot + 1) + " ('" +

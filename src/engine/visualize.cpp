@@ -55,7 +55,9 @@ void remove_stale_strips(const fs::path& dir, int maps) {
   for (const auto& entry : fs::directory_iterator(dir)) {
     std::smatch match;
     const std::string name = entry.path().filename().string();
-    if (std::regex_match(name, match, kStrip) && std::stol(match[1].str()) >= maps) {
+    // (Visualize never writes more than nine digits, which might also overflow stol.)
+    if (std::regex_match(name, match, kStrip) &&
+        (match[1].length() > 9 || std::stol(match[1].str()) >= maps)) {
       fs::remove(entry.path());
     }
   }
