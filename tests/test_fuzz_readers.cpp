@@ -29,6 +29,7 @@
 #include "aulens/net.h"
 #include "aulens/safetensors.h"
 #include "fresh_seed.h"
+#include "mutate_bytes.h"
 
 #ifdef AULENS_HAVE_OPENCV
 #include <opencv2/core.hpp>
@@ -49,77 +50,6 @@ std::string read_bytes(const fs::path& path) {
 
 void write_bytes(const fs::path& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-}
-
-int rounds() {
-  const char* given = std::getenv("AULENS_FUZZ_ROUNDS");
-  return given != nullptr && *given != '\0' ? std::max(1, std::atoi(given)) : 1;
-}
-
-// Text a parser may trip over: numbers out of every range, non-numbers, and the punctuation of
-// YAML, JSON and CSV.
-const std::vector<std::string>& interesting_pieces() {
-  // clang-format off
-  static const std::vector<std::string> pieces = {
-      "0", "-1", "1e308", "-1e308", "1e-320", "nan", "inf", "-inf", "99999999999999999999",
-      "2147483648", "-2147483649", "18446744073709551616", "0x10", "1.5", " ", "\n", "\r\n",
-      "\t", ",", "\"", "'", ":", "-", "[", "]", "{", "}", "#", "&a", "*a", "!!str", "|", ">",
-      "\\", "\\u0000", std::string(1, '\0'), "\xef\xbb\xbf", "\xff\xfe", "null", "true",
-      "[]", "{}", "~"};
-  // clang-format on
-  return pieces;
-}
-
-// One to four random edits of `bytes`. With `focus` > 0, positions fall in [0, focus) four times
-// in five (the header of a binary file, where the parsing happens).
-std::string mutate(std::string bytes, std::mt19937_64& rng, std::size_t focus = 0) {
-  auto position = [&](std::size_t size) -> std::size_t {
-    if (size == 0) return 0;
-    const bool in_focus = focus > 0 && std::uniform_int_distribution<int>(0, 4)(rng) != 0;
-    const std::size_t limit = in_focus ? std::min(focus, size) : size;
-    return std::uniform_int_distribution<std::size_t>(0, limit - 1)(rng);
-  };
-  const int edits = std::uniform_int_distribution<int>(1, 4)(rng);
-  for (int e = 0; e < edits; ++e) {
-    const std::size_t at = position(bytes.size());
-    switch (std::uniform_int_distribution<int>(0, 6)(rng)) {
-      case 0:  // one byte replaced by any value
-        if (!bytes.empty()) bytes[at] = static_cast<char>(rng());
-        break;
-      case 1: {  // one byte's bit flipped
-        if (!bytes.empty()) bytes[at] = static_cast<char>(bytes[at] ^ (1 << (rng() % 8)));
-        break;
-      }
-      case 2:  // cut short
-        bytes.resize(at);
-        break;
-      case 3: {  // a span dropped
-        const std::size_t n = std::uniform_int_distribution<std::size_t>(1, 16)(rng);
-        bytes.erase(at, n);
-        break;
-      }
-      case 4: {  // a span repeated
-        const std::size_t n = std::uniform_int_distribution<std::size_t>(1, 64)(rng);
-        bytes.insert(at, bytes.substr(at, n));
-        break;
-      }
-      case 5: {  // a piece put in
-        const auto& pieces = interesting_pieces();
-        bytes.insert(at, pieces[rng() % pieces.size()]);
-        break;
-      }
-      default: {  // a piece put in place of the token there (up to the next blank or comma)
-        const auto& pieces = interesting_pieces();
-        std::size_t end = at;
-        while (end < bytes.size() && end - at < 24 && bytes[end] != ' ' && bytes[end] != '\n' &&
-               bytes[end] != ',')
-          ++end;
-        bytes.replace(at, end - at, pieces[rng() % pieces.size()]);
-        break;
-      }
-    }
-  }
-  return bytes;
 }
 
 // The length of a safetensors file's header, with the 8 bytes before it: where parsing happens.
@@ -178,8 +108,8 @@ class FuzzReaders : public ::testing::Test {
   void fuzz_file(const fs::path& path, const std::string& original, int count, std::size_t focus,
                  const std::function<void()>& read) {
     Verdict verdict;
-    for (int round = 0; round < count * rounds(); ++round) {
-      write_bytes(path, mutate(original, rng_, focus));
+    for (int round = 0; round < count * testing::fuzz_rounds(); ++round) {
+      write_bytes(path, testing::mutate(original, rng_, focus));
       expect_clean(read, path.filename().string(), round, path, verdict);
       if (::testing::Test::HasFailure()) return;
     }
@@ -298,10 +228,10 @@ TEST_F(FuzzReaders, CkplusTextFiles) {
   ASSERT_GT(text_files.size(), 10u);
   DatasetConfig cfg = tiny_dataset_config(root);
   int issues_seen = 0;
-  for (int round = 0; round < 60 * rounds(); ++round) {
+  for (int round = 0; round < 60 * testing::fuzz_rounds(); ++round) {
     const fs::path& file = text_files[rng_() % text_files.size()];
     const std::string original = read_bytes(file);
-    write_bytes(file, mutate(original, rng_));
+    write_bytes(file, testing::mutate(original, rng_));
     cfg.strict = round % 4 == 3;
     Verdict verdict;
     expect_clean(

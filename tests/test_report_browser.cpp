@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 
@@ -19,6 +20,8 @@
 #include "aulens/report.h"
 #include "aulens/safetensors.h"
 #include "aulens/trainer.h"
+#include "fresh_seed.h"
+#include "mutate_bytes.h"
 
 namespace aulens {
 namespace {
@@ -339,6 +342,107 @@ bool have_chromium() {
   const char* env = std::getenv("AULENS_CHROMIUM");
   const std::string browser = env && *env ? env : "chromium";
   return std::system(("command -v " + browser + " >/dev/null 2>&1").c_str()) == 0;
+}
+
+// The sweep's CSV files, metrics.json and the dataset cache's recorded config, each broken one way
+// by hand: the report is refused with an error naming the file, where, and what was expected.
+TEST_F(ReportTest, MalformedSweepFilesAreRefusedWithFileRowAndColumn) {
+  const RunConfig cfg = write_fixture_run(dir_);
+  std::map<std::string, std::string> original;
+  for (const char* file : {"sweep.csv", "best_maps.csv", "metrics.json"})
+    original[file] = read_text(dir_ / file);
+  const std::string& sweep = original["sweep.csv"];
+  const std::string& best = original["best_maps.csv"];
+  auto expect_refused = [&](const std::string& file, const std::string& text,
+                            const std::string& words) {
+    SCOPED_TRACE(file + " with: " + words);
+    write_text(dir_ / file, text);
+    try {
+      write_report(cfg, dir_);
+      ADD_FAILURE() << "the report was written";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find((dir_ / file).string()), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << e.what();
+    }
+    write_text(dir_ / file, original[file]);
+  };
+  auto replace = [](std::string text, const std::string& from, const std::string& to) {
+    const std::size_t at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return at == std::string::npos ? text : text.replace(at, from.size(), to);
+  };
+  // Rows 2..5 are AU 1's maps 0..3, rows 6..9 AU 12's (the fixture's distances 4-k and 1+k).
+  expect_refused("sweep.csv", replace(sweep, "12,3,4.000000,4", "12,3,abc,4"),
+                 "row 9, column 'distance': expected a number, got 'abc'");
+  expect_refused("sweep.csv", replace(sweep, "1,3,1.000000,4", "1,2,1.000000,4"),
+                 "AU 1 lists map 2 twice");
+  expect_refused("sweep.csv", replace(sweep, "12,3,4.000000,4,0.6\n", ""),
+                 "AU 12 lists 3 of the 4 maps");
+  expect_refused("sweep.csv", replace(sweep, "1,0,", "1,1e20,"),
+                 "row 2, column 'map': expected an integer 0-7, got '1e20'");
+  expect_refused("sweep.csv", replace(sweep, "1,0,4.000000,1,0.6", "1,0,4.000000,1"),
+                 "row 2 has 4 fields, the header has 5");
+  expect_refused("best_maps.csv", replace(best, "\n1,", "\n99999999999999999999,"),
+                 "row 2, column 'au': expected an integer 1-99, got '99999999999999999999'");
+  expect_refused("best_maps.csv", replace(best, "Raiser\",0,", "Raiser\",-3,"),
+                 "row 2, column 'best_map': expected an integer");
+  // metrics.json must be shaped as the trainer writes it: the page reads every epoch's recall.
+  expect_refused("metrics.json",
+                 replace(original["metrics.json"], "\"test_per_class_accuracy\"", "\"recall\""),
+                 "epochs[0].test_per_class_accuracy is missing or not an array of 7 numbers");
+  // A dataset cache whose recorded config is not YAML (read when the report checks the cache
+  // belongs to this config).
+  const DatasetCache cache = load_dataset_cache(dir_ / "dataset.safetensors");
+  save_dataset_cache(dir_ / "dataset.safetensors", cache.data, cache.split, "dataset: [unclosed");
+  try {
+    write_report(cfg, dir_);
+    ADD_FAILURE() << "the report was written";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find((dir_ / "dataset.safetensors").string() +
+                                         ": the configuration it records is not readable YAML"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+// Every input the report reads, damaged at random (tests/mutate_bytes.h): the report is written
+// (what it cannot use becomes a note) or refused with aulens::Error naming the damaged file; any
+// other exception fails, and so does a crash (tools/sanitize.sh makes memory errors crash).
+TEST_F(ReportTest, DamagedInputsAreWrittenAroundOrRefusedByName) {
+  const RunConfig cfg = write_fixture_run(dir_);
+  const std::uint32_t seed = testing::fresh_seed();
+  std::printf("[ seed ] AULENS_TEST_SEED=%u\n", seed);
+  std::mt19937_64 rng(seed);
+  for (const std::string name : {"metrics.json", "sweep.csv", "sweep_info.json", "best_maps.csv",
+                                 "projections.safetensors", "dataset.safetensors"}) {
+    const fs::path file = dir_ / name;
+    const std::string original = read_text(file);
+    // Safetensors files: the damage goes to the header four times in five (the data is opaque).
+    std::size_t focus = 0;
+    if (file.extension() == ".safetensors") {
+      std::uint64_t header = 0;
+      for (int i = 7; i >= 0; --i) header = (header << 8) | static_cast<unsigned char>(original[i]);
+      focus = static_cast<std::size_t>(8 + header);
+    }
+    int written = 0, refused = 0;
+    for (int round = 0; round < 25 * testing::fuzz_rounds(); ++round) {
+      write_text(file, testing::mutate(original, rng, focus));
+      try {
+        write_report(cfg, dir_);
+        ++written;
+      } catch (const Error& e) {
+        ++refused;
+        EXPECT_NE(std::string(e.what()).find(name), std::string::npos)
+            << name << ", round " << round << ": the error does not name the file: " << e.what();
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << name << ", round " << round << ": a non-aulens exception: " << e.what();
+      }
+      if (HasFailure()) return;  // the damaged file stays in the kept folder
+    }
+    write_text(file, original);
+    std::printf("[ note ] %s: %d damaged copies written around, %d refused\n", name.c_str(),
+                written, refused);
+  }
 }
 
 TEST_F(ReportTest, OpensInHeadlessChromiumWithEveryChartAndImage) {

@@ -7,7 +7,10 @@
 // per AU (charts), and a sortable gallery of all maps. Charts use Chart.js copied from the Debian
 // package libjs-chart.js; the data is JSON inside the page (browsers refuse fetch() from file://);
 // every dataset-derived string is HTML-escaped. A missing input is a note in the report, not an
-// error, except the dataset cache. Face-crop PNGs need OpenCV; without it the report says so.
+// error, except the dataset cache; a malformed one (a field that is not a number, a short row, an
+// AU of sweep.csv without every map, metrics.json not shaped as the trainer writes it) is an
+// aulens::Error naming the file and what is out of place. Face-crop PNGs need OpenCV; without it
+// the report says so.
 //
 // The ground-truth columns (region_share, region_baseline, region_hit) are also appended to
 // best_maps.csv (rewritten in place; rerunning replaces them).

@@ -133,6 +133,54 @@ json read_sweep_info(const fs::path& run_dir) {
   return info;
 }
 
+// metrics.json as the trainer writes it (metrics_json), checked before the page relies on it: a
+// file damaged or edited by hand is an error naming it and the first thing out of place.
+void check_training_metrics(const json& t, const fs::path& file) {
+  auto fail = [&](const std::string& what) {
+    throw Error(file.string() + ": " + what + " (`aulens train` writes the file again)");
+  };
+  auto number_or_null = [](const json& v) { return v.is_number() || v.is_null(); };
+  if (!t.is_object()) fail("expected a JSON object");
+  const auto names = t.find("class_names");
+  if (names == t.end() || !names->is_array() || names->empty())
+    fail("expected \"class_names\", an array of class names");
+  for (const json& name : *names)
+    if (!name.is_string()) fail("\"class_names\" holds " + name.dump() + ", not a name");
+  const std::size_t classes = names->size();
+  for (const char* key : {"device", "stop_reason"})
+    if (t.contains(key) && !t[key].is_string())
+      fail(std::string("\"") + key + "\" is not a string");
+  if (t.contains("best_epoch") && !t["best_epoch"].is_number_integer())
+    fail("\"best_epoch\" is not an integer");
+  if (t.contains("best_test_accuracy") && !number_or_null(t["best_test_accuracy"]))
+    fail("\"best_test_accuracy\" is not a number");
+  const auto epochs = t.find("epochs");
+  if (epochs == t.end() || !epochs->is_array()) fail("expected \"epochs\", an array");
+  for (std::size_t i = 0; i < epochs->size(); ++i) {
+    const json& e = (*epochs)[i];
+    const std::string where = "epochs[" + std::to_string(i) + "]";
+    if (!e.is_object() || !e.contains("epoch") || !e["epoch"].is_number_integer())
+      fail(where + " is not an object with an integer \"epoch\"");
+    for (const char* key : {"train_loss", "train_accuracy", "test_loss", "test_accuracy"})
+      if (!e.contains(key) || !number_or_null(e[key]))
+        fail(where + "." + key + " is missing or not a number");
+    const json* confusion = e.contains("test_confusion") ? &e["test_confusion"] : nullptr;
+    bool ok = confusion && confusion->is_array() && confusion->size() == classes * classes;
+    for (std::size_t k = 0; ok && k < confusion->size(); ++k) ok = (*confusion)[k].is_number();
+    if (!ok)
+      fail(where + ".test_confusion is missing or not an array of " +
+           std::to_string(classes * classes) + " numbers (" + std::to_string(classes) +
+           " classes)");
+    const json* recall =
+        e.contains("test_per_class_accuracy") ? &e["test_per_class_accuracy"] : nullptr;
+    ok = recall && recall->is_array() && recall->size() == classes;
+    for (std::size_t k = 0; ok && k < recall->size(); ++k) ok = number_or_null((*recall)[k]);
+    if (!ok)
+      fail(where + ".test_per_class_accuracy is missing or not an array of " +
+           std::to_string(classes) + " numbers");
+  }
+}
+
 AnalysedModel analysed_model(const json& sweep_info, const RunConfig& cfg,
                              const ProjectionSet& proj, std::vector<std::string>& notes) {
   AnalysedModel from_projections{proj.checkpoint, proj.checkpoint_given};
@@ -415,6 +463,7 @@ ReportResult write_report(const RunConfig& cfg, const fs::path& run_dir,
     } catch (const std::exception& e) {
       throw Error(metrics_file.string() + ": not valid JSON: " + e.what());
     }
+    check_training_metrics(doc["training"], metrics_file);
   } else {
     notes.push_back("metrics.json is missing: no training curves (run `" +
                     stage_command(cfg, "train") + "`)");

@@ -29,13 +29,16 @@ struct BestMap {
 struct SweepTable {
   std::vector<std::int32_t> au_ids;  // (A) rows of distance
   int maps = 0;                      // K
-  std::vector<float> distance;       // (A,K) D_a(j); NaN where sweep.csv has no row
+  std::vector<float> distance;       // (A,K) D_a(j) (NaN where the file says nan)
   std::vector<float> auc;            // (A,K)
   std::vector<BestMap> best;         // one per AU of best_maps.csv (or of sweep.csv when absent)
 };
 // Reads sweep.csv and best_maps.csv from run_dir; columns are found by their names (au, map,
 // distance, auc; au, name, best map, distance, margin, p-value, with, without), so "best_map" and
-// "best map" both work. A missing file is a note naming the command (for `cfg`) that makes it.
+// "best map" both work. A missing file is a note naming the command (for `cfg`) that makes it. A
+// malformed one throws aulens::Error naming the file, row and column: a row whose field count is
+// not the header's, a field that is not a number (or an integer in range: AU 1-99, maps from 0),
+// an AU in sweep.csv that does not list each of the maps once.
 SweepTable read_sweep(const RunConfig& cfg, const std::filesystem::path& run_dir,
                       std::vector<std::string>& notes);
 
