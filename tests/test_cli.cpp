@@ -12,12 +12,16 @@
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "aulens/dataset.h"
 #include "aulens/safetensors.h"
+#include "fresh_seed.h"
+#include "mutate_bytes.h"
 #include "relative_difference.h"
 
 namespace fs = std::filesystem;
@@ -611,6 +615,47 @@ TEST_F(Cli, InfoAndCpuMetricsNameTheBlasKernels) {
   ASSERT_TRUE(metrics.contains("cpu_blas")) << metrics.dump();
   const std::string line = info.output.substr(info.output.find("CPU BLAS: ") + 10);
   EXPECT_EQ(metrics["cpu_blas"].get<std::string>(), line.substr(0, line.find('\n')));
+}
+
+// A stage's inputs from the stage before, damaged at random after a tiny run (tests/mutate_bytes.h;
+// the readers' own fuzz tests are test_fuzz_readers.cpp): the stage runs, or stops with
+// "aulens: error:" naming the damaged file. Not a crash, not a message that leaves the user to
+// guess which file is at fault.
+TEST_F(Cli, StagesOnDamagedInputsRunOrStopNamingTheFile) {
+  const std::string cfg = config("tiny.yaml");
+  ASSERT_EQ(aulens("run " + cfg).status, 0);
+  const std::uint32_t seed = aulens::testing::fresh_seed();
+  std::printf("[ seed ] AULENS_TEST_SEED=%u\n", seed);
+  std::mt19937_64 rng(seed);
+  const fs::path out = dir_ / "run";
+  const std::vector<std::tuple<std::string, std::string, int>> inputs = {
+      {"records.safetensors", "sweep", 24},
+      {"dataset.safetensors", "sweep", 8},
+      {"checkpoints/best.safetensors", "visualize --no-images", 8}};
+  for (const auto& [name, stage, rounds] : inputs) {
+    const fs::path file = out / name;
+    const std::string original = read_text(file);
+    std::uint64_t header = 0;  // damage the header four times in five (the data is opaque)
+    for (int i = 7; i >= 0; --i) header = (header << 8) | static_cast<unsigned char>(original[i]);
+    int ran = 0, stopped = 0;
+    for (int round = 0; round < rounds * aulens::testing::fuzz_rounds(); ++round) {
+      std::ofstream(file, std::ios::binary | std::ios::trunc)
+          << aulens::testing::mutate(original, rng, static_cast<std::size_t>(8 + header));
+      const Result r = aulens(stage + " " + cfg);
+      if (r.status == 0) {
+        ++ran;
+        continue;
+      }
+      ++stopped;
+      ASSERT_EQ(r.status, 1) << name << ", round " << round << ": " << r.output;
+      ASSERT_TRUE(has(r, "aulens: error: ") && has(r, fs::path(name).filename().string()))
+          << name << ", round " << round << ": " << r.output;
+    }
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << original;
+    std::printf("[ note ] %s: `aulens %s` ran on %d damaged copies, stopped on %d\n", name.c_str(),
+                stage.c_str(), ran, stopped);
+    EXPECT_GT(stopped, 0) << name;
+  }
 }
 
 // A problem the user can fix is said in words, without the failed condition or a source line.
