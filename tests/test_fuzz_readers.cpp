@@ -1,10 +1,11 @@
 // Mutation fuzzing of every reader of user files: valid files written by aulens itself (a
-// safetensors file, a checkpoint, a dataset cache, the shipped config, a CSV, a tiny synthetic CK+
-// tree and a manifest) are damaged at random (bytes replaced, cut, repeated or dropped, numbers
-// and YAML/JSON punctuation put in) and read again. Every read must end one of two ways: the file
-// is accepted, or aulens::Error is thrown that names the file. Any other exception (a parser's
-// own, std::out_of_range, std::bad_alloc, …) is a failure, and so is a crash; the sanitizer build
-// of docs/architecture.md ("Checking with sanitizers") turns a memory error into one.
+// safetensors file, a checkpoint, a dataset cache, the shipped config, a CSV, the images and text
+// files of a tiny synthetic CK+ tree, and a manifest) are damaged at random (bytes replaced, cut,
+// repeated or dropped, numbers and YAML/JSON punctuation put in) and read again. Every read must
+// end one of two ways: the file is accepted, or aulens::Error is thrown that names the file. Any
+// other exception (a parser's own, std::out_of_range, std::bad_alloc, …) is a failure, and so is
+// a crash; tools/sanitize.sh builds the tests with AddressSanitizer and UBSan, which turn memory
+// errors and undefined behaviour into crashes.
 //
 // A fresh seed per run (printed; AULENS_TEST_SEED repeats it). AULENS_FUZZ_ROUNDS multiplies the
 // number of damaged files per reader (default 1) for longer runs by hand.
@@ -213,23 +214,25 @@ TEST_F(FuzzReaders, DatasetCache) {
             [&] { (void)load_dataset_cache(path); });
 }
 
-// Every text file of a CK+ sequence (landmarks, FACS, emotion, regions) damaged in turn; the read
-// either skips what it cannot use, reporting it (so every image found is used, unused by the
+// Every file of a CK+ sequence (image, landmarks, FACS, emotion, regions) damaged in turn; the
+// read either skips what it cannot use, reporting it (so every image found is used, unused by the
 // frames rule, or named in an issue), or throws naming the file. Strict reads throw or accept.
-TEST_F(FuzzReaders, CkplusTextFiles) {
+// (libpng prints its own line for some damaged images before the reader reports them.)
+TEST_F(FuzzReaders, CkplusFiles) {
   const fs::path root = tiny_synthetic_set(dir_, seed_);
-  std::vector<fs::path> text_files;
+  std::vector<fs::path> files;
   for (const auto& entry : fs::recursive_directory_iterator(root)) {
-    if (entry.is_regular_file() && entry.path().extension() == ".txt" &&
-        entry.path().filename() != "README.txt")
-      text_files.push_back(entry.path());
+    const fs::path& path = entry.path();
+    if (entry.is_regular_file() && path.filename() != "README.txt" &&
+        (path.extension() == ".txt" || path.extension() == ".png"))
+      files.push_back(path);
   }
-  std::sort(text_files.begin(), text_files.end());
-  ASSERT_GT(text_files.size(), 10u);
+  std::sort(files.begin(), files.end());
+  ASSERT_GT(files.size(), 20u);
   DatasetConfig cfg = tiny_dataset_config(root);
   int issues_seen = 0;
-  for (int round = 0; round < 60 * testing::fuzz_rounds(); ++round) {
-    const fs::path& file = text_files[rng_() % text_files.size()];
+  for (int round = 0; round < 80 * testing::fuzz_rounds(); ++round) {
+    const fs::path& file = files[rng_() % files.size()];
     const std::string original = read_bytes(file);
     write_bytes(file, testing::mutate(original, rng_));
     cfg.strict = round % 4 == 3;
