@@ -8,11 +8,15 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include "aulens/augment.h"
 #include "aulens/checkpoint.h"
 #include "aulens/ops.h"
 #include "aulens/rng.h"
+#include "aulens/safetensors.h"
 #include "aulens/trainer.h"
 #include "toy_training.h"
 
@@ -166,6 +170,36 @@ TEST(Trainer, ResumeRefusesACheckpointTrainedWithOtherSettings) {
   changed.train.sgd.lr = cfg.train.sgd.lr;
   EXPECT_EQ(resume_refusal(last, changed), "");
   EXPECT_EQ(train_toy(changed, /*resume=*/true).history.size(), 2u);
+}
+
+// A checkpoint whose recorded training history or config does not parse (damaged, or edited by
+// hand) is not resumed from: the reason names the file and what is unreadable.
+TEST(Trainer, ResumeRefusesACheckpointWithAnUnreadableHistoryOrConfig) {
+  RunConfig cfg = toy_config(fresh_dir("unreadable_history"));
+  cfg.train.max_epochs = 1;
+  train_toy(cfg);
+  const fs::path last = cfg.output / "checkpoints" / "last.safetensors";
+  const SafeTensors intact = load_safetensors(last);
+  ASSERT_EQ(resume_refusal(last, cfg), "");
+  for (const auto& [key, damaged, words] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"history", "[{\"epoch\": 1}]", "training history it records"},
+           {"history", "[{\"epoch\": ", "training history it records"},
+           {"config_yaml", "dataset: [unclosed",
+            "configuration it records is not readable YAML"}}) {
+    SafeTensors file = intact;
+    file.metadata[key] = damaged;
+    save_safetensors(last, file.tensors, file.metadata);
+    const std::string refusal = resume_refusal(last, cfg);
+    EXPECT_NE(refusal.find(last.string()), std::string::npos) << key << ": " << refusal;
+    EXPECT_NE(refusal.find(words), std::string::npos) << key << ": " << refusal;
+    EXPECT_NE(refusal.find("it cannot be resumed from"), std::string::npos) << refusal;
+  }
+  SafeTensors file = intact;
+  file.metadata.erase("history");
+  save_safetensors(last, file.tensors, file.metadata);
+  EXPECT_NE(resume_refusal(last, cfg).find("records no training history"), std::string::npos)
+      << resume_refusal(last, cfg);
 }
 
 // A fresh start sets an earlier run's checkpoints aside and removes a killed write's temporary:

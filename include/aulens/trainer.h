@@ -73,8 +73,8 @@ std::vector<std::int32_t> epoch_order(std::vector<std::int32_t> train, std::uint
 DropoutDraw step_dropout(std::uint64_t seed, std::int64_t step, int batch, int fc);
 
 // "" when the checkpoint at `path` (checkpoints/last.safetensors) can be resumed with `cfg`,
-// else why not: it is missing or unreadable (cut short, say), holds no momentum buffers or no
-// training config, or was trained with other settings than `cfg` (the first that differs, named;
+// else why not: it is missing or unreadable (cut short, say), holds no momentum buffers, no
+// training config or no readable training history, or was trained with other settings than `cfg` (the first that differs, named;
 // max_epochs, patience, the device and the conv backend and math may change). train_network with
 // resume throws with this reason; `aulens run` starts afresh instead.
 std::string resume_refusal(const std::filesystem::path& path, const RunConfig& cfg);

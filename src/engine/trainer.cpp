@@ -10,6 +10,7 @@
 #include <cstring>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "aulens/atomic_file.h"
@@ -81,6 +82,40 @@ void remove_unfinished_writes(const std::filesystem::path& dir) {
 }
 
 // Index, augmentation-parameter and label tensors for one batch, on the trainer's device.
+// The training history a checkpoint records (metadata "history", written by history_to_json);
+// throws aulens::Error naming `file` when it is not there or not readable.
+std::vector<EpochMetrics> history_from_json(const std::map<std::string, std::string>& metadata,
+                                            const std::filesystem::path& file) {
+  const auto text = metadata.find("history");
+  if (text == metadata.end())
+    throw Error(file.string() + " records no training history (metadata \"history\")");
+  std::vector<EpochMetrics> history;
+  try {
+    for (const auto& j : nlohmann::json::parse(text->second)) {
+      EpochMetrics m;
+      m.epoch = j.at("epoch");
+      m.train_loss = j.at("train_loss");
+      m.train_accuracy = j.at("train_accuracy");
+      m.test.loss = j.at("test_loss");
+      m.test.accuracy = j.at("test_accuracy");
+      for (const auto& a : j.at("test_per_class_accuracy")) {
+        m.test.per_class_accuracy.push_back(a.is_null() ? std::nan("") : a.get<double>());
+      }
+      m.test.confusion = j.at("test_confusion").get<std::vector<std::int64_t>>();
+      m.test.images = j.at("test_images");
+      m.images_per_second = j.at("images_per_second");
+      m.seconds = j.at("seconds");
+      history.push_back(m);
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(file.string() +
+                ": the training history it records (metadata \"history\") is not "
+                "readable: " +
+                e.what());
+  }
+  return history;
+}
+
 struct BatchInputs {
   Tensor indices;  // (N) i32 rows of the crop tensor
   Tensor params;   // (N · sizeof(AugmentParams)) u8, an array of AugmentParams
@@ -156,7 +191,7 @@ class Trainer {
                     " (start afresh: `aulens train` without --resume, `aulens run` with "
                     "--force, or another output folder)");
       state = load_checkpoint(last_path, cfg_.model, Ops::device);
-      report.history = history_from_json(state.metadata.at("history"));
+      report.history = history_from_json(state.metadata, last_path);
       log("resuming from " + last_path.string() + " after epoch " + std::to_string(state.epoch));
     } else {
       if (options_.resume) log("nothing to resume: no " + last_path.string() + "; starting afresh");
@@ -401,27 +436,6 @@ class Trainer {
     return out;
   }
 
-  static std::vector<EpochMetrics> history_from_json(const std::string& text) {
-    std::vector<EpochMetrics> history;
-    for (const auto& j : nlohmann::json::parse(text)) {
-      EpochMetrics m;
-      m.epoch = j.at("epoch");
-      m.train_loss = j.at("train_loss");
-      m.train_accuracy = j.at("train_accuracy");
-      m.test.loss = j.at("test_loss");
-      m.test.accuracy = j.at("test_accuracy");
-      for (const auto& a : j.at("test_per_class_accuracy")) {
-        m.test.per_class_accuracy.push_back(a.is_null() ? std::nan("") : a.get<double>());
-      }
-      m.test.confusion = j.at("test_confusion").get<std::vector<std::int64_t>>();
-      m.test.images = j.at("test_images");
-      m.images_per_second = j.at("images_per_second");
-      m.seconds = j.at("seconds");
-      history.push_back(m);
-    }
-    return history;
-  }
-
  private:
   const RunConfig& cfg_;
   const Dataset& data_;
@@ -484,6 +498,11 @@ std::string resume_refusal(const std::filesystem::path& path, const RunConfig& c
   const auto stored = file.metadata.find("config_yaml");
   if (stored == file.metadata.end())
     return path.string() + " records no training config: it cannot be resumed from";
+  try {
+    history_from_json(file.metadata, path);
+  } catch (const Error& e) {
+    return std::string(e.what()) + ": it cannot be resumed from";
+  }
   std::string difference;
   try {
     difference = first_setting_difference(
