@@ -208,7 +208,11 @@ TEST_F(FuzzReaders, DatasetCache) {
   const DatasetConfig cfg = tiny_dataset_config(root);
   const Dataset data = read_ckplus(root, cfg);
   const fs::path path = dir_ / "dataset.safetensors";
-  save_dataset_cache(path, data, make_split(data, cfg), "dataset:\n  source: ckplus\n");
+  Split split;  // by hand: a tiny set may have labelled images of too few subjects for k folds
+  split.protocol = "even/odd rows";
+  for (std::int32_t i = 0; i < static_cast<std::int32_t>(data.size()); ++i)
+    (i % 2 == 0 ? split.train : split.test).push_back(i);
+  save_dataset_cache(path, data, split, "dataset:\n  source: ckplus\n");
   const std::string original = read_bytes(path);
   fuzz_file(path, original, 300, safetensors_header_end(original),
             [&] { (void)load_dataset_cache(path); });
