@@ -674,8 +674,9 @@ TEST(Checkpoint, RoundTripIsBitExact) {
 
   TrainState loaded = load_checkpoint(path, cfg, Device::cpu);
   ASSERT_TRUE(loaded.has_momentum());
+  const auto saved_params = state.params.named();  // (a reference into a temporary would dangle)
   for (int t = 0; t < 10; ++t) {
-    const auto& [name, saved] = state.params.named()[t];
+    const auto& [name, saved] = saved_params[t];
     EXPECT_EQ(loaded.params.named()[t].second->to_vector<float>(), saved->to_vector<float>())
         << name;
     EXPECT_EQ(loaded.momentum.named()[t].second->to_vector<float>(),

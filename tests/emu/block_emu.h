@@ -345,7 +345,7 @@ void launch(Dim3 grid, Dim3 block, std::size_t shared_bytes, Kernel kernel, Args
   for (unsigned bz = 0; bz < grid.z; ++bz) {
     for (unsigned by = 0; by < grid.y; ++by) {
       for (unsigned bx = 0; bx < grid.x; ++bx) {
-        std::memset(shared_storage.data(), 0xFF, shared_bytes);
+        if (shared_bytes > 0) std::memset(shared_storage.data(), 0xFF, shared_bytes);
         poison_static_shared();
         block_index =
             Dim3{detail::in_schedule_order(bx, grid.x), detail::in_schedule_order(by, grid.y),
