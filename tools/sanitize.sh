@@ -2,9 +2,9 @@
 # The CPU build under AddressSanitizer and UndefinedBehaviorSanitizer: every C++ source (the CPU
 # twins, engine, data and IO, the CLI and the tests; no CUDA) compiled with
 # -fsanitize=address,undefined, stopping at the first report, then the CPU test suite (ctest label
-# "cpu"; extra arguments go to ctest, e.g. -R FuzzReaders). A check by hand, not part of the test
-# command: it takes a build of its own (about 10 minutes on 2 cores) and runs the suite 2-3 times
-# slower. Run it from the repository root:
+# "cpu"; extra arguments go to ctest, e.g. -R FuzzReaders or --rerun-failed). A check by hand, not
+# part of the test command: it takes a build of its own, and the emulated GPU suites are not in it
+# (they need the CUDA toolkit's build). Run it from the repository root:
 #   bash tools/sanitize.sh                 (build-san/, all CPU tests)
 #   AULENS_FUZZ_ROUNDS=20 bash tools/sanitize.sh -R FuzzReaders
 # Environment: BUILD_DIR (default build-san), JOBS (default: all cores).
