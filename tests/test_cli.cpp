@@ -618,9 +618,9 @@ TEST_F(Cli, InfoAndCpuMetricsNameTheBlasKernels) {
 }
 
 // A stage's inputs from the stage before, damaged at random after a tiny run (tests/mutate_bytes.h;
-// the readers' own fuzz tests are test_fuzz_readers.cpp): the stage runs, or stops with
-// "aulens: error:" naming the damaged file. Not a crash, not a message that leaves the user to
-// guess which file is at fault.
+// the readers' own fuzz tests are test_fuzz_readers.cpp), the last checkpoint read by a resumed
+// training among them: the stage runs, or stops with "aulens: error:" naming the damaged file. Not
+// a crash, not a message that leaves the user to guess which file is at fault.
 TEST_F(Cli, StagesOnDamagedInputsRunOrStopNamingTheFile) {
   const std::string cfg = config("tiny.yaml");
   ASSERT_EQ(aulens("run " + cfg).status, 0);
@@ -631,7 +631,8 @@ TEST_F(Cli, StagesOnDamagedInputsRunOrStopNamingTheFile) {
   const std::vector<std::tuple<std::string, std::string, int>> inputs = {
       {"records.safetensors", "sweep", 24},
       {"dataset.safetensors", "sweep", 8},
-      {"checkpoints/best.safetensors", "visualize --no-images", 8}};
+      {"checkpoints/best.safetensors", "visualize --no-images", 8},
+      {"checkpoints/last.safetensors", "train --resume", 8}};
   for (const auto& [name, stage, rounds] : inputs) {
     const fs::path file = out / name;
     const std::string original = read_text(file);
