@@ -1,10 +1,11 @@
-// Random damage for the fuzz tests (tests/test_fuzz_readers.cpp, the report's): one to four edits
-// of a file's bytes — a byte replaced or a bit flipped, the file cut short, a span dropped or
-// repeated, or a piece of text a parser may trip over put in or in place of a token.
+// Random damage for the fuzz tests (tests/test_fuzz_readers.cpp, the report's, the CLI's): one to
+// four edits of a file's bytes — a byte replaced or a bit flipped, the file cut short, a span
+// dropped or repeated, or a piece of text a parser may trip over put in or in place of a token.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <random>
 #include <string>
@@ -83,6 +84,15 @@ inline std::string mutate(std::string bytes, std::mt19937_64& rng, std::size_t f
     }
   }
   return bytes;
+}
+
+// Where a safetensors file's header ends (its 8-byte length, then the JSON): the `focus` for
+// mutate, since the tensor data after it is opaque bytes. 0 for a file too short to say.
+inline std::size_t safetensors_header_end(const std::string& bytes) {
+  if (bytes.size() < 8) return 0;
+  std::uint64_t length = 0;
+  for (int i = 7; i >= 0; --i) length = (length << 8) | static_cast<unsigned char>(bytes[i]);
+  return static_cast<std::size_t>(8 + length);
 }
 
 }  // namespace aulens::testing

@@ -53,13 +53,6 @@ void write_bytes(const fs::path& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
 }
 
-// The length of a safetensors file's header, with the 8 bytes before it: where parsing happens.
-std::size_t safetensors_header_end(const std::string& bytes) {
-  std::uint64_t len = 0;
-  for (int i = 7; i >= 0; --i) len = (len << 8) | static_cast<unsigned char>(bytes.at(i));
-  return static_cast<std::size_t>(8 + len);
-}
-
 // Runs `read`; it may return or throw aulens::Error naming `named` (a file name). Else a failure
 // that gives the round and where the damaged input was kept.
 struct Verdict {
@@ -133,9 +126,9 @@ TEST_F(FuzzReaders, Safetensors) {
   const fs::path path = dir_ / "file.safetensors";
   save_safetensors(path, tensors, {{"note", "[1, 2, \"three\"]"}, {"other", "x"}});
   const std::string original = read_bytes(path);
-  fuzz_file(path, original, 400, safetensors_header_end(original),
+  fuzz_file(path, original, 400, testing::safetensors_header_end(original),
             [&] { (void)load_safetensors(path); });
-  fuzz_file(path, original, 100, safetensors_header_end(original),
+  fuzz_file(path, original, 100, testing::safetensors_header_end(original),
             [&] { (void)read_safetensors_header(path); });
 }
 
@@ -158,9 +151,9 @@ TEST_F(FuzzReaders, Checkpoint) {
   const fs::path path = dir_ / "last.safetensors";
   save_checkpoint(path, cfg, state);
   const std::string original = read_bytes(path);
-  fuzz_file(path, original, 300, safetensors_header_end(original),
+  fuzz_file(path, original, 300, testing::safetensors_header_end(original),
             [&] { (void)load_checkpoint(path, cfg, Device::cpu); });
-  fuzz_file(path, original, 100, safetensors_header_end(original),
+  fuzz_file(path, original, 100, testing::safetensors_header_end(original),
             [&] { (void)read_checkpoint_config(path); });
 }
 
@@ -201,7 +194,6 @@ DatasetConfig tiny_dataset_config(const fs::path& root) {
   cfg.source = "ckplus";
   cfg.path = root;
   cfg.crop_size = 24;
-  cfg.folds = 2;
   return cfg;
 }
 
@@ -216,7 +208,7 @@ TEST_F(FuzzReaders, DatasetCache) {
     (i % 2 == 0 ? split.train : split.test).push_back(i);
   save_dataset_cache(path, data, split, "dataset:\n  source: ckplus\n");
   const std::string original = read_bytes(path);
-  fuzz_file(path, original, 300, safetensors_header_end(original),
+  fuzz_file(path, original, 300, testing::safetensors_header_end(original),
             [&] { (void)load_dataset_cache(path); });
 }
 

@@ -139,7 +139,7 @@ void check_training_metrics(const json& t, const fs::path& file) {
   auto fail = [&](const std::string& what) {
     throw Error(file.string() + ": " + what + " (`aulens train` writes the file again)");
   };
-  auto number_or_null = [](const json& v) { return v.is_number() || v.is_null(); };
+  auto numeric_or_null = [](const json& v) { return v.is_number() || v.is_null(); };
   if (!t.is_object()) fail("expected a JSON object");
   const auto names = t.find("class_names");
   if (names == t.end() || !names->is_array() || names->empty())
@@ -152,7 +152,7 @@ void check_training_metrics(const json& t, const fs::path& file) {
       fail(std::string("\"") + key + "\" is not a string");
   if (t.contains("best_epoch") && !t["best_epoch"].is_number_integer())
     fail("\"best_epoch\" is not an integer");
-  if (t.contains("best_test_accuracy") && !number_or_null(t["best_test_accuracy"]))
+  if (t.contains("best_test_accuracy") && !numeric_or_null(t["best_test_accuracy"]))
     fail("\"best_test_accuracy\" is not a number");
   const auto epochs = t.find("epochs");
   if (epochs == t.end() || !epochs->is_array()) fail("expected \"epochs\", an array");
@@ -162,7 +162,7 @@ void check_training_metrics(const json& t, const fs::path& file) {
     if (!e.is_object() || !e.contains("epoch") || !e["epoch"].is_number_integer())
       fail(where + " is not an object with an integer \"epoch\"");
     for (const char* key : {"train_loss", "train_accuracy", "test_loss", "test_accuracy"})
-      if (!e.contains(key) || !number_or_null(e[key]))
+      if (!e.contains(key) || !numeric_or_null(e[key]))
         fail(where + "." + key + " is missing or not a number");
     const json* confusion = e.contains("test_confusion") ? &e["test_confusion"] : nullptr;
     bool ok = confusion && confusion->is_array() && confusion->size() == classes * classes;
@@ -174,7 +174,7 @@ void check_training_metrics(const json& t, const fs::path& file) {
     const json* recall =
         e.contains("test_per_class_accuracy") ? &e["test_per_class_accuracy"] : nullptr;
     ok = recall && recall->is_array() && recall->size() == classes;
-    for (std::size_t k = 0; ok && k < recall->size(); ++k) ok = number_or_null((*recall)[k]);
+    for (std::size_t k = 0; ok && k < recall->size(); ++k) ok = numeric_or_null((*recall)[k]);
     if (!ok)
       fail(where + ".test_per_class_accuracy is missing or not an array of " +
            std::to_string(classes) + " numbers");
