@@ -7,11 +7,13 @@
 #      the PyTorch peers tools/bench/pytorch_*.py, each with --json <name>.json;
 #   4. run the conv GPU test's small shapes under compute-sanitizer memcheck (the hand-written
 #      kernels only) and the small cases of the suites in $AULENS_SANITIZE (default: the ops);
-#   5. train on the synthetic default set when devdata/ was carried (tools/make_devdata.sh);
+#   5. train on the synthetic default set when devdata/ was carried (tools/make_devdata.sh), then
+#      visualize and sweep with the first mode's model on the GPU;
 #   6. write device_check.json (step results + every benchmark JSON), targets.txt (each target of
 #      DESIGN §5 met or not, tools/bench/targets.py) and print a short table last.
-# The steps run in this order of importance; a step that would pass the deadline is cut to the time
-# left, and one with under 10 s left is recorded as SKIPPED.
+# The steps run in this order of importance unless $AULENS_DEVICE_STEPS and the variables beside it
+# (below) choose others; a step that would pass the deadline is cut to the time left, and one with
+# under 10 s left is recorded as SKIPPED.
 # Output: the device tool brings back at most 8 files from $OUT, so $OUT receives exactly four:
 #   device_check.json, targets.txt, summary.txt (the table), device_check.tar.gz (every log and
 #   JSON).
@@ -66,57 +68,79 @@ step() {
 } >"$WORK/machine.txt"
 cat "$WORK/machine.txt"
 
-# 1. configure + build (keep going past failures so that what builds can still run)
-step configure configure.log 120 \
-  cmake -S . -B "$BUILD" -G Ninja -DAULENS_OPENCV=OFF -DAULENS_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90
-# Only what runs here: the CLI, the GPU tests and the benchmarks (the CPU suites run in CI, and so
-# do the GPU suites' emulated builds, test_*_gpu_emulated).
-GPU_TARGETS=$(ninja -C "$BUILD" -t targets all 2>/dev/null |
-  sed -n -E 's/^(aulens|aulens_bench[a-z_]*|test_[a-z_]*_gpu): .*/\1/p' | sort -u | tr '\n' ' ')
-echo "targets: $GPU_TARGETS"
-step build build.log 300 cmake --build "$BUILD" -j "$JOBS" --target $GPU_TARGETS -- -k 0
+# 1. configure + build (keep going past failures so that what builds can still run). Only what
+# runs here: the CLI, the GPU tests and the benchmarks (the CPU suites run in CI, and so do the GPU
+# suites' emulated builds, test_*_gpu_emulated).
+run_build() {
+  step configure configure.log 120 \
+    cmake -S . -B "$BUILD" -G Ninja -DAULENS_OPENCV=OFF -DAULENS_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90
+  local targets
+  targets=$(ninja -C "$BUILD" -t targets all 2>/dev/null |
+    sed -n -E 's/^(aulens|aulens_bench[a-z_]*|test_[a-z_]*_gpu): .*/\1/p' | sort -u | tr '\n' ' ')
+  echo "targets: $targets"
+  step build build.log 300 cmake --build "$BUILD" -j "$JOBS" --target $targets -- -k 0
+}
 
-# 2. every GPU test, four processes at a time (each pays CUDA's and cuDNN's start-up); a GPU test
-# that cannot find a usable GPU fails here instead of skipping (tests/gpu/gpu_skip.h)
+# The groups of steps run in the order $AULENS_DEVICE_STEPS lists them (default: all five, "build
+# tests bench sanitize train"), so that a second call can finish what a first one left. A group may
+# name its items after a colon, commas between ("train:cudnn,handwritten", "bench:aulens_bench_sweep",
+# "tests:SweepGpu"), which replaces for that group:
+#   AULENS_DEVICE_CTEST_REGEX   only the GPU tests matching it (ctest -R)
+#   AULENS_DEVICE_BENCH         which benchmarks, in order (pytorch_peer is the PyTorch peer)
+#   AULENS_PEER_ARGS            more arguments for the PyTorch peer (e.g. --quick)
+#   AULENS_DEVICE_TRAIN         which training modes of devdata/, in order
+#   AULENS_DEVICE_ANALYSE       the modes whose model then runs visualize and sweep on the GPU too
+#                               (default handwritten_fastest); their CSVs come back in the pack
 export AULENS_REQUIRE_GPU=1
-step "ctest -L gpu" ctest_gpu.log 240 \
-  ctest --test-dir "$BUILD" -L gpu -j 4 --output-on-failure --timeout 200 \
-  --output-junit "$WORK/ctest_gpu.xml"
+declare -a BENCH_JSONS=()
 
-# 3. benchmarks and their PyTorch peers: the peer first, then the programs whose rows carry the
+# 2. the GPU tests, four processes at a time (each pays CUDA's and cuDNN's start-up); a GPU test
+# that cannot find a usable GPU fails here instead of skipping (tests/gpu/gpu_skip.h)
+run_tests() {  # run_tests [REGEX]
+  local regex="${1:-${AULENS_DEVICE_CTEST_REGEX:-}}"
+  step "ctest -L gpu${regex:+ -R $regex}" ctest_gpu.log 180 \
+    ctest --test-dir "$BUILD" -L gpu ${regex:+-R "$regex"} \
+    -j 4 --output-on-failure --timeout 120 --output-junit "$WORK/ctest_gpu.xml"
+}
+
+# 3. benchmarks and their PyTorch peer: the peer first, then the programs whose rows carry the
 # targets (train, records, sweep), then the per-layer and per-op tables; all but the quick per-op
 # table rewrite their JSON after every row (the peer after every section), so one cut short by its
 # limit still reports what it finished
-declare -a BENCH_JSONS=()
-for peer in tools/bench/pytorch_*.py; do
-  [ -f "$peer" ] || continue
-  name="$(basename "$peer" .py)"
-  step "peer $name" "$name.log" 120 python3 "$peer" --json "$WORK/$name.json"
-  [ -f "$WORK/$name.json" ] && BENCH_JSONS+=("$WORK/$name.json")
-done
-declare -a BENCH_BINS=()
-for name in aulens_bench_train aulens_bench_records aulens_bench_sweep aulens_bench aulens_bench_ops; do
-  BENCH_BINS+=("$BUILD/$name")
-done
-for bench_bin in "$BUILD"/aulens_bench* "$BUILD"/bench_*; do  # any other benchmark, after those
-  case " ${BENCH_BINS[*]} " in *" $bench_bin "*) ;; *) BENCH_BINS+=("$bench_bin") ;; esac
-done
-for bench_bin in "${BENCH_BINS[@]}"; do
-  [ -x "$bench_bin" ] && [ -f "$bench_bin" ] || continue
-  name="$(basename "$bench_bin")"
-  step "bench $name" "$name.log" 120 "$bench_bin" --json "$WORK/$name.json"
-  [ -f "$WORK/$name.json" ] && BENCH_JSONS+=("$WORK/$name.json")
-done
+run_bench() {  # run_bench [NAMES]
+  local default="pytorch_peer aulens_bench_train aulens_bench_records aulens_bench_sweep"
+  default+=" aulens_bench aulens_bench_ops"
+  local name command
+  for name in ${1:-${AULENS_DEVICE_BENCH:-$default}}; do
+    if [ -f "tools/bench/$name.py" ]; then
+      command=(python3 "tools/bench/$name.py" ${AULENS_PEER_ARGS:-})
+      step "peer $name" "$name.log" 120 "${command[@]}" --json "$WORK/$name.json"
+    elif [ -x "$BUILD/$name" ]; then
+      step "bench $name" "$name.log" 120 "$BUILD/$name" --json "$WORK/$name.json"
+    else
+      echo "== $name: not found"
+      record "$name" "FAIL(missing)" 0 "-"
+      continue
+    fi
+    [ -f "$WORK/$name.json" ] && BENCH_JSONS+=("$WORK/$name.json")
+  done
+}
 
-# 4. sanitizers on small shapes
-SANITIZER="$(command -v compute-sanitizer || true)"
-for candidate in /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/compute-sanitizer/compute-sanitizer; do
-  [ -z "$SANITIZER" ] && [ -x "$candidate" ] && SANITIZER="$candidate"
-done
-if [ -n "$SANITIZER" ]; then
+# 4. compute-sanitizer on small shapes
+run_sanitize() {
+  local sanitizer candidate test_bin name
+  sanitizer="$(command -v compute-sanitizer || true)"
+  for candidate in /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/compute-sanitizer/compute-sanitizer; do
+    [ -z "$sanitizer" ] && [ -x "$candidate" ] && sanitizer="$candidate"
+  done
+  if [ -z "$sanitizer" ]; then
+    echo "compute-sanitizer not found: sanitizer steps skipped"
+    record "compute-sanitizer" "FAIL(missing)" 0 "-"
+    return
+  fi
   if [ -x "$BUILD/test_conv_gpu" ]; then
     step "memcheck conv" sanitizer_memcheck_conv.log 120 env AULENS_CONV_TEST_BACKENDS=hand \
-      "$SANITIZER" --tool memcheck --error-exitcode 9 "$BUILD/test_conv_gpu" \
+      "$sanitizer" --tool memcheck --error-exitcode 9 "$BUILD/test_conv_gpu" \
       --gtest_filter='Small/*:ConvGpuShapes.*'
   fi
   # The other GPU suites' small cases under memcheck; AULENS_SANITIZE lists which (default: ops).
@@ -125,25 +149,51 @@ if [ -n "$SANITIZER" ]; then
     name="$(basename "$test_bin")"
     [ "$name" = test_conv_gpu ] && continue
     step "memcheck $name" "sanitizer_memcheck_$name.log" 90 \
-      "$SANITIZER" --tool memcheck --error-exitcode 9 "$test_bin" --gtest_filter="${AULENS_SANITIZE_FILTER:-*}"
+      "$sanitizer" --tool memcheck --error-exitcode 9 "$test_bin" --gtest_filter="${AULENS_SANITIZE_FILTER:-*}"
   done
-else
-  echo "compute-sanitizer not found: sanitizer steps skipped"
-fi
+}
 
 # 5. training on the synthetic default set, when tools/make_devdata.sh made devdata/ here and it
 #    was carried along (carry ["devdata"]; the GPU machine has no OpenCV, so it cannot run
-#    synth/prepare itself): devdata/dataset.safetensors and one YAML per configuration.
-if [ -f devdata/dataset.safetensors ] && [ -x "$BUILD/aulens" ]; then
-  for run in handwritten_fastest handwritten_3xtf32 handwritten_tf32 handwritten cudnn; do  # new modes first
+#    synth/prepare itself): devdata/dataset.safetensors and one YAML per configuration. For the
+#    modes in AULENS_DEVICE_ANALYSE, visualize (no PNGs without OpenCV) and sweep follow on the GPU.
+run_train() {  # run_train [MODES]
+  if [ ! -f devdata/dataset.safetensors ] || [ ! -x "$BUILD/aulens" ]; then
+    echo "no devdata/ or no $BUILD/aulens: training skipped"
+    record "train" "FAIL(no devdata)" 0 "-"
+    return
+  fi
+  local run config dir file
+  for run in ${1:-${AULENS_DEVICE_TRAIN:-handwritten_fastest handwritten_3xtf32 handwritten_tf32 handwritten cudnn}}; do
     config="devdata/gpu_$run.yaml"
+    dir="devdata/run_$run"
     [ -f "$config" ] || continue
-    mkdir -p "devdata/run_$run"
-    ln -sf ../dataset.safetensors "devdata/run_$run/dataset.safetensors"
+    mkdir -p "$dir"
+    ln -sf ../dataset.safetensors "$dir/dataset.safetensors"
     step "train $run" "train_$run.log" 150 "$BUILD/aulens" train "$config"
-    [ -f "devdata/run_$run/metrics.json" ] && cp "devdata/run_$run/metrics.json" "$WORK/metrics_$run.json"
+    [ -f "$dir/metrics.json" ] && cp "$dir/metrics.json" "$WORK/metrics_$run.json"
+    case " ${AULENS_DEVICE_ANALYSE:-handwritten_fastest} " in *" $run "*) ;; *) continue ;; esac
+    step "visualize $run" "visualize_$run.log" 90 "$BUILD/aulens" visualize "$config" &&
+      step "sweep $run" "sweep_$run.log" 90 "$BUILD/aulens" sweep "$config"
+    mkdir -p "$WORK/run_$run"
+    for file in best.safetensors topk.csv sweep.csv best_maps.csv; do
+      [ -f "$dir/$file" ] && cp "$dir/$file" "$WORK/run_$run/"
+    done
   done
-fi
+}
+
+for group in ${AULENS_DEVICE_STEPS:-build tests bench sanitize train}; do
+  items=""
+  case "$group" in *:*) items="${group#*:}"; items="${items//,/ }"; group="${group%%:*}" ;; esac
+  case "$group" in
+    build) run_build ;;
+    tests) run_tests "$items" ;;
+    bench) run_bench "$items" ;;
+    sanitize) run_sanitize ;;
+    train) run_train "$items" ;;
+    *) echo "unknown step group '$group' (build, tests, bench, sanitize, train)"; record "$group" "FAIL(unknown)" 0 "-" ;;
+  esac
+done
 
 # 6. one JSON, the table, and the pack
 STEPS_TSV="$WORK/steps.tsv"
