@@ -5,14 +5,16 @@
 //   x: (N,C,H,W)  w: (K,C,R,R)  b, db: (K)  y, dy: (N,K,H,W), NCHW fp32.
 //
 // Per (shape, math mode) a Plan holds the descriptors and, for each of the three directions, the
-// algorithm cudnnFind* timed fastest among those that are fp32-accurate (CUDNN_FMA_MATH) — or,
-// after set_cudnn_math(true), any (TF32 tensor cores allowed) — with a workspace of at most
-// kMaxWorkspaceBytes. The workspace size used is the larger of what the search reported and what
-// cudnnGet*WorkspaceSize says for the chosen algorithm under the math type it runs with (the two
-// can differ when the run math is not the search math). Plans are built on first use and cached;
-// the workspace is one grow-only buffer shared by all plans (calls are serialised on the aulens
-// stream). Every call passes beta = 0: outputs are overwritten, never accumulated.
+// algorithm cudnnFind* timed fastest among the direct-sum algorithms (implicit/explicit GEMM,
+// direct; not FFT or Winograd, see direct_sum below) that are fp32-accurate (CUDNN_FMA_MATH) — or,
+// after set_cudnn_math(true), any math type (TF32 tensor cores allowed) — with a workspace of at
+// most kMaxWorkspaceBytes. The workspace size used is the larger of what the search reported and
+// what cudnnGet*WorkspaceSize says for the chosen algorithm under the math type it runs with (the
+// two can differ when the run math is not the search math). Plans are built on first use and
+// cached; the workspace is one grow-only buffer shared by all plans (calls are serialised on the
+// aulens stream). Every call passes beta = 0: outputs are overwritten, never accumulated.
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -29,6 +31,94 @@ namespace {
 constexpr std::size_t kMaxWorkspaceBytes = std::size_t{512} << 20;
 
 bool g_allow_tf32 = false;
+
+// Whether an algorithm sums the products of the convolution itself (GEMM forms, direct) rather
+// than transforming it (FFT, Winograd). Only these are used: cuDNN is the oracle of the GPU tests
+// and the benchmarks' baseline. On an H200 (cuDNN 9, 2026-12-04), choosing the fastest of all
+// algorithms, the fp32 backward-filter of conv2 and conv3 at N = 64 (WINOGRAD_NONFUSED ranked
+// fastest there) was off from the CPU twin by 10 % and 5 % of the result's RMS, a conv3 forward
+// by 2.5e-4 of a value, and TF32 forwards by 3-4 % of RMS at a few outputs (all at most); with
+// this restriction every GPU test passed (bench/RESULTS.md). The cost, in cudnnFind*'s times at
+// conv2 and conv3, N = 64: fp32 convolutions 3.7-6.3x slower, TF32 ones up to 1.3x slower.
+bool direct_sum(cudnnConvolutionFwdAlgo_t a) {
+  return a == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM ||
+         a == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM ||
+         a == CUDNN_CONVOLUTION_FWD_ALGO_GEMM || a == CUDNN_CONVOLUTION_FWD_ALGO_DIRECT;
+}
+bool direct_sum(cudnnConvolutionBwdDataAlgo_t a) {
+  return a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_0 || a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;
+}
+bool direct_sum(cudnnConvolutionBwdFilterAlgo_t a) {
+  return a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0 || a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1 ||
+         a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_3;
+}
+
+const char* algo_name(cudnnConvolutionFwdAlgo_t a) {
+  switch (a) {
+    case CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM:
+      return "IMPLICIT_GEMM";
+    case CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM:
+      return "IMPLICIT_PRECOMP_GEMM";
+    case CUDNN_CONVOLUTION_FWD_ALGO_GEMM:
+      return "GEMM";
+    case CUDNN_CONVOLUTION_FWD_ALGO_DIRECT:
+      return "DIRECT";
+    case CUDNN_CONVOLUTION_FWD_ALGO_FFT:
+      return "FFT";
+    case CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING:
+      return "FFT_TILING";
+    case CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD:
+      return "WINOGRAD";
+    case CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED:
+      return "WINOGRAD_NONFUSED";
+    default:
+      return "?";
+  }
+}
+const char* algo_name(cudnnConvolutionBwdDataAlgo_t a) {
+  switch (a) {
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_0:
+      return "ALGO_0";
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_1:
+      return "ALGO_1";
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT:
+      return "FFT";
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT_TILING:
+      return "FFT_TILING";
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD:
+      return "WINOGRAD";
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD_NONFUSED:
+      return "WINOGRAD_NONFUSED";
+    default:
+      return "?";
+  }
+}
+const char* algo_name(cudnnConvolutionBwdFilterAlgo_t a) {
+  switch (a) {
+    case CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0:
+      return "ALGO_0";
+    case CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1:
+      return "ALGO_1";
+    case CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT:
+      return "FFT";
+    case CUDNN_CONVOLUTION_BWD_FILTER_ALGO_3:
+      return "ALGO_3";
+    case CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED:
+      return "WINOGRAD_NONFUSED";
+    case CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT_TILING:
+      return "FFT_TILING";
+    default:
+      return "?";
+  }
+}
+
+// "NAME 0.123 ms", for algorithms().
+template <class Algo>
+std::string timed(Algo algo, float ms) {
+  char text[32];
+  std::snprintf(text, sizeof text, " %.3f ms", ms);
+  return algo_name(algo) + std::string(text);
+}
 
 // What a Find/Get result must satisfy to be used.
 bool math_allowed(cudnnMathType_t math, bool allow_tf32) {
@@ -48,6 +138,7 @@ struct Choice {
   Algo algo{};
   std::size_t workspace = 0;
   cudnnMathType_t math = CUDNN_FMA_MATH;
+  std::string summary;  // the choice, its time, and the faster results left out (algorithms())
 };
 
 // Picks the first (fastest, for Find; best, for Get_v7) usable result.
@@ -58,12 +149,18 @@ bool pick(const Perf* results, int count, bool allow_tf32, Choice<Algo>& choice)
     for (int i = 0; i < count; ++i) {
       const Perf& r = results[i];
       if (r.status != CUDNN_STATUS_SUCCESS || r.memory > kMaxWorkspaceBytes) continue;
-      if (!math_allowed(r.mathType, allow_tf32)) continue;
+      if (!direct_sum(r.algo) || !math_allowed(r.mathType, allow_tf32)) continue;
       if (!allow_tf32 && pass == 0 && r.mathType != CUDNN_FMA_MATH) continue;
       choice.chosen = true;
       choice.algo = r.algo;
       choice.workspace = r.memory;
       choice.math = run_math(r.mathType, allow_tf32);
+      choice.summary = timed(r.algo, r.time);
+      std::string faster;  // results ahead of the choice (Find lists them fastest first)
+      for (int j = 0; j < i; ++j)
+        if (results[j].status == CUDNN_STATUS_SUCCESS)
+          faster += (faster.empty() ? "" : ", ") + timed(results[j].algo, results[j].time);
+      if (!faster.empty()) choice.summary += " (faster, not used: " + faster + ")";
       return true;
     }
   }
@@ -185,16 +282,21 @@ struct Plan {
 
 std::mutex g_plans_mutex;
 
+// Every plan made so far, by (N, C, H, W, K, R, TF32 allowed); guarded by g_plans_mutex.
+using PlanKey = std::tuple<int, int, int, int, int, int, bool>;
+std::map<PlanKey, std::unique_ptr<Plan>>& plans() {
+  static std::map<PlanKey, std::unique_ptr<Plan>> made;
+  return made;
+}
+
 Plan& plan_for(const ConvShape& s) {
   AULENS_CHECK(s.n >= 1 && s.c >= 1 && s.h >= 1 && s.w >= 1 && s.k >= 1,
                "cuDNN conv2d: N, C, H, W, K must be >= 1");
   AULENS_CHECK(s.r >= 1 && s.r % 2 == 1, "cuDNN conv2d: kernel size R must be odd");
-  using Key = std::tuple<int, int, int, int, int, int, bool>;
-  static std::map<Key, std::unique_ptr<Plan>> plans;
-  const Key key{s.n, s.c, s.h, s.w, s.k, s.r, g_allow_tf32};
+  const PlanKey key{s.n, s.c, s.h, s.w, s.k, s.r, g_allow_tf32};
   std::lock_guard lock(g_plans_mutex);
-  auto it = plans.find(key);
-  if (it == plans.end()) it = plans.emplace(key, std::make_unique<Plan>(s, g_allow_tf32)).first;
+  auto it = plans().find(key);
+  if (it == plans().end()) it = plans().emplace(key, std::make_unique<Plan>(s, g_allow_tf32)).first;
   return *it->second;
 }
 
@@ -208,6 +310,23 @@ const float kOne = 1.0f;
 const float kZero = 0.0f;
 
 }  // namespace
+
+std::string CudnnConv::algorithms() {
+  std::lock_guard lock(g_plans_mutex);
+  std::string out;
+  for (const auto& [key, plan] : plans()) {
+    const auto& [n, c, h, w, k, r, tf32] = key;
+    out += "N=" + std::to_string(n) + " C=" + std::to_string(c) + " " + std::to_string(h) + "x" +
+           std::to_string(w) + " K=" + std::to_string(k) + " R=" + std::to_string(r) +
+           (tf32 ? " tf32" : " fp32") + ":";
+    if (plan->forward.chosen) out += " forward " + plan->forward.summary + ";";
+    if (plan->backward_data.chosen) out += " backward-data " + plan->backward_data.summary + ";";
+    if (plan->backward_filter.chosen)
+      out += " backward-filter " + plan->backward_filter.summary + ";";
+    out += "\n";
+  }
+  return out;
+}
 
 void set_cudnn_math(bool tf32) {
   g_allow_tf32 = tf32;

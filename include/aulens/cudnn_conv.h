@@ -4,11 +4,14 @@
 // with cuDNN in the same process. No CUDA types here; implemented in cuda/conv2d_cudnn.cu
 // (builds without CUDA get stubs that throw, src/cpu/cudnn_conv_stub.cpp).
 //
-// Algorithms are chosen once per (shape, math mode) by timing (cudnnFind*), restricted to
-// fp32-accurate kernels (CUDNN_FMA_MATH: no TF32) unless set_cudnn_math(true) allows TF32.
+// Algorithms are chosen once per (shape, math mode) by timing (cudnnFind*), among those that sum
+// the convolution's products directly (GEMM forms, direct; no FFT or Winograd, whose errors on an
+// H200 went far beyond fp32 rounding), restricted to fp32-accurate kernels (CUDNN_FMA_MATH: no
+// TF32) unless set_cudnn_math(true) allows TF32.
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace aulens {
 
@@ -26,6 +29,9 @@ struct CudnnConv {
   // x: (N,C,H,W)  dy: (N,K,H,W)  dw: (K,C,R,R)  db: (K) or nullptr
   static void backward_filter(const ConvShape& s, const float* x, const float* dy, float* dw,
                               float* db);
+  // One line per shape and math mode used so far: the algorithm chosen for each direction, its
+  // time in the search, and the faster results the restriction above left out.
+  static std::string algorithms();
 };
 
 // false (default): fp32-accurate FMA kernels only; true: TF32 tensor-core kernels allowed.

@@ -32,6 +32,9 @@ void CudnnConv::backward_data(const ConvShape&, const float*, const float*, floa
 void CudnnConv::backward_filter(const ConvShape&, const float*, const float*, float*, float*) {
   no_cudnn();
 }
+std::string CudnnConv::algorithms() {
+  return {};  // no cuDNN, so no plan was ever made
+}
 void set_cudnn_math(bool tf32) {
   g_allow_tf32 = tf32;
 }

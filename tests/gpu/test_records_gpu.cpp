@@ -461,8 +461,9 @@ TEST(RecordsGpu, FusedConvReluRecordsEqualUnfusedAndCpu) {
       check_against_cpu(got_value, got_position);
     }
     // cuDNN's convolution with the same epilogue (CudnnConv::forward_relu_records, what
-    // conv_backend: cudnn records with), fp32-accurate. Not with a NaN input: cuDNN's FFT and
-    // Winograd algorithms may spread a NaN beyond the outputs that read it.
+    // conv_backend: cudnn records with), fp32-accurate. Not with a NaN input: cuDNN does not say
+    // how its kernels carry a NaN (its FFT and Winograd algorithms, no longer chosen, spread one
+    // beyond the outputs that read it).
     if (!c.nan_input && testing::kCudnnBuilt) {
       SCOPED_TRACE("cuDNN fp32");
       Tensor value = poisoned({s.n, s.k}, DType::f32);
@@ -470,6 +471,7 @@ TEST(RecordsGpu, FusedConvReluRecordsEqualUnfusedAndCpu) {
       CudnnConv::forward_relu_records(s, x_dev.data<float>(), w_dev.data<float>(), bias_dev,
                                       value.data<float>(), position.data<std::int32_t>());
       device::synchronize();
+      SCOPED_TRACE("cuDNN algorithms: " + CudnnConv::algorithms());
       check_against_cpu(value.to_vector<float>(), position.to_vector<std::int32_t>());
     }
   }

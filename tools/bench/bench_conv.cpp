@@ -176,6 +176,7 @@ int run(const Options& options) {
         {"max_diff_per_rms",
          {{"fp32_accurate", kMaxAccurateDifference}, {"tf32", kMaxTf32Difference}}},
         {"all_results_agree_with_reference", all_agree},
+        {"cudnn_algorithms", aulens::CudnnConv::algorithms()},
         {"results", results}};
     aulens::write_file_atomically(options.json_path, doc.dump(2) + "\n");
   };
@@ -309,6 +310,8 @@ int run(const Options& options) {
     }
   }
   if (l2_flush != nullptr) aulens::device::free(l2_flush);
+  std::printf("cuDNN algorithms (direct-sum only: FFT and Winograd are left out):\n%s",
+              aulens::CudnnConv::algorithms().c_str());
 
   if (!options.json_path.empty()) {
     save_json();
