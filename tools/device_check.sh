@@ -71,11 +71,11 @@ cat "$WORK/machine.txt"
 # 1. configure + build (keep going past failures so that what builds can still run). Only what
 # runs here: the CLI, the GPU tests and the benchmarks (the CPU suites run in CI, and so do the GPU
 # suites' emulated builds, test_*_gpu_emulated).
-run_build() {
+run_build() {  # run_build [TARGETS]
   step configure configure.log 120 \
     cmake -S . -B "$BUILD" -G Ninja -DAULENS_OPENCV=OFF -DAULENS_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90
-  local targets
-  targets=$(ninja -C "$BUILD" -t targets all 2>/dev/null |
+  local targets="${1:-}"
+  [ -n "$targets" ] || targets=$(ninja -C "$BUILD" -t targets all 2>/dev/null |
     sed -n -E 's/^(aulens|aulens_bench[a-z_]*|test_[a-z_]*_gpu): .*/\1/p' | sort -u | tr '\n' ' ')
   echo "targets: $targets"
   step build build.log 300 cmake --build "$BUILD" -j "$JOBS" --target $targets -- -k 0
@@ -84,7 +84,7 @@ run_build() {
 # The groups of steps run in the order $AULENS_DEVICE_STEPS lists them (default: all five, "build
 # tests bench sanitize train"), so that a second call can finish what a first one left. A group may
 # name its items after a colon, commas between ("train:cudnn,handwritten", "bench:aulens_bench_sweep",
-# "tests:SweepGpu"), which replaces for that group:
+# "tests:SweepGpu", "build:aulens,test_conv_gpu": the targets built), which replaces for that group:
 #   AULENS_DEVICE_CTEST_REGEX   only the GPU tests matching it (ctest -R)
 #   AULENS_DEVICE_BENCH         which benchmarks, in order (pytorch_peer is the PyTorch peer)
 #   AULENS_PEER_ARGS            more arguments for the PyTorch peer (e.g. --quick)
@@ -186,7 +186,7 @@ for group in ${AULENS_DEVICE_STEPS:-build tests bench sanitize train}; do
   items=""
   case "$group" in *:*) items="${group#*:}"; items="${items//,/ }"; group="${group%%:*}" ;; esac
   case "$group" in
-    build) run_build ;;
+    build) run_build "$items" ;;
     tests) run_tests "$items" ;;
     bench) run_bench "$items" ;;
     sanitize) run_sanitize ;;
