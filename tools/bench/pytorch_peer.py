@@ -11,6 +11,11 @@ fc 1024, 7 classes):
   * conv3 activation records (forward to conv3+ReLU, max over positions) over 16,384 images;
   * the AU sweep (16,384 images × 30 AUs × 256 maps, torch.topk on masked values) and its
     permutations;
+  * how accurate the convolutions timed above are (conv_accuracy): conv2 and conv3 at the training
+    batch, forward and both gradients with the algorithms cudnn.benchmark picks, TF32 off and on,
+    against float64 on the same device, as max |diff| / RMS(float64 result) — aulens_bench's diff
+    column (on an H200 with cuDNN 9, 2026-12-04, cuDNN's fastest fp32 backward-filter algorithms
+    were 5-10 % of RMS off at these shapes when called through aulens);
   * deconvnet projections of 256×9 conv3 neurons (autograd with every ReLU's backward replaced by
     ReLU of the gradient, DESIGN §1.5): batched (one image row per neuron) and one neuron per call
     (64 calls timed, scaled to 2,304).
@@ -118,6 +123,33 @@ def bench_training(batch, tf32, compiled, repeats, steps=30):
     ms = time_ms(round_of_steps, 0, max(3, repeats // 6)) / steps
     return {"batch": batch, "tf32": tf32, "compiled": compiled, "ms_per_step": ms,
             "images_per_s": batch / ms * 1e3}
+
+
+def conv_accuracy(batch, tf32):
+    """max |diff| / RMS of each conv2/conv3 result against float64 on the same device."""
+    set_tf32(tf32)
+    rows = []
+    gen = torch.Generator().manual_seed(0)
+    size = NET["size"]
+    for name, c, k, hw in (("conv2", NET["c1"], NET["c2"], size // 2),
+                           ("conv3", NET["c2"], NET["c3"], size // 4)):
+        def uniform(*shape):  # U(-1, 1), as aulens' GPU tests and aulens_bench draw their inputs
+            return (torch.rand(*shape, generator=gen, dtype=torch.float64) * 2 - 1).to(DEVICE)
+        x64, w64, dy64 = uniform(batch, c, hw, hw), uniform(k, c, 5, 5), uniform(batch, k, hw, hw)
+        results = {}
+        for dtype in (torch.float64, torch.float32):
+            x = x64.to(dtype).requires_grad_(True)
+            w = w64.to(dtype).requires_grad_(True)
+            for _ in range(2):  # the first call runs cudnn.benchmark's search
+                y = F.conv2d(x, w, padding=2)
+                dx, dw = torch.autograd.grad(y, (x, w), dy64.to(dtype))
+            results[dtype] = (y.detach().double(), dx.double(), dw.double())
+        for op, got, want in zip(("forward", "backward_data", "backward_filter"),
+                                 results[torch.float32], results[torch.float64]):
+            rms = want.pow(2).mean().sqrt().item()
+            rows.append({"layer": name, "op": op, "batch": batch, "tf32": tf32,
+                         "max_diff_per_rms": (got - want).abs().max().item() / max(rms, 1e-30)})
+    return rows
 
 
 def bench_records(images, batch, tf32, repeats):
@@ -254,7 +286,7 @@ def main():
     repeats = 10 if args.quick else 30
     result = {"device": device_name, "torch": torch.__version__, "net": args.net,
               "cudnn": torch.backends.cudnn.version() if args.device == "cuda" else None,
-              "training": [], "records": [], "projections": []}
+              "training": [], "conv_accuracy": [], "records": [], "projections": []}
 
     def save():
         if args.json:
@@ -273,6 +305,9 @@ def main():
                 except Exception as e:  # compile is optional: record why it failed
                     result["training"].append({"batch": batch, "tf32": tf32, "compiled": True,
                                                "error": str(e)[:200]})
+    for tf32 in tf32_modes:
+        result["conv_accuracy"] += conv_accuracy(64, tf32)
+    save()
     for tf32 in tf32_modes:
         result["records"].append(bench_records(args.records_images, 512, tf32,
                                                3 if args.quick else 5))

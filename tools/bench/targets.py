@@ -151,6 +151,13 @@ def main(argv=None):
             continue
         print(f"  {r['status']:12s}  {r['target']}: {r['value']:.6g} ({r['backend']}) vs goal "
               f"{r['goal']:.6g} [{r['goal_source']}], x{r['ratio_to_goal']:.3g}")
+    # Whether the peer's convolutions are themselves fp32-accurate (DESIGN §5 compares like with
+    # like): pytorch_peer.py's conv_accuracy, against float64, as aulens_bench's diff column.
+    peer = doc.get("benchmarks", {}).get("pytorch_peer", {})
+    for r in peer.get("conv_accuracy", []) if isinstance(peer, dict) else []:
+        print(f"  peer accuracy {r['layer']} {r['op']} N={r['batch']} "
+              f"{'TF32' if r['tf32'] else 'fp32'}: max |diff| / RMS vs float64 = "
+              f"{r['max_diff_per_rms']:.2g}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=2)
