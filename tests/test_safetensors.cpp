@@ -380,6 +380,29 @@ TEST_F(SafetensorsTest, WriteFileAtomicallyReportsThePath) {
   EXPECT_EQ(read_bytes(blocker), "not a directory");
 }
 
+// The trainer names `last` a second name of `best` after an improving epoch: the link replaces the
+// old `last` atomically, and the next atomic write to either name leaves the other alone.
+TEST_F(SafetensorsTest, LinkFileAtomicallyGivesASecondNameThatLaterWritesSeparate) {
+  const fs::path best = dir_ / "best.safetensors", last = dir_ / "last.safetensors";
+  write_file_atomically(best, "epoch 3\n");
+  write_file_atomically(last, "epoch 2, older and longer\n");
+  ASSERT_TRUE(link_file_atomically(best, last));
+  EXPECT_EQ(read_bytes(last), "epoch 3\n");
+  EXPECT_TRUE(fs::equivalent(best, last));
+  write_file_atomically(last, "epoch 4\n");
+  EXPECT_EQ(read_bytes(best), "epoch 3\n") << "writing last changed best";
+  EXPECT_EQ(read_bytes(last), "epoch 4\n");
+  EXPECT_FALSE(fs::equivalent(best, last));
+  int files = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir_)) ++files;
+  EXPECT_EQ(files, 2) << "temporary left behind";
+  // Not beside each other: refused, naming the path; a missing source: no link, nothing changed.
+  expect_error([&] { link_file_atomically(best, dir_ / "sub" / "x.safetensors"); },
+               {(dir_ / "sub" / "x.safetensors").string()});
+  EXPECT_FALSE(link_file_atomically(dir_ / "missing.safetensors", last));
+  EXPECT_EQ(read_bytes(last), "epoch 4\n");
+}
+
 // ---- developer cross-check with Python ----
 // tools/check_safetensors_compat.py writes python_written.safetensors (with the `safetensors`
 // package) into $AULENS_COMPAT_DIR, runs this test, then reads aulens_written.safetensors back in

@@ -55,8 +55,14 @@ TEST(Trainer, LearnsASeparableToyProblemAndWritesItsOutputs) {
   EXPECT_GE(report.best_accuracy, 0.9) << "held-out accuracy on a separable toy set";
   EXPECT_LT(report.history.back().train_loss, report.history.front().train_loss);
   EXPECT_EQ(report.stop_reason, "max_epochs");
-  EXPECT_TRUE(fs::exists(cfg.output / "checkpoints" / "last.safetensors"));
-  EXPECT_TRUE(fs::exists(cfg.output / "checkpoints" / "best.safetensors"));
+  const fs::path checkpoints = cfg.output / "checkpoints";
+  EXPECT_EQ(load_checkpoint(checkpoints / "last.safetensors", cfg.model, Device::cpu).epoch, 8);
+  EXPECT_EQ(load_checkpoint(checkpoints / "best.safetensors", cfg.model, Device::cpu).epoch,
+            report.best_epoch);
+  // After an improving epoch `last` is a second name of `best` (no second write); otherwise its
+  // own file.
+  EXPECT_EQ(fs::equivalent(checkpoints / "best.safetensors", checkpoints / "last.safetensors"),
+            report.best_epoch == 8);
   EXPECT_TRUE(fs::exists(cfg.output / "train_config.yaml"));
   std::ifstream metrics(cfg.output / "metrics.json");
   const auto j = nlohmann::json::parse(metrics);

@@ -19,4 +19,11 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view b
 void write_file_atomically(const std::filesystem::path& path,
                            std::span<const std::string_view> pieces);
 
+// Makes `path` a second name of the complete file `existing` in the same directory, atomically:
+// a hard link made beside `path` is renamed over it, so `path` holds either its old bytes or those
+// of `existing`. Later atomic writes to either name replace that name alone. Returns false, and
+// leaves `path` as it was, where a hard link cannot be made (a filesystem without them); the
+// caller then writes the bytes instead. Throws aulens::Error if the rename itself fails.
+bool link_file_atomically(const std::filesystem::path& existing, const std::filesystem::path& path);
+
 }  // namespace aulens

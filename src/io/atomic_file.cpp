@@ -98,4 +98,22 @@ void write_file_atomically(const std::filesystem::path& path,
   sync_directory(parent);
 }
 
+bool link_file_atomically(const std::filesystem::path& existing,
+                          const std::filesystem::path& path) {
+  AULENS_CHECK(
+      path.has_filename() && existing.parent_path() == path.parent_path(),
+      "link_file_atomically: '" + path.string() + "' is not beside '" + existing.string() + "'");
+  std::filesystem::path temp = path;
+  temp += ".tmp-" + std::to_string(::getpid());
+  ::unlink(temp.c_str());  // a temporary a killed run of this pid left
+  if (::link(existing.c_str(), temp.c_str()) != 0) return false;
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(temp.c_str());
+    fail(path, "renaming the link '" + temp.string() + "' over it", err);
+  }
+  sync_directory(path.parent_path());
+  return true;
+}
+
 }  // namespace aulens
