@@ -3,12 +3,12 @@
 # ($AULENS_DEVICE_DEADLINE_S, default 480 s, so that one device call leaves time for a second),
 #   1. configure and build the GPU targets in build-gpu (Ninja, -j16, sm_90, no OpenCV);
 #   2. run every GPU test (ctest -L gpu: each kernel against its CPU twin);
-#   3. run every benchmark found: build-gpu/aulens_bench* and build-gpu/bench_* executables, and
-#      the PyTorch peers tools/bench/pytorch_*.py, each with --json <name>.json;
+#   3. run the PyTorch peer (tools/bench/pytorch_peer.py) and the benchmarks (aulens_bench_train,
+#      _records, _sweep, aulens_bench, aulens_bench_ops), each with --json <name>.json;
 #   4. run the conv GPU test's small shapes under compute-sanitizer memcheck (the hand-written
 #      kernels only) and the small cases of the suites in $AULENS_SANITIZE (default: the ops);
 #   5. train on the synthetic default set when devdata/ was carried (tools/make_devdata.sh), then
-#      visualize and sweep with the first mode's model on the GPU;
+#      visualize and sweep on the GPU with the models of $AULENS_DEVICE_ANALYSE (default: fastest);
 #   6. write device_check.json (step results + every benchmark JSON), targets.txt (each target of
 #      DESIGN §5 met or not, tools/bench/targets.py) and print a short table last.
 # The steps run in this order of importance unless $AULENS_DEVICE_STEPS and the variables beside it
@@ -176,7 +176,7 @@ run_train() {  # run_train [MODES]
     step "visualize $run" "visualize_$run.log" 90 "$BUILD/aulens" visualize "$config" &&
       step "sweep $run" "sweep_$run.log" 90 "$BUILD/aulens" sweep "$config"
     mkdir -p "$WORK/run_$run"
-    for file in best.safetensors topk.csv sweep.csv best_maps.csv; do
+    for file in topk.csv sweep.csv best_maps.csv; do  # not the model: 155 MB, over the pack's limit
       [ -f "$dir/$file" ] && cp "$dir/$file" "$WORK/run_$run/"
     done
   done
