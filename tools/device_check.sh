@@ -163,15 +163,18 @@ run_train() {  # run_train [MODES]
     record "train" "FAIL(no devdata)" 0 "-"
     return
   fi
-  local run config dir file
+  local run config dir file trained
   for run in ${1:-${AULENS_DEVICE_TRAIN:-handwritten_fastest handwritten_3xtf32 handwritten_tf32 handwritten cudnn}}; do
     config="devdata/gpu_$run.yaml"
     dir="devdata/run_$run"
     [ -f "$config" ] || continue
     mkdir -p "$dir"
     ln -sf ../dataset.safetensors "$dir/dataset.safetensors"
-    step "train $run" "train_$run.log" 150 "$BUILD/aulens" train "$config"
+    trained=0
+    step "train $run" "train_$run.log" 150 "$BUILD/aulens" train "$config" && trained=1
     [ -f "$dir/metrics.json" ] && cp "$dir/metrics.json" "$WORK/metrics_$run.json"
+    # Only a model this call trained to its end (a warm machine keeps older runs in devdata/).
+    [ "$trained" = 1 ] || continue
     case " ${AULENS_DEVICE_ANALYSE:-handwritten_fastest} " in *" $run "*) ;; *) continue ;; esac
     step "visualize $run" "visualize_$run.log" 90 "$BUILD/aulens" visualize "$config" &&
       step "sweep $run" "sweep_$run.log" 90 "$BUILD/aulens" sweep "$config"
