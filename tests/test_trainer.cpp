@@ -55,6 +55,10 @@ TEST(Trainer, LearnsASeparableToyProblemAndWritesItsOutputs) {
   EXPECT_GE(report.best_accuracy, 0.9) << "held-out accuracy on a separable toy set";
   EXPECT_LT(report.history.back().train_loss, report.history.front().train_loss);
   EXPECT_EQ(report.stop_reason, "max_epochs");
+  double epochs = 0.0;
+  for (const auto& m : report.history) epochs += m.seconds;
+  EXPECT_DOUBLE_EQ(report.epoch_seconds, epochs) << "a fresh run counts each of its epochs once";
+  EXPECT_GT(report.checkpoint_seconds, 0.0) << "eight checkpoints were written";
   const fs::path checkpoints = cfg.output / "checkpoints";
   EXPECT_EQ(load_checkpoint(checkpoints / "last.safetensors", cfg.model, Device::cpu).epoch, 8);
   EXPECT_EQ(load_checkpoint(checkpoints / "best.safetensors", cfg.model, Device::cpu).epoch,

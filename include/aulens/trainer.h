@@ -50,6 +50,11 @@ struct TrainReport {
   // With train.fp32_conv: fastest on the GPU, the kernel each conv shape ran with and the times
   // that chose it (aulens/cuda_math.h: conv_tuning_choices); empty otherwise.
   std::vector<std::string> conv_kernels;
+  // This invocation only (a resumed run's earlier epochs are not counted): seconds spent in the
+  // epochs (EpochMetrics::seconds, evaluation included) and in writing the checkpoints and
+  // metrics.json after each, so the rest of a run's time (start-up, loading) can be told apart.
+  double epoch_seconds = 0.0;
+  double checkpoint_seconds = 0.0;
 };
 
 struct TrainOptions {
@@ -74,9 +79,10 @@ DropoutDraw step_dropout(std::uint64_t seed, std::int64_t step, int batch, int f
 
 // "" when the checkpoint at `path` (checkpoints/last.safetensors) can be resumed with `cfg`,
 // else why not: it is missing or unreadable (cut short, say), holds no momentum buffers, no
-// training config or no readable training history, or was trained with other settings than `cfg` (the first that differs, named;
-// max_epochs, patience, the device and the conv backend and math may change). train_network with
-// resume throws with this reason; `aulens run` starts afresh instead.
+// training config or no readable training history, or was trained with other settings than `cfg`
+// (the first that differs, named; max_epochs, patience, the device and the conv backend and math
+// may change). train_network with resume throws with this reason; `aulens run` starts afresh
+// instead.
 std::string resume_refusal(const std::filesystem::path& path, const RunConfig& cfg);
 
 // Trains cfg.model on `data` with `split` as described above. Throws aulens::Error when the loss

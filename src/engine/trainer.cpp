@@ -220,6 +220,8 @@ class Trainer {
       }
       EpochMetrics m = run_epoch(state);
       report.history.push_back(m);
+      report.epoch_seconds += m.seconds;
+      const auto writes_start = Clock::now();
       const std::size_t kernels_logged = report.conv_kernels.size();
       report.conv_kernels = conv_tuning_choices();  // fp32_conv: fastest (aulens/cuda_math.h)
       for (std::size_t i = kernels_logged; i < report.conv_kernels.size(); ++i)
@@ -240,6 +242,7 @@ class Trainer {
       if (!improved || !link_file_atomically(best_path, last_path)) save(last_path, state, report);
       write_file_atomically(options_.out_dir / "metrics.json",
                             metrics_json(report, data_.class_names));
+      report.checkpoint_seconds += seconds_since(writes_start);
       log(progress_line(m, report));
     }
     // Once more with the stop reason, which is known only now.

@@ -134,6 +134,19 @@ void prepare_stage(const RunConfig& cfg) {
   std::cout << "wrote " << out << " in " << seconds << " s\n";
 }
 
+namespace {
+// "time: T s, of which epochs E s, ..." for the end of `aulens train`.
+std::string time_split(double seconds, const TrainReport& report) {
+  char line[200];
+  std::snprintf(line, sizeof line,
+                "time: %.1f s, of which epochs %.1f s, checkpoints and metrics %.1f s, the rest "
+                "(device and model set-up, resume) %.1f s\n",
+                seconds, report.epoch_seconds, report.checkpoint_seconds,
+                seconds - report.epoch_seconds - report.checkpoint_seconds);
+  return line;
+}
+}  // namespace
+
 void train_stage(const RunConfig& cfg, bool resume) {
   const fs::path cache = cfg.output / "dataset.safetensors";
   require_stage_output(cfg, cache, "prepare");
@@ -158,12 +171,15 @@ void train_stage(const RunConfig& cfg, bool resume) {
   TrainOptions options;
   options.out_dir = cfg.output;
   options.resume = resume;
+  const auto start = std::chrono::steady_clock::now();
   const TrainReport report = train_network(cfg, dataset.data, dataset.split, options);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << "stopped (" << report.stop_reason << ") after " << report.history.size()
             << " epochs; best held-out accuracy " << report.best_accuracy << " at epoch "
             << report.best_epoch << " (chance " << 1.0 / cfg.model.classes << ")\n"
-            << "wrote " << (cfg.output / "checkpoints").string() << "/{last,best}.safetensors and "
-            << (cfg.output / "metrics.json").string() << "\n";
+            << time_split(seconds, report) << "wrote " << (cfg.output / "checkpoints").string()
+            << "/{last,best}.safetensors and " << (cfg.output / "metrics.json").string() << "\n";
 }
 
 void report_stage(const RunConfig& cfg) {
