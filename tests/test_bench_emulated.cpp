@@ -121,6 +121,12 @@ TEST_F(BenchEmulated, SweepTimesTheGpuAndTheCpuTwins) {
        {"gpu_sweep_ms", "gpu_permutations_ms", "cpu_sweep_ms", "cpu_permutations_ms_scaled"}) {
     EXPECT_GT(out.value(key, 0.0), 0.0) << key << " in " << out.dump(1);
   }
+  // The sweep's four ops timed alone, so the paper's distance (rank + topn + distance) can be held
+  // against PyTorch's distance-only figure.
+  ASSERT_TRUE(out.contains("gpu_sweep_parts_ms")) << out.dump(1);
+  for (const char* part : {"rank", "topn", "distance", "auc"}) {
+    EXPECT_GT(out["gpu_sweep_parts_ms"].value(part, 0.0), 0.0) << part;
+  }
   EXPECT_EQ(out.value("permutations", 0), 6);
 }
 

@@ -2,6 +2,9 @@
 //   sweep        = au_sweep_rank + au_sweep_topn + au_sweep_distance + au_sweep_auc on resident
 //                  device data (what run_sweep does besides the upload and the permutations)
 //   permutations = au_sweep_permutation_max for P permutations (default 1000)
+//   sweep parts  = each of the sweep's four ops timed alone (GPU only): the paper's distance is
+//                  rank + topn + distance, the AUC rank + auc (PyTorch's peer times distances
+//                  alone)
 // on the GPU (when usable) beside the CPU twins (the CPU permutation time is measured on
 // --cpu-permutations and scaled to P, and says so). AU prevalences run from 2% to 40% (a
 // permutation's cost per (AU, map) is about n·M / min(|S|, |Sᶜ|) sorted entries).
@@ -21,6 +24,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "aulens/atomic_file.h"
@@ -93,19 +97,36 @@ Buffers make_buffers(const Tensor& values, const Tensor& mask, int n, int perms,
           Tensor({std::max(perms, 1), a}, DType::f32, dev)};
 }
 
+// The sweep's four ops, in order, each as a named call on the resident buffers.
 template <class Ops>
-void sweep(Buffers& b, int n) {
+std::vector<std::pair<const char*, std::function<void()>>> sweep_parts(Buffers& b, int n) {
   const int m = static_cast<int>(b.values.dim(0)), k = static_cast<int>(b.values.dim(1));
   const int a = static_cast<int>(b.mask.dim(1));
-  Ops::au_sweep_rank(m, k, b.values.data<float>(), b.sorted_values.data<float>(),
-                     b.sorted_images.data<std::int32_t>(), b.midranks.data<float>());
-  Ops::au_sweep_topn(m, k, a, n, b.sorted_values.data<float>(),
-                     b.sorted_images.data<std::int32_t>(), b.mask.data<std::uint8_t>(),
-                     b.top_pos.data<float>(), b.top_neg.data<float>());
-  Ops::au_sweep_distance(a, k, n, 1e-6f, b.top_pos.data<float>(), b.top_neg.data<float>(),
-                         b.distance.data<float>());
-  Ops::au_sweep_auc(m, k, a, b.midranks.data<float>(), b.mask.data<std::uint8_t>(),
-                    b.auc.data<float>());
+  return {{"rank",
+           [&b, m, k] {
+             Ops::au_sweep_rank(m, k, b.values.data<float>(), b.sorted_values.data<float>(),
+                                b.sorted_images.data<std::int32_t>(), b.midranks.data<float>());
+           }},
+          {"topn",
+           [&b, m, k, a, n] {
+             Ops::au_sweep_topn(m, k, a, n, b.sorted_values.data<float>(),
+                                b.sorted_images.data<std::int32_t>(), b.mask.data<std::uint8_t>(),
+                                b.top_pos.data<float>(), b.top_neg.data<float>());
+           }},
+          {"distance",
+           [&b, k, a, n] {
+             Ops::au_sweep_distance(a, k, n, 1e-6f, b.top_pos.data<float>(),
+                                    b.top_neg.data<float>(), b.distance.data<float>());
+           }},
+          {"auc", [&b, m, k, a] {
+             Ops::au_sweep_auc(m, k, a, b.midranks.data<float>(), b.mask.data<std::uint8_t>(),
+                               b.auc.data<float>());
+           }}};
+}
+
+template <class Ops>
+void sweep(Buffers& b, int n) {
+  for (const auto& part : sweep_parts<Ops>(b, n)) part.second();
 }
 
 template <class Ops>
@@ -167,6 +188,15 @@ int main(int argc, char** argv) try {
     std::printf(
         "  gpu permutations   %10.3f ms   (%d permutations; target <= 500 ms; %.3f ms each)\n",
         gpu_perm * 1e3, args.permutations, gpu_perm * 1e3 / args.permutations);
+    // The sweep's parts, each timed alone on the resident results of the runs above: the paper's
+    // distance needs rank, top-n and distance; the AUC needs rank (its midranks) and auc.
+    std::printf("  gpu sweep parts   ");
+    for (const auto& [name, run] : sweep_parts<aulens::CudaOps>(b, n)) {
+      const double ms = aulens::bench::median_gpu_ms(run, 1, args.repeats);
+      out["gpu_sweep_parts_ms"][name] = ms;
+      std::printf("  %s %.3f ms", name, ms);
+    }
+    std::printf("\n");
     out["gpu"] = aulens::device::describe();
     out["gpu_sweep_ms"] = gpu_sweep * 1e3;
     out["gpu_permutations_ms"] = gpu_perm * 1e3;

@@ -151,6 +151,15 @@ def main(argv=None):
             continue
         print(f"  {r['status']:12s}  {r['target']}: {r['value']:.6g} ({r['backend']}) vs goal "
               f"{r['goal']:.6g} [{r['goal_source']}], x{r['ratio_to_goal']:.3g}")
+    # The sweep's parts (aulens_bench_sweep): the paper's distance alone is rank + topn + distance,
+    # which is what the PyTorch peer's sweep figure times.
+    sweep = doc.get("benchmarks", {}).get("aulens_bench_sweep", {})
+    parts = sweep.get("gpu_sweep_parts_ms", {}) if isinstance(sweep, dict) else {}
+    if parts:
+        listed = ", ".join(f"{name} {ms:.3f}" for name, ms in parts.items())
+        distance = sum(parts.get(name, 0.0) for name in ("rank", "topn", "distance"))
+        print(f"  sweep parts (ms): {listed}; the distance alone (rank + topn + distance) "
+              f"{distance:.3f} ms")
     # Whether the peer's convolutions are themselves fp32-accurate (DESIGN §5 compares like with
     # like): pytorch_peer.py's conv_accuracy, against float64, as aulens_bench's diff column.
     peer = doc.get("benchmarks", {}).get("pytorch_peer", {})
