@@ -401,6 +401,16 @@ TEST_F(SafetensorsTest, LinkFileAtomicallyGivesASecondNameThatLaterWritesSeparat
                {(dir_ / "sub" / "x.safetensors").string()});
   EXPECT_FALSE(link_file_atomically(dir_ / "missing.safetensors", last));
   EXPECT_EQ(read_bytes(last), "epoch 4\n");
+  // Linking names that already are one file, then writing one of them: the other keeps its bytes
+  // (a leftover link temporary would have let the write truncate the shared file).
+  ASSERT_TRUE(link_file_atomically(best, last));
+  ASSERT_TRUE(link_file_atomically(best, last));
+  write_file_atomically(last, "epoch 5\n");
+  EXPECT_EQ(read_bytes(best), "epoch 3\n");
+  EXPECT_EQ(read_bytes(last), "epoch 5\n");
+  files = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir_)) ++files;
+  EXPECT_EQ(files, 2) << "temporary left behind";
 }
 
 // ---- developer cross-check with Python ----

@@ -22,8 +22,9 @@ void write_file_atomically(const std::filesystem::path& path,
 // Makes `path` a second name of the complete file `existing` in the same directory, atomically:
 // a hard link made beside `path` is renamed over it, so `path` holds either its old bytes or those
 // of `existing`. Later atomic writes to either name replace that name alone. Returns false, and
-// leaves `path` as it was, where a hard link cannot be made (a filesystem without them); the
-// caller then writes the bytes instead. Throws aulens::Error if the rename itself fails.
+// leaves `path` as it was, where no hard link can be made (a filesystem without them, `existing`
+// missing, no space); the caller then writes the bytes instead. Throws aulens::Error if the rename
+// itself fails.
 bool link_file_atomically(const std::filesystem::path& existing, const std::filesystem::path& path);
 
 }  // namespace aulens

@@ -67,7 +67,10 @@ void write_file_atomically(const std::filesystem::path& path,
 
   std::filesystem::path temp = path;
   temp += ".tmp-" + std::to_string(::getpid());
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // A fresh file, never one a killed run left: that could be a second name of another file (a
+  // hard link, link_file_atomically), which truncating would overwrite.
+  ::unlink(temp.c_str());
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) fail(path, "creating the temporary '" + temp.string() + "'", errno);
 
   int err = 0;
@@ -104,7 +107,7 @@ bool link_file_atomically(const std::filesystem::path& existing,
       path.has_filename() && existing.parent_path() == path.parent_path(),
       "link_file_atomically: '" + path.string() + "' is not beside '" + existing.string() + "'");
   std::filesystem::path temp = path;
-  temp += ".tmp-" + std::to_string(::getpid());
+  temp += ".tmp-link-" + std::to_string(::getpid());
   ::unlink(temp.c_str());  // a temporary a killed run of this pid left
   if (::link(existing.c_str(), temp.c_str()) != 0) return false;
   if (std::rename(temp.c_str(), path.c_str()) != 0) {
@@ -112,6 +115,8 @@ bool link_file_atomically(const std::filesystem::path& existing,
     ::unlink(temp.c_str());
     fail(path, "renaming the link '" + temp.string() + "' over it", err);
   }
+  // rename() leaves both names when they already were one file (`path` was a link to `existing`).
+  ::unlink(temp.c_str());
   sync_directory(path.parent_path());
   return true;
 }
