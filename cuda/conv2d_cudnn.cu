@@ -156,11 +156,18 @@ bool pick(const Perf* results, int count, bool allow_tf32, Choice<Algo>& choice)
       choice.workspace = r.memory;
       choice.math = run_math(r.mathType, allow_tf32);
       choice.summary = timed(r.algo, r.time);
-      std::string faster;  // results ahead of the choice (Find lists them fastest first)
-      for (int j = 0; j < i; ++j)
-        if (results[j].status == CUDNN_STATUS_SUCCESS)
-          faster += (faster.empty() ? "" : ", ") + timed(results[j].algo, results[j].time);
-      if (!faster.empty()) choice.summary += " (faster, not used: " + faster + ")";
+      // The results ahead of the choice (Find lists them fastest first, Get_v7 in its heuristic
+      // order) and why each was left out.
+      std::string ahead;
+      for (int j = 0; j < i; ++j) {
+        const Perf& q = results[j];
+        if (q.status != CUDNN_STATUS_SUCCESS) continue;
+        const char* why = !direct_sum(q.algo)             ? "FFT/Winograd"
+                          : q.memory > kMaxWorkspaceBytes ? "workspace"
+                                                          : "math type";
+        ahead += (ahead.empty() ? "" : ", ") + timed(q.algo, q.time) + " " + why;
+      }
+      if (!ahead.empty()) choice.summary += " (ranked ahead, not used: " + ahead + ")";
       return true;
     }
   }

@@ -30,7 +30,8 @@ struct CudnnConv {
   static void backward_filter(const ConvShape& s, const float* x, const float* dy, float* dw,
                               float* db);
   // One line per shape and math mode used so far: the algorithm chosen for each direction, its
-  // time in the search, and the faster results the restriction above left out.
+  // time in the search, and the results ranked ahead of it that were left out, each with why
+  // (FFT/Winograd, workspace over 512 MiB, or math type).
   static std::string algorithms();
 };
 

@@ -310,7 +310,7 @@ int run(const Options& options) {
     }
   }
   if (l2_flush != nullptr) aulens::device::free(l2_flush);
-  std::printf("cuDNN algorithms (direct-sum only: FFT and Winograd are left out):\n%s",
+  std::printf("cuDNN algorithms (direct sums only; what cudnnFind ranked ahead and why not):\n%s",
               aulens::CudnnConv::algorithms().c_str());
 
   if (!options.json_path.empty()) {
