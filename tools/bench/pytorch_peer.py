@@ -133,8 +133,9 @@ def conv_accuracy(batch, tf32):
     size = NET["size"]
     for name, c, k, hw in (("conv2", NET["c1"], NET["c2"], size // 2),
                            ("conv3", NET["c2"], NET["c3"], size // 4)):
-        def uniform(*shape):  # U(-1, 1), as aulens' GPU tests and aulens_bench draw their inputs
-            return (torch.rand(*shape, generator=gen, dtype=torch.float64) * 2 - 1).to(DEVICE)
+        def uniform(*shape):  # U(-1, 1) in float32, as aulens' GPU tests and aulens_bench draw
+            # their inputs; held in float64 so the reference sees the same values
+            return (torch.rand(*shape, generator=gen) * 2 - 1).double().to(DEVICE)
         x64, w64, dy64 = uniform(batch, c, hw, hw), uniform(k, c, 5, 5), uniform(batch, k, hw, hw)
         results = {}
         for dtype in (torch.float64, torch.float32):

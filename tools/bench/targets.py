@@ -157,9 +157,11 @@ def main(argv=None):
     parts = sweep.get("gpu_sweep_parts_ms", {}) if isinstance(sweep, dict) else {}
     if parts:
         listed = ", ".join(f"{name} {ms:.3f}" for name, ms in parts.items())
-        distance = sum(parts.get(name, 0.0) for name in ("rank", "topn", "distance"))
+        needed = ("rank", "topn", "distance")
+        distance = (f"{sum(parts[name] for name in needed):.3f} ms"
+                    if all(name in parts for name in needed) else "n/a")
         print(f"  sweep parts (ms): {listed}; the distance alone (rank + topn + distance) "
-              f"{distance:.3f} ms")
+              f"{distance}")
     # Whether the peer's convolutions are themselves fp32-accurate (DESIGN §5 compares like with
     # like): pytorch_peer.py's conv_accuracy, against float64, as aulens_bench's diff column.
     peer = doc.get("benchmarks", {}).get("pytorch_peer", {})
